@@ -1,0 +1,261 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	merrors "github.com/seedmicro/micro/core/errors"
+)
+
+// Handler answers one request frame with a response frame. The context ends
+// when the request's timeout passes, when the client cancels the request, or
+// when the connection closes. The transport sets the response's Kind and ID.
+type Handler func(ctx context.Context, req *Frame) *Frame
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("transport: server closed")
+
+// Server is the server side: it accepts connections and runs a Handler for
+// every request frame, each in its own goroutine.
+type Server struct {
+	handler Handler
+	max     int
+
+	inflight atomic.Int64
+	draining atomic.Bool
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+// ServerOption configures a Server.
+type ServerOption func(*Server)
+
+// WithServerMaxFrameSize sets the largest frame the server accepts or sends.
+func WithServerMaxFrameSize(n int) ServerOption {
+	return func(s *Server) {
+		if n > 0 {
+			s.max = n
+		}
+	}
+}
+
+// NewServer returns a server that answers requests with h.
+func NewServer(h Handler, opts ...ServerOption) *Server {
+	s := &Server{
+		handler:   h,
+		max:       DefaultMaxFrameSize,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*serverConn]struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Serve accepts connections on l until l fails or the server is shut down.
+// It returns ErrServerClosed after Shutdown or Close.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if !s.track(nc) {
+			nc.Close()
+			return ErrServerClosed
+		}
+	}
+}
+
+func (s *Server) track(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sc := &serverConn{s: s, nc: nc, w: newFrameWriter(nc, s.max), ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc)}
+	s.conns[sc] = struct{}{}
+	s.wg.Add(1)
+	go sc.serve()
+	return true
+}
+
+// InFlight returns the number of requests being handled.
+func (s *Server) InFlight() int { return int(s.inflight.Load()) }
+
+// CloseListeners stops accepting new connections; existing connections keep
+// working.
+func (s *Server) CloseListeners() {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting connections, answers new requests with a
+// retryable Unavailable error, waits for requests in flight to finish (or for
+// ctx to end), then closes every connection. It returns ctx's error if
+// requests were still running when ctx ended.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.CloseListeners()
+	s.draining.Store(true)
+	var err error
+	if s.inflight.Load() > 0 {
+		t := time.NewTicker(time.Millisecond)
+	wait:
+		for s.inflight.Load() > 0 {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+				break wait
+			case <-t.C:
+			}
+		}
+		t.Stop()
+	}
+	s.closeConns()
+	return err
+}
+
+// Close closes listeners and connections at once; handlers' contexts are
+// cancelled.
+func (s *Server) Close() error {
+	s.CloseListeners()
+	s.draining.Store(true)
+	s.closeConns()
+	return nil
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	for sc := range s.conns {
+		sc.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+type serverConn struct {
+	s      *Server
+	nc     net.Conn
+	w      *frameWriter
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	reqs     map[uint64]context.CancelFunc
+	handlers sync.WaitGroup
+}
+
+var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is shutting down", Flags: FlagRetryable}
+
+func (sc *serverConn) serve() {
+	defer sc.s.wg.Done()
+	defer func() {
+		sc.cancel()
+		sc.nc.Close()
+		sc.handlers.Wait()
+		sc.s.mu.Lock()
+		delete(sc.s.conns, sc)
+		sc.s.mu.Unlock()
+	}()
+	br := bufio.NewReaderSize(sc.nc, 32<<10)
+	var in Interner
+	for {
+		f := new(Frame)
+		if err := ReadFrame(br, f, sc.s.max, &in); err != nil {
+			return
+		}
+		switch f.Kind {
+		case KindRequest:
+			sc.s.inflight.Add(1)
+			if sc.s.draining.Load() {
+				sc.s.inflight.Add(-1)
+				rsp := *errDraining
+				rsp.Kind, rsp.ID = KindResponse, f.ID
+				if sc.w.write(&rsp) != nil {
+					return
+				}
+				continue
+			}
+			sc.handlers.Add(1)
+			go sc.handle(f)
+		case KindCancel:
+			sc.mu.Lock()
+			cancel := sc.reqs[f.ID]
+			sc.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		}
+	}
+}
+
+func (sc *serverConn) handle(req *Frame) {
+	defer sc.handlers.Done()
+	defer sc.s.inflight.Add(-1)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if req.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(sc.ctx, req.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(sc.ctx)
+	}
+	sc.mu.Lock()
+	sc.reqs[req.ID] = cancel
+	sc.mu.Unlock()
+
+	rsp := sc.s.handler(ctx, req)
+
+	sc.mu.Lock()
+	delete(sc.reqs, req.ID)
+	sc.mu.Unlock()
+	cancel()
+	if rsp == nil {
+		rsp = &Frame{Code: uint32(merrors.Internal), Message: "handler returned no response"}
+	}
+	rsp.Kind, rsp.ID = KindResponse, req.ID
+	if err := sc.w.write(rsp); errors.Is(err, ErrFrameTooLarge) {
+		_ = sc.w.write(&Frame{Kind: KindResponse, ID: req.ID, Code: uint32(merrors.ResourceExhausted), Message: "response too large: " + err.Error()})
+	}
+}

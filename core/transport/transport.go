@@ -1,0 +1,55 @@
+// Package transport moves frames between clients and servers: TCP by
+// default, length-prefixed frames, many concurrent requests multiplexed on
+// one connection, a pool of connections per address, and a maximum frame size
+// enforced before any allocation.
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net"
+)
+
+// Transport opens byte-stream connections. The default is TCP; other
+// transports (unix sockets, TLS) implement the same two methods.
+type Transport interface {
+	Dial(ctx context.Context, addr string) (net.Conn, error)
+	Listen(ctx context.Context, addr string) (net.Listener, error)
+}
+
+// TCP is the default transport.
+type TCP struct {
+	dialer net.Dialer
+	lc     net.ListenConfig
+}
+
+var _ Transport = (*TCP)(nil)
+
+// NewTCP returns the TCP transport.
+func NewTCP() *TCP { return &TCP{} }
+
+// Dial connects to addr ("host:port").
+func (t *TCP) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	return t.dialer.DialContext(ctx, "tcp", addr)
+}
+
+// Listen listens on addr ("host:port"; port 0 picks a free port).
+func (t *TCP) Listen(ctx context.Context, addr string) (net.Listener, error) {
+	return t.lc.Listen(ctx, "tcp", addr)
+}
+
+// Error is a failure of the connection itself (dial, write, read, closed),
+// as opposed to an error that the remote handler returned. A request that
+// failed with an Error may be tried again on another node.
+type Error struct {
+	Op   string // "dial", "write", "read"
+	Addr string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("transport: %s %s: %v", e.Op, e.Addr, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
