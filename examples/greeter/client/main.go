@@ -1,0 +1,58 @@
+// Command client calls the greeter example service and publishes an event
+// that the service's subscriber receives.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/seedmicro/micro"
+	"github.com/seedmicro/micro/examples/greeter/greeter"
+)
+
+func main() {
+	name := flag.String("name", "World", "who to greet")
+	wait := flag.Duration("wait", 10*time.Second, "how long to wait for the service to appear")
+	flag.Parse()
+	if err := run(*name, *wait); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+}
+
+func run(name string, wait time.Duration) error {
+	svc, err := micro.New("greeter.client", micro.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	// Wait until the service has registered, so `make demo` can start both
+	// at once.
+	for {
+		if _, err := svc.Registry().Lookup(ctx, greeter.ServiceName); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service %q did not appear within %v: is it running?", greeter.ServiceName, wait)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var rsp greeter.HelloResponse
+	if err := svc.Client().Call(ctx, greeter.ServiceName, "Greeter.Hello", &greeter.HelloRequest{Name: name}, &rsp); err != nil {
+		return fmt.Errorf("call Greeter.Hello: %w", err)
+	}
+	fmt.Println(rsp.Greeting)
+	if err := svc.Client().Publish(ctx, greeter.TopicGreeted, &greeter.Greeted{Name: name}); err != nil {
+		return fmt.Errorf("publish %s: %w", greeter.TopicGreeted, err)
+	}
+	fmt.Printf("published %s for %s\n", greeter.TopicGreeted, name)
+	return nil
+}
