@@ -273,6 +273,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 
 	// Take a slot in every queue first, so that the message goes to all of
 	// them or, if ctx ends or the broker closes meanwhile, to none.
+	var ended map[int]bool // queues whose subscription ended meanwhile; rare
 	for i, q := range queues {
 		select {
 		case q.slots <- struct{}{}:
@@ -282,28 +283,28 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 		var err error
 		select {
 		case q.slots <- struct{}{}:
-		case <-q.done: // the subscription ended; it does not need the message
+		case <-q.done:
+			if ended == nil {
+				ended = make(map[int]bool)
+			}
+			ended[i] = true
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-b.done:
 			err = broker.ErrClosed
 		}
 		if err != nil {
-			for _, q := range queues[:i] {
-				// Non-blocking: a queue skipped above is done and unused.
-				select {
-				case <-q.slots:
-				default:
+			for j, q := range queues[:i] {
+				if !ended[j] {
+					q.release()
 				}
 			}
 			return err
 		}
 	}
-	for _, q := range queues {
-		select {
-		case q.ready <- &delivery{env: env, q: q}:
-		default:
-			// Only a queue that is done and was skipped has no room.
+	for i, q := range queues {
+		if !ended[i] {
+			q.put(&delivery{env: env, q: q})
 		}
 	}
 	return nil

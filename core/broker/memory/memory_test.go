@@ -428,6 +428,35 @@ func TestCloseUnblocksPublish(t *testing.T) {
 	})
 }
 
+// A Publish waiting for room in a queue whose subscription ends must leave
+// that queue alone: the message it holds goes back there when its handler
+// rejects it.
+func TestUnsubscribeWhilePublishWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := memory.New(memory.WithQueueSize(1), memory.WithRedeliveryDelay(0))
+		closeBroker(t, b)
+		sub := mustSubscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
+			<-ctx.Done()
+			time.Sleep(time.Second) // let the waiting Publish go first
+			return ctx.Err()        // nack: back into the full queue
+		})
+		mustPublish(t, b, "t", &broker.Message{})
+		synctest.Wait()
+
+		var publishErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { publishErr = b.Publish(t.Context(), "t", &broker.Message{}) })
+		synctest.Wait() // Publish waits for room
+		if err := sub.Unsubscribe(t.Context()); err != nil {
+			t.Fatalf("Unsubscribe: %v", err)
+		}
+		wg.Wait()
+		if publishErr != nil {
+			t.Errorf("Publish to a topic whose only subscriber left = %v, want nil", publishErr)
+		}
+	})
+}
+
 func TestCloseAgain(t *testing.T) {
 	b := memory.New()
 	sub := mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error { return nil })
