@@ -33,6 +33,11 @@
 //   - Message headers published must arrive unchanged; a broker may add
 //     headers of its own. If a broker sets broker.DeliveryHeader, the suite
 //     checks that its value counts delivery attempts.
+//   - Some checks go beyond "it works": a message body of 1 MiB must arrive
+//     intact (raise a server's payload limit, such as NATS max_payload, if
+//     needed); Unsubscribe must wait for a handler in progress; after Close,
+//     Publish and Subscribe must return an error that errors.Is matches with
+//     broker.ErrClosed, so a bridge between processes has to carry it over.
 //   - Subtests run one after another, not in parallel.
 package brokertest
 
