@@ -203,22 +203,26 @@ func (c *Client) invoke(ctx context.Context, req *Request, rsp any) error {
 }
 
 func selectError(req *Request, err error) error {
+	if errors.Is(err, registry.ErrNotFound) {
+		return merrors.Errorf(merrors.NotFound, "call %s.%s: service %q not found: is it running and registered in the same registry?", req.Service, req.Endpoint, req.Service)
+	}
 	if errors.Is(err, selector.ErrNoneAvailable) {
 		return merrors.Errorf(merrors.Unavailable, "call %s.%s: no node of service %q is available: %v", req.Service, req.Endpoint, req.Service, err)
 	}
 	if c := merrors.CodeOf(err); c == merrors.DeadlineExceeded || c == merrors.Canceled {
 		return merrors.FromContext(err)
 	}
-	return merrors.Errorf(merrors.NotFound, "call %s.%s: service %q not found: %v", req.Service, req.Endpoint, req.Service, err)
+	return merrors.Errorf(merrors.Unavailable, "call %s.%s: look up service %q: %v", req.Service, req.Endpoint, req.Service, err)
 }
 
 // errRetryable marks server errors produced before the handler ran.
 var errRetryable = errors.New("retryable")
 
-type retryableError struct{ *merrors.Error }
+type retryableError struct{ err *merrors.Error }
 
-func (e retryableError) Is(target error) bool { return target == errRetryable || e.Error.Is(target) }
-func (e retryableError) Unwrap() error        { return e.Error }
+func (e retryableError) Error() string        { return e.err.Error() }
+func (e retryableError) Is(target error) bool { return target == errRetryable }
+func (e retryableError) Unwrap() error        { return e.err }
 
 func (c *Client) attempt(ctx context.Context, addr string, f *transport.Frame, rsp any) error {
 	conn, err := c.pool.Get(ctx, addr)
