@@ -125,12 +125,13 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// WithDeadLetter sets a function that receives every message that Publish
-// accepted and the broker then gave up on, with the topic and the error of
-// the last attempt: a subscriber or queue group that did not acknowledge it
-// in WithMaxAttempts attempts, or a delivery cut short by Close. It runs on
-// the delivering goroutine, and Close waits for it. The message is a copy f
-// may keep. Without it such messages are logged and dropped.
+// WithDeadLetter sets a function that receives the messages that Publish
+// accepted and the broker then gave up on, once for each subscriber or queue
+// group that did not acknowledge one in WithMaxAttempts attempts (or whose
+// delivery Close cut short), with the topic and an error that names the
+// subscriber or group and wraps the last attempt's error. It runs on the
+// delivering goroutine, and Close waits for it. The message is a copy f may
+// keep. Without it such messages are logged and dropped.
 func WithDeadLetter(f func(topic string, msg *broker.Message, err error)) Option {
 	return optionFunc(func(c *config) { c.deadLetter = f })
 }
