@@ -214,7 +214,9 @@ func (c *Cache) invalidate(name string) {
 // load looks name up in the underlying registry, joining the Lookup in
 // flight if there is one, and waits for the answer.
 func (c *Cache) load(ctx context.Context, name string) (*Snapshot, error) {
-	c.startWatch()
+	if !c.startWatch() {
+		return nil, ErrClosed
+	}
 	// Look up only once the watch is there, so that no change between the
 	// Lookup and the watch goes unseen.
 	select {
@@ -301,15 +303,20 @@ func (c *Cache) fly(name string, f *flight) {
 	}
 }
 
-func (c *Cache) startWatch() {
+// startWatch starts the watch loop unless it runs already; it reports false
+// if the cache is closed.
+func (c *Cache) startWatch() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.watching || c.closed {
-		return
+	if c.closed {
+		return false
 	}
-	c.watching = true
-	c.wg.Add(1)
-	go c.watchLoop()
+	if !c.watching {
+		c.watching = true
+		c.wg.Add(1)
+		go c.watchLoop()
+	}
+	return true
 }
 
 // watchLoop keeps a watch on the underlying registry and applies its events,
