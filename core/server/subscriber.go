@@ -70,7 +70,7 @@ func (s *Server) Subscribe(topic string, fn any, opts ...SubscribeOption) error 
 		Metadata: map[string]string{"subscriber": "true", "topic": topic, "queue": queue},
 	}
 	h := SubscriberHandler(func(ctx context.Context, ev *Event) error {
-		out := sub.fn.Call([]reflect.Value{reflect.ValueOf(ctx), reflect.ValueOf(ev.Body)})
+		out := sub.fn.Call([]reflect.Value{reflect.ValueOf(&ctx).Elem(), reflect.ValueOf(ev.Body)})
 		if err := out[0].Interface(); err != nil {
 			return err.(error)
 		}

@@ -39,12 +39,12 @@ func NewConn(nc net.Conn, maxFrame int) *Conn {
 	c := &Conn{
 		nc:       nc,
 		addr:     nc.RemoteAddr().String(),
-		w:        newFrameWriter(nc, maxFrame),
 		max:      maxFrame,
 		pending:  make(map[uint64]chan *Frame),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
 	}
+	c.w = newFrameWriter(nc, maxFrame, func(err error) { c.fail(&Error{Op: "write", Addr: c.addr, Err: err}) })
 	go c.readLoop()
 	return c
 }
@@ -87,6 +87,7 @@ func (c *Conn) fail(err error) {
 	close(c.done)
 	c.mu.Unlock()
 	c.nc.Close()
+	c.w.signalStop()
 	for _, ch := range pending {
 		ch <- nil
 	}
@@ -107,6 +108,7 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) Close() error {
 	c.fail(&Error{Op: "read", Addr: c.addr, Err: ErrConnClosed})
 	<-c.readDone
+	c.w.close()
 	return nil
 }
 
@@ -126,11 +128,12 @@ func (c *Conn) RoundTrip(ctx context.Context, req *Frame) (*Frame, error) {
 	c.nextID++
 	id := c.nextID
 	c.pending[id] = ch
+	busy := len(c.pending) > 1
 	c.mu.Unlock()
 
 	req.Kind = KindRequest
 	req.ID = id
-	if err := c.w.write(req); err != nil {
+	if err := c.w.write(req, busy); err != nil {
 		c.mu.Lock()
 		_, mine := c.pending[id]
 		if mine {
@@ -167,7 +170,7 @@ func (c *Conn) RoundTrip(ctx context.Context, req *Frame) (*Frame, error) {
 			respChanPool.Put(ch)
 			// Best effort: let the server stop working on it. A failed
 			// write is sticky and fails the connection's next request.
-			_ = c.w.write(&Frame{Kind: KindCancel, ID: id})
+			_ = c.w.write(&Frame{Kind: KindCancel, ID: id}, false)
 		} else {
 			// The response raced with the cancellation; drain it so the
 			// channel goes back to the pool empty.

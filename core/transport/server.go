@@ -29,11 +29,19 @@ type Server struct {
 	inflight atomic.Int64
 	draining atomic.Bool
 
+	// Requests run on long-lived worker goroutines: a new goroutine per
+	// request would grow its stack from scratch every time.
+	work    chan job
+	workers atomic.Int32
+	quit    chan struct{}
+	workWG  sync.WaitGroup
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*serverConn]struct{}
 	closed    bool
 	wg        sync.WaitGroup
+	quitOnce  sync.Once
 }
 
 // ServerOption configures a Server.
@@ -55,6 +63,8 @@ func NewServer(h Handler, opts ...ServerOption) *Server {
 		max:       DefaultMaxFrameSize,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*serverConn]struct{}),
+		work:      make(chan job),
+		quit:      make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -111,7 +121,8 @@ func (s *Server) track(nc net.Conn) bool {
 		return false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverConn{s: s, nc: nc, w: newFrameWriter(nc, s.max), ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc)}
+	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc)}
+	sc.w = newFrameWriter(nc, s.max, func(error) { nc.Close() })
 	s.conns[sc] = struct{}{}
 	s.wg.Add(1)
 	go sc.serve()
@@ -173,6 +184,45 @@ func (s *Server) closeConns() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	// Every connection is gone, so no request can arrive: stop the workers.
+	s.quitOnce.Do(func() { close(s.quit) })
+	s.workWG.Wait()
+}
+
+type job struct {
+	sc *serverConn
+	f  *Frame
+}
+
+// maxIdleWorkers bounds the goroutines kept waiting for work.
+const maxIdleWorkers = 512
+
+// dispatch hands j to an idle worker, or starts a new one.
+func (s *Server) dispatch(j job) {
+	select {
+	case s.work <- j:
+	default:
+		s.workWG.Add(1)
+		s.workers.Add(1)
+		go s.worker(j)
+	}
+}
+
+func (s *Server) worker(j job) {
+	defer s.workWG.Done()
+	for {
+		j.sc.handle(j.f)
+		if s.workers.Load() > maxIdleWorkers {
+			s.workers.Add(-1)
+			return
+		}
+		select {
+		case j = <-s.work:
+		case <-s.quit:
+			s.workers.Add(-1)
+			return
+		}
+	}
 }
 
 type serverConn struct {
@@ -185,6 +235,7 @@ type serverConn struct {
 	mu       sync.Mutex
 	reqs     map[uint64]context.CancelFunc
 	handlers sync.WaitGroup
+	active   atomic.Int32
 }
 
 var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is shutting down", Flags: FlagRetryable}
@@ -195,6 +246,7 @@ func (sc *serverConn) serve() {
 		sc.cancel()
 		sc.nc.Close()
 		sc.handlers.Wait()
+		sc.w.close()
 		sc.s.mu.Lock()
 		delete(sc.s.conns, sc)
 		sc.s.mu.Unlock()
@@ -213,13 +265,14 @@ func (sc *serverConn) serve() {
 				sc.s.inflight.Add(-1)
 				rsp := *errDraining
 				rsp.Kind, rsp.ID = KindResponse, f.ID
-				if sc.w.write(&rsp) != nil {
+				if sc.w.write(&rsp, false) != nil {
 					return
 				}
 				continue
 			}
 			sc.handlers.Add(1)
-			go sc.handle(f)
+			sc.active.Add(1)
+			sc.s.dispatch(job{sc, f})
 		case KindCancel:
 			sc.mu.Lock()
 			cancel := sc.reqs[f.ID]
@@ -255,7 +308,8 @@ func (sc *serverConn) handle(req *Frame) {
 		rsp = &Frame{Code: uint32(merrors.Internal), Message: "handler returned no response"}
 	}
 	rsp.Kind, rsp.ID = KindResponse, req.ID
-	if err := sc.w.write(rsp); errors.Is(err, ErrFrameTooLarge) {
-		_ = sc.w.write(&Frame{Kind: KindResponse, ID: req.ID, Code: uint32(merrors.ResourceExhausted), Message: "response too large: " + err.Error()})
+	busy := sc.active.Add(-1) > 0
+	if err := sc.w.write(rsp, busy); errors.Is(err, ErrFrameTooLarge) {
+		_ = sc.w.write(&Frame{Kind: KindResponse, ID: req.ID, Code: uint32(merrors.ResourceExhausted), Message: "response too large: " + err.Error()}, busy)
 	}
 }
