@@ -123,9 +123,10 @@ func (s *Server) track(nc net.Conn) bool {
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc)}
 	sc.w = newFrameWriter(nc, s.max, func(error) { nc.Close() })
+	sc.br = bufio.NewReaderSize(nc, 32<<10)
 	s.conns[sc] = struct{}{}
 	s.wg.Add(1)
-	go sc.serve()
+	s.dispatch(job{sc: sc})
 	return true
 }
 
@@ -189,9 +190,18 @@ func (s *Server) closeConns() {
 	s.workWG.Wait()
 }
 
+// job is a request to handle, or (f == nil) the reading of a connection.
 type job struct {
 	sc *serverConn
 	f  *Frame
+}
+
+func (j job) run() {
+	if j.f == nil {
+		j.sc.read()
+		return
+	}
+	j.sc.handle(j.f)
 }
 
 // maxIdleWorkers bounds the goroutines kept waiting for work.
@@ -211,7 +221,7 @@ func (s *Server) dispatch(j job) {
 func (s *Server) worker(j job) {
 	defer s.workWG.Done()
 	for {
-		j.sc.handle(j.f)
+		j.run()
 		if s.workers.Load() > maxIdleWorkers {
 			s.workers.Add(-1)
 			return
@@ -236,26 +246,21 @@ type serverConn struct {
 	reqs     map[uint64]context.CancelFunc
 	handlers sync.WaitGroup
 	active   atomic.Int32
+	br       *bufio.Reader // used by the one goroutine reading at a time
+	in       Interner
 }
 
 var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is shutting down", Flags: FlagRetryable}
 
-func (sc *serverConn) serve() {
-	defer sc.s.wg.Done()
-	defer func() {
-		sc.cancel()
-		sc.nc.Close()
-		sc.handlers.Wait()
-		sc.w.close()
-		sc.s.mu.Lock()
-		delete(sc.s.conns, sc)
-		sc.s.mu.Unlock()
-	}()
-	br := bufio.NewReaderSize(sc.nc, 32<<10)
-	var in Interner
+// read reads frames until a request arrives. It hands the reading of the
+// connection to another worker and handles the request itself: the request
+// runs on a goroutine that is already running, and waking the next reader
+// happens off the request's path.
+func (sc *serverConn) read() {
 	for {
 		f := new(Frame)
-		if err := ReadFrame(br, f, sc.s.max, &in); err != nil {
+		if err := ReadFrame(sc.br, f, sc.s.max, &sc.in); err != nil {
+			sc.finish()
 			return
 		}
 		switch f.Kind {
@@ -266,13 +271,16 @@ func (sc *serverConn) serve() {
 				rsp := *errDraining
 				rsp.Kind, rsp.ID = KindResponse, f.ID
 				if sc.w.write(&rsp, false) != nil {
+					sc.finish()
 					return
 				}
 				continue
 			}
 			sc.handlers.Add(1)
 			sc.active.Add(1)
-			sc.s.dispatch(job{sc, f})
+			sc.s.dispatch(job{sc: sc})
+			sc.handle(f)
+			return
 		case KindCancel:
 			sc.mu.Lock()
 			cancel := sc.reqs[f.ID]
@@ -282,6 +290,18 @@ func (sc *serverConn) serve() {
 			}
 		}
 	}
+}
+
+// finish tears the connection down once reading failed.
+func (sc *serverConn) finish() {
+	defer sc.s.wg.Done()
+	sc.cancel()
+	sc.nc.Close()
+	sc.handlers.Wait()
+	sc.w.close()
+	sc.s.mu.Lock()
+	delete(sc.s.conns, sc)
+	sc.s.mu.Unlock()
 }
 
 func (sc *serverConn) handle(req *Frame) {
