@@ -21,7 +21,10 @@ type Rsp struct{ Msg string }
 
 type Greeter struct{}
 
-func (Greeter) Hello(ctx context.Context, req *Req, rsp *Rsp) error { rsp.Msg = "hi " + req.Name; return nil }
+func (Greeter) Hello(ctx context.Context, req *Req, rsp *Rsp) error {
+	rsp.Msg = "hi " + req.Name
+	return nil
+}
 
 func quiet() micro.Option { return micro.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))) }
 
