@@ -1,0 +1,251 @@
+package nats
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Modes of a Broker, the values of Config.Mode.
+const (
+	// ModeJetStream delivers at least once through a JetStream stream.
+	ModeJetStream = "jetstream"
+	// ModeCore delivers at most once through core NATS subjects.
+	ModeCore = "core"
+)
+
+// Defaults applied by New to the zero fields of a Config.
+const (
+	DefaultURL               = "nats://127.0.0.1:4222"
+	DefaultSubjectPrefix     = "micro"
+	DefaultStream            = "MICRO"
+	DefaultStreamMaxAge      = 24 * time.Hour
+	DefaultDuplicateWindow   = 2 * time.Minute
+	DefaultAckWait           = 30 * time.Second
+	DefaultNakDelay          = time.Second
+	DefaultMaxDeliver        = 5
+	DefaultMaxAckPending     = 1024
+	DefaultPrefetch          = 64
+	DefaultInactiveThreshold = time.Minute
+	DefaultPublishTimeout    = 10 * time.Second
+	DefaultReconnectWait     = 250 * time.Millisecond
+)
+
+// Config holds the settings of a Broker. Zero fields take the defaults
+// above; New validates the result and names the field at fault. It is what
+// an out-of-process plugin decodes, strictly, from JSON: durations are
+// strings such as "30s" or "1m30s".
+type Config struct {
+	// URL is the server to connect to, or a comma-separated list of
+	// servers of one cluster. Default DefaultURL.
+	URL string `json:"url,omitempty"`
+	// Name is the connection name the server shows in its monitoring.
+	// Default "micro-broker".
+	Name string `json:"name,omitempty"`
+	// User and Password authenticate with a user name and password. They
+	// may also be given in the URL.
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+	// Token authenticates with a token.
+	Token string `json:"token,omitempty"`
+	// CredsFile is a credentials file (JWT and NKey seed) to authenticate
+	// with.
+	CredsFile string `json:"creds_file,omitempty"`
+	// TLSCAFile is a PEM file of the CAs to verify the server with;
+	// TLSCertFile and TLSKeyFile are the client certificate and key for
+	// mutual TLS. Setting any of them, or a tls:// URL, turns TLS on.
+	TLSCAFile   string `json:"tls_ca_file,omitempty"`
+	TLSCertFile string `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `json:"tls_key_file,omitempty"`
+	// ReconnectWait is the pause between reconnection attempts after the
+	// connection is lost. The client reconnects for ever. Default
+	// DefaultReconnectWait.
+	ReconnectWait Duration `json:"reconnect_wait,omitempty"`
+
+	// Mode is ModeJetStream (default): at-least-once delivery through a
+	// stream; or ModeCore: at-most-once delivery through plain subjects.
+	Mode string `json:"mode,omitempty"`
+	// SubjectPrefix is put in front of every topic: topic "orders.created"
+	// is subject "micro.orders.created". Default DefaultSubjectPrefix.
+	SubjectPrefix string `json:"subject_prefix,omitempty"`
+
+	// The fields below apply to ModeJetStream only.
+
+	// Stream is the stream that holds the messages, over the subjects
+	// "<SubjectPrefix>.>". New creates it when it does not exist, with the
+	// Stream* settings below; an existing stream is used as it is, and must
+	// cover those subjects. Default DefaultStream.
+	Stream string `json:"stream,omitempty"`
+	// StreamMaxAge is how long the stream keeps a message. Default
+	// DefaultStreamMaxAge.
+	StreamMaxAge Duration `json:"stream_max_age,omitempty"`
+	// StreamMaxBytes bounds the size of the stream; the oldest messages go
+	// first. 0 means no limit.
+	StreamMaxBytes int64 `json:"stream_max_bytes,omitempty"`
+	// StreamStorage is "file" (default) or "memory".
+	StreamStorage string `json:"stream_storage,omitempty"`
+	// StreamReplicas is the number of replicas in a cluster. Default 1.
+	StreamReplicas int `json:"stream_replicas,omitempty"`
+	// DuplicateWindow is how long the stream remembers message IDs to drop
+	// a message published again with the same ID. Default
+	// DefaultDuplicateWindow.
+	DuplicateWindow Duration `json:"duplicate_window,omitempty"`
+
+	// AckWait is how long the server waits for a handler to return before
+	// it redelivers the message. A handler that runs longer keeps its
+	// message: the broker tells the server it is still in progress every
+	// AckWait/2. Default DefaultAckWait.
+	AckWait Duration `json:"ack_wait,omitempty"`
+	// NakDelay is how long a message rejected by its handler waits before
+	// it is delivered again. Default DefaultNakDelay.
+	NakDelay Duration `json:"nak_delay,omitempty"`
+	// MaxDeliver is how many times a message is delivered to a
+	// subscription (or a queue group) before it is given up on; -1 means no
+	// limit. Default DefaultMaxDeliver. See DeadLetterTopic.
+	MaxDeliver int `json:"max_deliver,omitempty"`
+	// DeadLetterTopic, when set, receives a copy of every message given up
+	// on after MaxDeliver attempts, before the original is terminated.
+	DeadLetterTopic string `json:"dead_letter_topic,omitempty"`
+	// MaxAckPending bounds the messages a subscription (or a queue group)
+	// has received and not yet acknowledged. Default DefaultMaxAckPending.
+	MaxAckPending int `json:"max_ack_pending,omitempty"`
+	// Prefetch is how many messages each subscriber pulls ahead of its
+	// handler. Lower values share a queue group's work more evenly. Default
+	// DefaultPrefetch.
+	Prefetch int `json:"prefetch,omitempty"`
+	// InactiveThreshold is how long the server keeps the consumer of a
+	// subscriber without queue group after it stops asking for messages
+	// (its process died). Default DefaultInactiveThreshold.
+	InactiveThreshold Duration `json:"inactive_threshold,omitempty"`
+	// PublishTimeout bounds a Publish whose ctx has no deadline; the
+	// broker retries a publish whose acknowledgement did not arrive until
+	// then. Default DefaultPublishTimeout.
+	PublishTimeout Duration `json:"publish_timeout,omitempty"`
+}
+
+// withDefaults returns c with the zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	setDefault(&c.URL, DefaultURL)
+	setDefault(&c.Name, "micro-broker")
+	setDefault(&c.Mode, ModeJetStream)
+	setDefault(&c.SubjectPrefix, DefaultSubjectPrefix)
+	setDefault(&c.Stream, DefaultStream)
+	setDefault(&c.StreamStorage, "file")
+	setDefault(&c.StreamReplicas, 1)
+	setDefault(&c.StreamMaxAge, Duration(DefaultStreamMaxAge))
+	setDefault(&c.DuplicateWindow, Duration(DefaultDuplicateWindow))
+	setDefault(&c.AckWait, Duration(DefaultAckWait))
+	setDefault(&c.NakDelay, Duration(DefaultNakDelay))
+	setDefault(&c.MaxDeliver, DefaultMaxDeliver)
+	setDefault(&c.MaxAckPending, DefaultMaxAckPending)
+	setDefault(&c.Prefetch, DefaultPrefetch)
+	setDefault(&c.InactiveThreshold, Duration(DefaultInactiveThreshold))
+	setDefault(&c.PublishTimeout, Duration(DefaultPublishTimeout))
+	setDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
+	return c
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// validate reports the first invalid field of c, after defaults.
+func (c Config) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	}
+	if c.Mode != ModeJetStream && c.Mode != ModeCore {
+		return bad("Mode", "%q; want %q or %q", c.Mode, ModeJetStream, ModeCore)
+	}
+	if err := checkSubject(c.SubjectPrefix); err != nil {
+		return bad("SubjectPrefix", "%v", err)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return bad("TLSCertFile", "TLSCertFile and TLSKeyFile must be set together")
+	}
+	if c.ReconnectWait < 0 {
+		return bad("ReconnectWait", "negative")
+	}
+	if c.Mode == ModeCore {
+		return nil
+	}
+	if c.Stream == "" || strings.ContainsAny(c.Stream, ".*> \t\r\n/\\") {
+		return bad("Stream", "%q; a stream name must not be empty or contain '.', '*', '>', '/', '\\' or white space", c.Stream)
+	}
+	if c.StreamStorage != "file" && c.StreamStorage != "memory" {
+		return bad("StreamStorage", "%q; want \"file\" or \"memory\"", c.StreamStorage)
+	}
+	for _, d := range []struct {
+		field string
+		v     Duration
+	}{
+		{"StreamMaxAge", c.StreamMaxAge}, {"DuplicateWindow", c.DuplicateWindow},
+		{"AckWait", c.AckWait}, {"NakDelay", c.NakDelay},
+		{"InactiveThreshold", c.InactiveThreshold}, {"PublishTimeout", c.PublishTimeout},
+	} {
+		if d.v < 0 {
+			return bad(d.field, "negative duration %v", time.Duration(d.v))
+		}
+	}
+	if c.DuplicateWindow > c.StreamMaxAge {
+		return bad("DuplicateWindow", "%v is longer than StreamMaxAge %v", time.Duration(c.DuplicateWindow), time.Duration(c.StreamMaxAge))
+	}
+	if c.StreamMaxBytes < 0 {
+		return bad("StreamMaxBytes", "negative")
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		return bad("StreamReplicas", "%d; want 1 to 5", c.StreamReplicas)
+	}
+	if c.MaxDeliver < -1 {
+		return bad("MaxDeliver", "%d; want a positive number, or -1 for no limit", c.MaxDeliver)
+	}
+	if c.MaxAckPending < 1 {
+		return bad("MaxAckPending", "%d; want at least 1", c.MaxAckPending)
+	}
+	if c.Prefetch < 1 {
+		return bad("Prefetch", "%d; want at least 1", c.Prefetch)
+	}
+	if c.DeadLetterTopic != "" {
+		if err := checkTopic(c.DeadLetterTopic); err != nil {
+			return bad("DeadLetterTopic", "%v", err)
+		}
+	}
+	return nil
+}
+
+// Duration is a time.Duration that reads and writes JSON as a string such as
+// "1m30s". It also reads a number, as nanoseconds.
+type Duration time.Duration
+
+// String formats d as time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		n, nerr := strconv.ParseInt(string(b), 10, 64)
+		if nerr != nil {
+			return errors.New("nats: a duration must be a string such as \"30s\" or a number of nanoseconds")
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}

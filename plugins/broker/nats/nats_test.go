@@ -1,0 +1,38 @@
+package nats_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
+	micronats "github.com/seedmicro/micro/plugins/broker/nats"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestConformance runs the broker suite in JetStream mode. Core mode cannot
+// pass its Redelivery subtest (core NATS keeps no message to deliver again);
+// TestCore covers the rest of the suite for it.
+func TestConformance(t *testing.T) {
+	rawJS(t)
+	tests := []struct {
+		name   string
+		config func(*micronats.Config)
+	}{
+		{"jetstream", func(*micronats.Config) {}},
+		{"jetstream prefetch 1", func(c *micronats.Config) { c.Prefetch = 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			brokertest.Run(t, func(t *testing.T) broker.Broker {
+				cfg := testConfig(t, micronats.ModeJetStream)
+				tt.config(&cfg)
+				return newBroker(t, cfg)
+			})
+		})
+	}
+}
