@@ -1,0 +1,403 @@
+// Package pluginlock reads and writes micro.lock, the file that pins the plugins
+// of a plugin directory or of a project to a version, a source and a sha256 per
+// platform.
+//
+// Two files share this format:
+//
+//   - The plugin directory's lock (<plugin dir>/micro.lock), written by
+//     `micro-new install`: what is installed there, with the sha256 of each binary
+//     as it was when installed.
+//   - A project's lock (micro.lock at the project root, committed, like Terraform's
+//     lock file): what the project pins. `micro-new install` with no argument
+//     inside the project installs exactly that and refuses a build whose sha256
+//     differs from the pin.
+//
+// A service that launches out-of-process plugins uses this package to learn the
+// checksum it must require before every launch (core/plugin takes it as a
+// SecureConfig checksum; core itself does not import this package):
+//
+//	lock, err := pluginlock.ReadDir(pluginDir)
+//	if err != nil { ... }
+//	sum, err := lock.Checksum("broker/rabbitmq") // the pin for this platform
+//	if err != nil { ... }                        // names the plugin and the fix
+//	// hand sum to the plugin host; or check a binary directly:
+//	err = pluginlock.Verify("broker/rabbitmq", binaryPath, sum)
+//
+// A service may also hold a project lock (Find searches upward from a directory)
+// and require that the installed plugin matches the project's pin: compare
+// Checksum of both files.
+package pluginlock
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+)
+
+// FileName is the name of a lock file, in a plugin directory and in a project.
+const FileName = "micro.lock"
+
+// Format is the version of the lock file format that this package writes.
+const Format = 1
+
+// File is the content of a lock file. Plugins are kept sorted by name.
+type File struct {
+	Format  int      `json:"format"`
+	Plugins []Plugin `json:"plugins"`
+}
+
+// Plugin pins one plugin.
+type Plugin struct {
+	// Name is the plugin's catalog name, "<kind>/<name>", e.g. "broker/rabbitmq".
+	Name string `json:"name"`
+	// Version is the catalog version installed or pinned.
+	Version string `json:"version"`
+	// Catalog names the catalog the plugin came from ("builtin" for the one
+	// built into micro-new). Empty when installed with --from.
+	Catalog string `json:"catalog,omitempty"`
+	// Source says where the binary came from: a Go package path (built from the
+	// micro module), "package@version" (built from another module), or the URL
+	// or path of an artifact.
+	Source string `json:"source"`
+	// SHA256 maps a platform ("linux/amd64") to the hex sha256 of the binary for
+	// that platform. A plugin directory's lock has one platform; a project's lock
+	// gains one per platform its developers install on.
+	SHA256 map[string]string `json:"sha256"`
+}
+
+// Platform returns this program's platform as the lock file spells it: GOOS/GOARCH.
+func Platform() string { return runtime.GOOS + "/" + runtime.GOARCH }
+
+// BinaryName returns the file name of a plugin's out-of-process binary:
+// "broker/rabbitmq" → "micro-plugin-broker-rabbitmq" (with ".exe" on Windows).
+func BinaryName(name string) string {
+	b := "micro-plugin-" + strings.ReplaceAll(name, "/", "-")
+	if runtime.GOOS == "windows" {
+		b += ".exe"
+	}
+	return b
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*/[a-z][a-z0-9-]*$`)
+	sumRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	platRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+$`)
+)
+
+// ValidName reports whether name has the form "<kind>/<name>".
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// Parse decodes a lock file strictly: unknown fields, a format other than
+// Format, duplicate names and malformed sums are errors.
+func Parse(data []byte) (*File, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode: data after the JSON object")
+	}
+	if f.Format != Format {
+		return nil, fmt.Errorf("format %d: this program reads format %d", f.Format, Format)
+	}
+	seen := make(map[string]bool, len(f.Plugins))
+	for _, p := range f.Plugins {
+		if !ValidName(p.Name) {
+			return nil, fmt.Errorf("plugin name %q: want <kind>/<name>", p.Name)
+		}
+		if seen[p.Name] {
+			return nil, fmt.Errorf("plugin %s: listed twice", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Version == "" {
+			return nil, fmt.Errorf("plugin %s: no version", p.Name)
+		}
+		for plat, sum := range p.SHA256 {
+			if !platRE.MatchString(plat) {
+				return nil, fmt.Errorf("plugin %s: platform %q: want GOOS/GOARCH", p.Name, plat)
+			}
+			if !sumRE.MatchString(sum) {
+				return nil, fmt.Errorf("plugin %s: sha256 for %s: want 64 lower-case hex digits", p.Name, plat)
+			}
+		}
+	}
+	f.sort()
+	return &f, nil
+}
+
+// Read reads and parses the lock file at path. A missing file is an error that
+// matches fs.ErrNotExist.
+func Read(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("lock file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// ReadDir reads the lock file of a plugin directory. A directory without one
+// holds no installed plugin: ReadDir returns an empty File and no error.
+func ReadDir(pluginDir string) (*File, error) {
+	f, err := Read(filepath.Join(pluginDir, FileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &File{Format: Format}, nil
+	}
+	return f, err
+}
+
+// Marshal encodes f deterministically: plugins sorted by name, keys in a fixed
+// order, two-space indentation and a final newline.
+func (f *File) Marshal() []byte {
+	c := File{Format: Format, Plugins: slices.Clone(f.Plugins)}
+	if c.Plugins == nil {
+		c.Plugins = []Plugin{}
+	}
+	c.sort()
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		panic(err) // only strings and maps of strings: cannot fail
+	}
+	return append(data, '\n')
+}
+
+// Write writes f to path atomically: a temporary file in the same directory,
+// fsync, rename, then fsync of the directory. The file's mode is 0644.
+func Write(path string, f *File) error {
+	return WriteFileAtomic(path, f.Marshal(), 0o644)
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory that is synced and renamed over path, so a reader sees the old
+// content or the new, never a part. perm is applied exactly (no umask).
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		return err
+	}
+	ok = true
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory so that renames into it are durable. Platforms
+// that cannot sync a directory are not an error.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && runtime.GOOS != "windows" {
+		return err
+	}
+	return nil
+}
+
+func (f *File) sort() {
+	slices.SortFunc(f.Plugins, func(a, b Plugin) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// Get returns the pin of the named plugin.
+func (f *File) Get(name string) (Plugin, bool) {
+	for _, p := range f.Plugins {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Plugin{}, false
+}
+
+// Put adds p, or replaces the plugin of the same name.
+func (f *File) Put(p Plugin) {
+	if f.Format == 0 {
+		f.Format = Format
+	}
+	for i := range f.Plugins {
+		if f.Plugins[i].Name == p.Name {
+			f.Plugins[i] = p
+			return
+		}
+	}
+	f.Plugins = append(f.Plugins, p)
+	f.sort()
+}
+
+// Delete removes the named plugin and reports whether it was there.
+func (f *File) Delete(name string) bool {
+	n := len(f.Plugins)
+	f.Plugins = slices.DeleteFunc(f.Plugins, func(p Plugin) bool { return p.Name == name })
+	return len(f.Plugins) != n
+}
+
+// NotPinnedError says that a lock file does not pin a plugin, or pins no sha256
+// for this platform.
+type NotPinnedError struct {
+	Name     string
+	Platform string // set when the plugin is there but has no sum for Platform
+}
+
+func (e *NotPinnedError) Error() string {
+	if e.Platform != "" {
+		return fmt.Sprintf("plugin %s: the lock pins no sha256 for %s: install it with `micro-new install %s`", e.Name, e.Platform, e.Name)
+	}
+	return fmt.Sprintf("plugin %s is not installed: install it with `micro-new install %s`", e.Name, e.Name)
+}
+
+// Checksum returns the sha256 that f pins for the named plugin on this platform.
+// The error is a *NotPinnedError when there is none.
+func (f *File) Checksum(name string) ([]byte, error) {
+	p, ok := f.Get(name)
+	if !ok {
+		return nil, &NotPinnedError{Name: name}
+	}
+	s, ok := p.SHA256[Platform()]
+	if !ok {
+		return nil, &NotPinnedError{Name: name, Platform: Platform()}
+	}
+	sum, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: sha256: %w", name, err)
+	}
+	return sum, nil
+}
+
+// MismatchError says that a plugin binary's sha256 differs from its pin.
+type MismatchError struct {
+	Name   string
+	Path   string
+	Want   string // hex
+	Got    string // hex
+	Reason string // optional: where the pin comes from
+}
+
+func (e *MismatchError) Error() string {
+	s := fmt.Sprintf("plugin %s: sha256 of %s is %s, but the lock pins %s", e.Name, e.Path, e.Got, e.Want)
+	if e.Reason != "" {
+		s += " (" + e.Reason + ")"
+	}
+	return s + fmt.Sprintf(": the binary changed after it was installed; reinstall it with `micro-new install %s`", e.Name)
+}
+
+// HashFile returns the hex sha256 of the file at path.
+func HashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Verify hashes the binary at path and returns a *MismatchError naming the
+// plugin when its sha256 is not want.
+func Verify(name, path string, want []byte) error {
+	got, err := HashFile(path)
+	if err != nil {
+		return fmt.Errorf("plugin %s: %w", name, err)
+	}
+	if w := hex.EncodeToString(want); got != w {
+		return &MismatchError{Name: name, Path: path, Want: w, Got: got}
+	}
+	return nil
+}
+
+// Find looks for a project lock file in dir and then in each parent directory,
+// and returns the path of the first one found. It returns an error matching
+// fs.ErrNotExist when there is none.
+func Find(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, FileName)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no %s in %s or a parent directory: %w", FileName, dir, fs.ErrNotExist)
+		}
+		dir = parent
+	}
+}
+
+// EnvPluginDir is the environment variable that names the plugin directory.
+const EnvPluginDir = "MICRO_PLUGIN_DIR"
+
+// DefaultDir returns the plugin directory: $MICRO_PLUGIN_DIR when set, else
+// $XDG_DATA_HOME/micro/plugins, else the platform's user data directory:
+// ~/.local/share/micro/plugins on Linux and other Unix systems,
+// ~/Library/Application Support/micro/plugins on macOS,
+// %LocalAppData%\micro\plugins on Windows.
+func DefaultDir() (string, error) { return DirFromEnv(os.Getenv) }
+
+// DirFromEnv is DefaultDir with the environment read through getenv.
+func DirFromEnv(getenv func(string) string) (string, error) {
+	if d := getenv(EnvPluginDir); d != "" {
+		return filepath.Abs(d)
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "micro", "plugins"), nil
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "micro", "plugins"), nil
+		}
+		return "", errors.New("plugin directory: %LocalAppData% is not set: set " + EnvPluginDir)
+	case "darwin", "ios":
+		if h := getenv("HOME"); h != "" {
+			return filepath.Join(h, "Library", "Application Support", "micro", "plugins"), nil
+		}
+	default:
+		if h := getenv("HOME"); h != "" {
+			return filepath.Join(h, ".local", "share", "micro", "plugins"), nil
+		}
+	}
+	return "", errors.New("plugin directory: $HOME is not set: set " + EnvPluginDir)
+}
