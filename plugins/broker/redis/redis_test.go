@@ -1,0 +1,243 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
+	"github.com/seedmicro/micro/plugins/broker/redis"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
+// default.
+func testURL() string {
+	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
+		return u
+	}
+	return redis.DefaultURL
+}
+
+// client returns a client of the test server, failing t when the server does
+// not answer.
+func client(t testing.TB) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(testURL())
+	if err != nil {
+		t.Fatalf("MICRO_TEST_REDIS=%q: %v", testURL(), err)
+	}
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis is not reachable at %s (set MICRO_TEST_REDIS to another URL, or start it: "+
+			"redis-server --daemonize yes --port 6379, or .ci/run): %v", testURL(), err)
+	}
+	return c
+}
+
+// testPrefix returns a key prefix unique to t and deletes every key under
+// it when t ends.
+func testPrefix(t testing.TB) string {
+	t.Helper()
+	var r [6]byte
+	rand.Read(r[:])
+	prefix := "microtest:broker:" + hex.EncodeToString(r[:]) + ":"
+	c := client(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleanup: SCAN %s*: %v", prefix, err)
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 500)
+			if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
+				t.Errorf("cleanup: DEL: %v", err)
+			}
+			keys = keys[n:]
+		}
+	})
+	return prefix
+}
+
+// fastConfig is a Config with short times, for tests.
+func fastConfig(prefix string) redis.Config {
+	return redis.Config{
+		URL:             testURL(),
+		Prefix:          prefix,
+		Block:           redis.Duration(time.Second),
+		MinIdle:         redis.Duration(time.Second),
+		ClaimInterval:   redis.Duration(100 * time.Millisecond),
+		RedeliveryDelay: redis.Duration(50 * time.Millisecond),
+		ReapAfter:       redis.Duration(10 * time.Second),
+	}
+}
+
+// quietLogger drops what the broker logs below the error level.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+// newBroker returns a broker of cfg that is closed when t ends.
+func newBroker(t testing.TB, cfg redis.Config, opts ...redis.Option) *redis.Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := redis.New(ctx, cfg, append([]redis.Option{redis.WithLogger(quietLogger())}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	client(t)
+	tests := []struct {
+		name string
+		cfg  func(prefix string) redis.Config
+	}{
+		{"default", fastConfig},
+		{"prefetch 1 no cap", func(prefix string) redis.Config {
+			cfg := fastConfig(prefix)
+			cfg.Prefetch = 1
+			cfg.MaxLen = -1
+			return cfg
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := testPrefix(t)
+			brokertest.Run(t, func(t *testing.T) broker.Broker {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				b, err := redis.New(ctx, tt.cfg(prefix), redis.WithLogger(quietLogger()))
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				return b
+			})
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  redis.Config
+		want string // in the error; "" for none
+	}{
+		{"defaults", redis.Config{URL: testURL()}, ""},
+		{"bad URL", redis.Config{URL: "http://example.com"}, "Config.URL"},
+		{"bad MaxLen", redis.Config{URL: testURL(), MaxLen: -2}, "Config.MaxLen"},
+		{"bad Prefetch", redis.Config{URL: testURL(), Prefetch: -1}, "Config.Prefetch"},
+		{"bad MinIdle", redis.Config{URL: testURL(), MinIdle: redis.Duration(time.Millisecond)}, "Config.MinIdle"},
+		{"bad Block", redis.Config{URL: testURL(), Block: -1}, "Config.Block"},
+		{"bad RedeliveryDelay", redis.Config{URL: testURL(), RedeliveryDelay: -1}, "Config.RedeliveryDelay"},
+		{"ReapAfter too short", redis.Config{URL: testURL(), ReapAfter: redis.Duration(time.Second)}, "Config.ReapAfter"},
+		{"bad MaxDeliveries", redis.Config{URL: testURL(), MaxDeliveries: -3}, "Config.MaxDeliveries"},
+		{"no limit", redis.Config{URL: testURL(), MaxDeliveries: -1, MaxLen: -1}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			b, err := redis.New(ctx, tt.cfg)
+			if err == nil {
+				b.Close(ctx)
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("New error = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigJSON(t *testing.T) {
+	var cfg redis.Config
+	in := `{"url":"redis://127.0.0.1:6379/2","prefix":"p:","max_len":-1,"prefetch":8,"block":"2s",
+		"min_idle":"1m","claim_interval":"10s","redelivery_delay":"500ms","max_deliveries":3,"reap_after":"2h"}`
+	if err := json.Unmarshal([]byte(in), &cfg); err != nil {
+		t.Fatalf("Unmarshal: %v", err)
+	}
+	want := redis.Config{
+		URL: "redis://127.0.0.1:6379/2", Prefix: "p:", MaxLen: -1, Prefetch: 8,
+		Block: redis.Duration(2 * time.Second), MinIdle: redis.Duration(time.Minute),
+		ClaimInterval: redis.Duration(10 * time.Second), RedeliveryDelay: redis.Duration(500 * time.Millisecond),
+		MaxDeliveries: 3, ReapAfter: redis.Duration(2 * time.Hour),
+	}
+	if cfg != want {
+		t.Errorf("decoded %+v, want %+v", cfg, want)
+	}
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again redis.Config
+	if err := json.Unmarshal(out, &again); err != nil || again != cfg {
+		t.Errorf("round trip through %s = %+v, %v", out, again, err)
+	}
+
+	for _, bad := range []string{`{"urll":"x"}`, `{"block":"soon"}`, `{"block":true}`} {
+		if err := json.Unmarshal([]byte(bad), &cfg); err == nil {
+			t.Errorf("Unmarshal(%s) accepted it", bad)
+		}
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := redis.New(ctx, redis.Config{URL: "redis://user:secret@127.0.0.1:1/0"})
+	if err == nil {
+		t.Fatal("New succeeded without a server")
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error shows the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("error does not name the server: %v", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	b := newBroker(t, fastConfig(testPrefix(t)))
+	ctx := t.Context()
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "t", &broker.Message{}); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("Publish after Close = %v", err)
+	}
+}
