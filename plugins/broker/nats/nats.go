@@ -486,7 +486,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		}
 	}
 	b.cancel()
-	_ = b.nc.FlushWithContext(ctx) // send the last acknowledgements
+	_ = flush(ctx, b.nc) // send the last acknowledgements
 	b.nc.Close()
 	return errors.Join(errs...)
 }
@@ -657,8 +657,23 @@ func (s *subscription) startCore(ctx context.Context) error {
 		return broker.ErrClosed
 	}
 	// A round trip makes sure the server knows the subscription.
-	return b.nc.FlushWithContext(ctx)
+	return flush(ctx, b.nc)
 }
+
+// flush makes a round trip to the server, within ctx or, when ctx has no
+// deadline, within flushTimeout.
+func flush(ctx context.Context, nc *natsgo.Conn) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+	return nc.FlushWithContext(ctx)
+}
+
+// flushTimeout bounds a round trip to the server under a ctx without
+// deadline.
+const flushTimeout = 10 * time.Second
 
 // startJS creates the consumer of the subscription and starts consuming.
 func (s *subscription) startJS(ctx context.Context) error {
@@ -677,7 +692,7 @@ func (s *subscription) startJS(ctx context.Context) error {
 		err  error
 	)
 	if s.group != "" {
-		cc.Durable = durableName(s.topic, s.group)
+		cc.Durable = DurableName(s.topic, s.group)
 		cc.Description = fmt.Sprintf("micro queue group %q of topic %q", s.group, s.topic)
 		cons, err = b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
 	} else {

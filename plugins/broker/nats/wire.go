@@ -57,13 +57,13 @@ func checkTopic(topic string) error {
 // subject returns the subject of topic.
 func subject(prefix, topic string) string { return prefix + "." + topic }
 
-// durableName returns the name of the durable consumer of a queue group:
+// DurableName returns the name of the durable consumer of a queue group:
 // the topic and the group with every character that a consumer name cannot
 // hold replaced by '_', joined by "__", shortened to 64 bytes each, and
 // followed by '_' and 8 bytes of a SHA-256 of the exact topic and group in
 // hex, so that two pairs that read the same after the replacement still
 // get two consumers.
-func durableName(topic, group string) string {
+func DurableName(topic, group string) string {
 	sum := sha256.Sum256([]byte(topic + "\x00" + group))
 	return sanitizeName(topic) + "__" + sanitizeName(group) + "_" + hex.EncodeToString(sum[:8])
 }

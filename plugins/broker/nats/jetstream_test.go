@@ -1,0 +1,113 @@
+package nats_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/seedmicro/micro/core/broker"
+	micronats "github.com/seedmicro/micro/plugins/broker/nats"
+)
+
+func TestDeadLetter(t *testing.T) {
+	tests := []struct {
+		name       string
+		deadLetter string
+	}{
+		{"to a topic", "dead.letters"},
+		{"terminated", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, micronats.ModeJetStream)
+			cfg.MaxDeliver = 3
+			cfg.DeadLetterTopic = tt.deadLetter
+			b := newBroker(t, cfg)
+
+			// The server's advisory of a terminated message.
+			nc := rawConn(t)
+			advisories := make(chan *natsgo.Msg, 10)
+			asub, err := nc.ChanSubscribe("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED."+cfg.Stream+".>", advisories)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer asub.Unsubscribe()
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+
+			var (
+				mu       sync.Mutex
+				attempts []string
+			)
+			subscribe(t, b, "orders", func(_ context.Context, msg *broker.Message) error {
+				mu.Lock()
+				attempts = append(attempts, msg.Header[broker.DeliveryHeader])
+				mu.Unlock()
+				return errors.New("card declined")
+			}, broker.Queue("billing"))
+			dead := new(collector)
+			if tt.deadLetter != "" {
+				subscribe(t, b, tt.deadLetter, dead.handler(0))
+			}
+			msg := &broker.Message{ID: "order-1", Header: map[string]string{"X-Order": "1"}, Body: []byte("pay")}
+			if err := b.Publish(t.Context(), "orders", msg); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the message to be given up on", func() bool { return b.Stats().Terminated == 1 })
+			time.Sleep(300 * time.Millisecond) // no more attempts
+			mu.Lock()
+			if got := strings.Join(attempts, ","); got != "1,2,3" {
+				t.Errorf("delivery counts = %s, want 1,2,3", got)
+			}
+			mu.Unlock()
+
+			select {
+			case a := <-advisories:
+				var adv struct {
+					Type      string `json:"type"`
+					Stream    string `json:"stream"`
+					StreamSeq uint64 `json:"stream_seq"`
+				}
+				if err := json.Unmarshal(a.Data, &adv); err != nil || adv.Stream != cfg.Stream || adv.StreamSeq == 0 {
+					t.Errorf("advisory %s = %+v, %v", a.Data, adv, err)
+				}
+			case <-time.After(waitTimeout):
+				t.Error("no MSG_TERMINATED advisory")
+			}
+
+			if tt.deadLetter == "" {
+				if s := b.Stats(); s.DeadLettered != 0 {
+					t.Errorf("Stats = %+v, want nothing dead-lettered", s)
+				}
+				return
+			}
+			dead.wait(t, 1)
+			got := dead.msgs[0]
+			want := map[string]string{
+				"X-Order":                            "1",
+				micronats.DeadLetterTopicHeader:      "orders",
+				micronats.DeadLetterIDHeader:         "order-1",
+				micronats.DeadLetterReasonHeader:     "card declined",
+				micronats.DeadLetterDeliveriesHeader: "3",
+			}
+			for k, v := range want {
+				if got.Header[k] != v {
+					t.Errorf("dead letter header %s = %q, want %q", k, got.Header[k], v)
+				}
+			}
+			if got.ID != "order-1"+micronats.DeadLetterIDSuffix || string(got.Body) != "pay" {
+				t.Errorf("dead letter = %q %q", got.ID, got.Body)
+			}
+			if s := b.Stats(); s.DeadLettered != 1 {
+				t.Errorf("Stats = %+v, want DeadLettered 1", s)
+			}
+		})
+	}
+}
