@@ -1,8 +1,14 @@
 package nats_test
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"testing"
+	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/broker"
@@ -11,7 +17,31 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	deleteExampleStream()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// deleteExampleStream removes the stream that Example creates.
+func deleteExampleStream() {
+	nc, err := natsgo.Connect(serverURL())
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = js.DeleteStream(ctx, "EXAMPLE")
 }
 
 // TestConformance runs the broker suite in JetStream mode. Core mode cannot
