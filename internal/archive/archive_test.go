@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,125 +14,43 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/internal/archive"
+	"github.com/seedmicro/micro/internal/archive/archivetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// Entry is one entry of an archive built by a test.
-type Entry struct {
-	Name     string
-	Type     byte // tar type flag
-	Body     string
-	Size     int64 // bytes of zeros, when Body is empty
-	Linkname string
-	Mode     int64
-}
-
-// TarGz builds a tar.gz archive.
-func TarGz(t testing.TB, entries ...Entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		typ := e.Type
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		mode := e.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		h := &tar.Header{Name: e.Name, Typeflag: typ, Linkname: e.Linkname, Mode: mode, Format: tar.FormatPAX}
-		if typ == tar.TypeReg {
-			h.Size = int64(len(e.Body)) + e.Size
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if typ == tar.TypeReg {
-			tw.Write([]byte(e.Body))
-			tw.Write(make([]byte, e.Size))
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
-// Zip builds a zip archive. Type tar.TypeSymlink makes a symbolic link,
-// tar.TypeChar a device, tar.TypeDir a directory.
-func Zip(t testing.TB, entries ...Entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		h := &zip.FileHeader{Name: e.Name, Method: zip.Deflate}
-		mode := fs.FileMode(e.Mode)
-		if mode == 0 {
-			mode = 0o644
-		}
-		body := e.Body
-		switch e.Type {
-		case tar.TypeSymlink:
-			mode |= fs.ModeSymlink
-			body = e.Linkname
-		case tar.TypeChar:
-			mode |= fs.ModeDevice | fs.ModeCharDevice
-		case tar.TypeFifo:
-			mode |= fs.ModeNamedPipe
-		case tar.TypeDir:
-			mode |= fs.ModeDir
-			h.Name = strings.TrimSuffix(h.Name, "/") + "/"
-		}
-		h.SetMode(mode)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-		w.Write(make([]byte, e.Size))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // Hostile archives, by the entries that make them so. Each is fed to both
 // formats, except what zip cannot express.
 var hostile = []struct {
 	name    string
-	entries []Entry
+	entries []archivetest.Entry
 	want    string
 	tarOnly bool
 }{
-	{"dot-dot", []Entry{{Name: "../evil", Body: "x"}}, `".." in path`, false},
-	{"nested dot-dot", []Entry{{Name: "a/../../evil", Body: "x"}}, `".." in path`, false},
-	{"absolute path", []Entry{{Name: "/tmp/evil", Body: "x"}}, "absolute path", false},
-	{"backslash dot-dot", []Entry{{Name: `..\evil`, Body: "x"}}, "backslash", false},
-	{"symlink escaping up", []Entry{{Name: "l", Type: tar.TypeSymlink, Linkname: "../../etc"}, {Name: "l/passwd", Body: "x"}}, "points outside", false},
-	{"symlink absolute", []Entry{{Name: "l", Type: tar.TypeSymlink, Linkname: "/etc/passwd"}}, "points outside", false},
-	{"symlink deep escape", []Entry{{Name: "a/b/l", Type: tar.TypeSymlink, Linkname: "../../../x"}}, "points outside", false},
-	{"hard link escaping", []Entry{{Name: "h", Type: tar.TypeLink, Linkname: "../outside"}}, "hard link", true},
-	{"hard link absolute", []Entry{{Name: "h", Type: tar.TypeLink, Linkname: "/etc/passwd"}}, "hard link", true},
-	{"hard link to a symlink", []Entry{{Name: "l", Type: tar.TypeSymlink, Linkname: "x"}, {Name: "h", Type: tar.TypeLink, Linkname: "l"}}, "not a regular file", true},
-	{"character device", []Entry{{Name: "dev", Type: tar.TypeChar}}, "device file", false},
-	{"block device", []Entry{{Name: "dev", Type: tar.TypeBlock}}, "device file", true},
-	{"fifo", []Entry{{Name: "fifo", Type: tar.TypeFifo}}, "", false},
-	{"file over the per-file cap", []Entry{{Name: "bomb", Size: 1 << 20}}, "decompression bomb", false},
-	{"files over the total cap", []Entry{{Name: "a", Size: 600 << 10}, {Name: "b", Size: 600 << 10}, {Name: "c", Size: 600 << 10}}, "decompression bomb", false},
+	{"dot-dot", []archivetest.Entry{{Name: "../evil", Body: "x"}}, `".." in path`, false},
+	{"nested dot-dot", []archivetest.Entry{{Name: "a/../../evil", Body: "x"}}, `".." in path`, false},
+	{"absolute path", []archivetest.Entry{{Name: "/tmp/evil", Body: "x"}}, "absolute path", false},
+	{"backslash dot-dot", []archivetest.Entry{{Name: `..\evil`, Body: "x"}}, "backslash", false},
+	{"symlink escaping up", []archivetest.Entry{{Name: "l", Type: tar.TypeSymlink, Linkname: "../../etc"}, {Name: "l/passwd", Body: "x"}}, "points outside", false},
+	{"symlink absolute", []archivetest.Entry{{Name: "l", Type: tar.TypeSymlink, Linkname: "/etc/passwd"}}, "points outside", false},
+	{"symlink deep escape", []archivetest.Entry{{Name: "a/b/l", Type: tar.TypeSymlink, Linkname: "../../../x"}}, "points outside", false},
+	{"hard link escaping", []archivetest.Entry{{Name: "h", Type: tar.TypeLink, Linkname: "../outside"}}, "hard link", true},
+	{"hard link absolute", []archivetest.Entry{{Name: "h", Type: tar.TypeLink, Linkname: "/etc/passwd"}}, "hard link", true},
+	{"hard link to a symlink", []archivetest.Entry{{Name: "l", Type: tar.TypeSymlink, Linkname: "x"}, {Name: "h", Type: tar.TypeLink, Linkname: "l"}}, "not a regular file", true},
+	{"character device", []archivetest.Entry{{Name: "dev", Type: tar.TypeChar}}, "device file", false},
+	{"block device", []archivetest.Entry{{Name: "dev", Type: tar.TypeBlock}}, "device file", true},
+	{"fifo", []archivetest.Entry{{Name: "fifo", Type: tar.TypeFifo}}, "", false},
+	{"file over the per-file cap", []archivetest.Entry{{Name: "bomb", Size: 1 << 20}}, "decompression bomb", false},
+	{"files over the total cap", []archivetest.Entry{{Name: "a", Size: 600 << 10}, {Name: "b", Size: 600 << 10}, {Name: "c", Size: 600 << 10}}, "decompression bomb", false},
 	{"too many entries", manyEntries(101), "more than 100 entries", false},
-	{"duplicate entry", []Entry{{Name: "bin", Body: "a"}, {Name: "bin", Body: "b"}}, "listed twice", false},
-	{"write through an inner link to outside", []Entry{{Name: "d", Type: tar.TypeSymlink, Linkname: "."}, {Name: "d/../../x", Body: "x"}}, `".."`, false},
+	{"duplicate entry", []archivetest.Entry{{Name: "bin", Body: "a"}, {Name: "bin", Body: "b"}}, "listed twice", false},
+	{"write through an inner link to outside", []archivetest.Entry{{Name: "d", Type: tar.TypeSymlink, Linkname: "."}, {Name: "d/../../x", Body: "x"}}, `".."`, false},
 }
 
-func manyEntries(n int) []Entry {
-	es := make([]Entry, n)
+func manyEntries(n int) []archivetest.Entry {
+	es := make([]archivetest.Entry, n)
 	for i := range es {
-		es[i] = Entry{Name: "f" + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + "/" + string(rune('a'+i/26)), Body: "x"}
+		es[i] = archivetest.Entry{Name: "f" + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + "/" + string(rune('a'+i/26)), Body: "x"}
 	}
 	return es
 }
@@ -173,9 +90,9 @@ func TestHostileArchivesAreRefused(t *testing.T) {
 			t.Run(tt.name+"/"+format, func(t *testing.T) {
 				var data []byte
 				if format == "zip" {
-					data = Zip(t, tt.entries...)
+					data = archivetest.Zip(t, tt.entries...)
 				} else {
-					data = TarGz(t, tt.entries...)
+					data = archivetest.TarGz(t, tt.entries...)
 				}
 				_, err := extract(t, format, data)
 				if err == nil {
@@ -194,7 +111,7 @@ func TestHostileArchivesAreRefused(t *testing.T) {
 
 // A zip whose headers understate the size of an entry is still capped.
 func TestZipLyingHeaderIsCapped(t *testing.T) {
-	data := Zip(t, Entry{Name: "bomb", Size: 2 << 20})
+	data := archivetest.Zip(t, archivetest.Entry{Name: "bomb", Size: 2 << 20})
 	// Patch the sizes in the central directory and local header to 10 bytes.
 	// archive/zip then refuses the entry for its wrong size, or our count
 	// refuses it first: either way it is not extracted whole.
@@ -218,7 +135,7 @@ func TestZipLyingHeaderIsCapped(t *testing.T) {
 func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
 
 func TestGoodArchive(t *testing.T) {
-	entries := []Entry{
+	entries := []archivetest.Entry{
 		{Name: "./plugin/", Type: tar.TypeDir},
 		{Name: "plugin/bin/micro-plugin-broker-x", Body: "binary", Mode: 0o777},
 		{Name: "plugin/README", Body: "readme", Mode: 0o666},
@@ -232,9 +149,9 @@ func TestGoodArchive(t *testing.T) {
 			es := entries
 			if format == "zip" {
 				es = es[:5] // zip has no hard links
-				data = Zip(t, es...)
+				data = archivetest.Zip(t, es...)
 			} else {
-				data = TarGz(t, es...)
+				data = archivetest.TarGz(t, es...)
 			}
 			dir, err := extract(t, format, data)
 			if err != nil {
@@ -264,13 +181,13 @@ func TestGoodArchive(t *testing.T) {
 }
 
 func FuzzExtractTarGz(f *testing.F) {
-	f.Add(TarGz(f, Entry{Name: "a/b", Body: "x"}, Entry{Name: "l", Type: tar.TypeSymlink, Linkname: "a/b"}))
-	f.Add(TarGz(f, Entry{Name: "../x", Body: "x"}))
+	f.Add(archivetest.TarGz(f, archivetest.Entry{Name: "a/b", Body: "x"}, archivetest.Entry{Name: "l", Type: tar.TypeSymlink, Linkname: "a/b"}))
+	f.Add(archivetest.TarGz(f, archivetest.Entry{Name: "../x", Body: "x"}))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzExtract(t, "tar.gz", data) })
 }
 
 func FuzzExtractZip(f *testing.F) {
-	f.Add(Zip(f, Entry{Name: "a/b", Body: "x"}, Entry{Name: "l", Type: tar.TypeSymlink, Linkname: "a/b"}))
+	f.Add(archivetest.Zip(f, archivetest.Entry{Name: "a/b", Body: "x"}, archivetest.Entry{Name: "l", Type: tar.TypeSymlink, Linkname: "a/b"}))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzExtract(t, "zip", data) })
 }
 

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package install
+
+func lockDir(string) (func(), error) { return func() {}, nil }
