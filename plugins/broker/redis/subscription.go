@@ -30,29 +30,34 @@ const (
 	maxBackoff   = 5 * time.Second
 )
 
-// reclaimScript sets the idle time, and optionally the delivery counter, of
-// the pending entries ARGV[5:] that belong to consumer ARGV[2] of group
-// ARGV[1] of stream KEYS[1], leaving alone those claimed by another
-// consumer meanwhile. It returns the IDs it changed. With idle 0 it keeps a
-// subscription's entries from being claimed; with a larger idle it hands
-// them back to the group: XAUTOCLAIM of any member takes them once they
-// have been idle for MinIdle.
+// reclaimScript claims for consumer ARGV[3] the pending entries ARGV[6:]
+// of group ARGV[1] of stream KEYS[1] that belong to consumer ARGV[2],
+// leaving alone those claimed by another consumer meanwhile, and sets their
+// idle time to ARGV[4] milliseconds and, unless ARGV[5] is negative, their
+// delivery counter to ARGV[5]. It returns the IDs it claimed. Claimed by
+// their owner with idle 0, entries are kept from being claimed by others;
+// claimed with a larger idle, they are handed back to the group: XAUTOCLAIM
+// of any member takes them once they have been idle for MinIdle.
 var reclaimScript = goredis.NewScript(`
 local owned = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local id = ARGV[i]
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
   if p[1] ~= nil and p[1][2] == ARGV[2] then
-    if tonumber(ARGV[4]) >= 0 then
-      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'IDLE', ARGV[3], 'RETRYCOUNT', ARGV[4], 'JUSTID')
+    if tonumber(ARGV[5]) >= 0 then
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, id, 'IDLE', ARGV[4], 'RETRYCOUNT', ARGV[5], 'JUSTID')
     else
-      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'IDLE', ARGV[3], 'JUSTID')
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, id, 'IDLE', ARGV[4], 'JUSTID')
     end
     owned[#owned + 1] = id
   end
 end
 return owned
 `)
+
+// parkingConsumer is the consumer that holds the entries a member of a
+// queue group hands back as it leaves, until another member claims them.
+const parkingConsumer = "micro.parked"
 
 // subscription is one consumer of a consumer group. Its run goroutine
 // reads, claims and handles entries; its keeper goroutine keeps the entries
@@ -272,7 +277,7 @@ func (s *subscription) flushReleases() error {
 	}
 	cfg := &s.b.cfg
 	idle := max(time.Duration(cfg.MinIdle)-time.Duration(cfg.RedeliveryDelay), 0)
-	err := s.reclaim(context.Background(), s.conn, idle, -1, s.releases)
+	err := s.reclaim(context.Background(), s.conn, s.consumer, idle, -1, s.releases)
 	if err != nil {
 		return err
 	}
@@ -281,13 +286,13 @@ func (s *subscription) flushReleases() error {
 	return nil
 }
 
-// reclaim runs reclaimScript for ids on c.
-func (s *subscription) reclaim(ctx context.Context, c goredis.Scripter, idle time.Duration, retryCount int64, ids []string) error {
+// reclaim runs reclaimScript for ids on c, claiming them for to.
+func (s *subscription) reclaim(ctx context.Context, c goredis.Scripter, to string, idle time.Duration, retryCount int64, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 4+len(ids))
-	args = append(args, s.group, s.consumer, idle.Milliseconds(), retryCount)
+	args := make([]any, 0, 5+len(ids))
+	args = append(args, s.group, s.consumer, to, idle.Milliseconds(), retryCount)
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -595,8 +600,8 @@ func (s *subscription) keep(stop <-chan struct{}) {
 // touch resets the idle time of the entries ids still pending for this
 // consumer and returns them.
 func (s *subscription) touch(ctx context.Context, ids []string) (map[string]struct{}, error) {
-	args := make([]any, 0, 4+len(ids))
-	args = append(args, s.group, s.consumer, 0, -1)
+	args := make([]any, 0, 5+len(ids))
+	args = append(args, s.group, s.consumer, s.consumer, 0, -1)
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -611,10 +616,11 @@ func (s *subscription) touch(ctx context.Context, ids []string) (map[string]stru
 	return owned, nil
 }
 
-// cleanup runs once the subscription has stopped: it sends what is left to
-// send, deletes the consumer group of a subscriber without queue group, and
-// hands the entries a member of a queue group received but did not handle
-// back to the group.
+// cleanup runs once the subscription has stopped: it deletes the consumer
+// group of a subscriber without queue group; a member of a queue group
+// sends its last acknowledgements, hands the entries it received and did
+// not handle back to the group (parking them with parkingConsumer), and
+// deletes its consumer unless entries it could not hand back remain.
 func (s *subscription) cleanup() {
 	defer s.b.forget(s)
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
@@ -633,7 +639,7 @@ func (s *subscription) cleanup() {
 	}
 	cfg := &s.b.cfg
 	idle := max(time.Duration(cfg.MinIdle)-time.Duration(cfg.RedeliveryDelay), 0)
-	if err := s.reclaim(ctx, c, idle, -1, s.releases); err != nil {
+	if err := s.reclaim(ctx, c, parkingConsumer, idle, -1, s.releases); err != nil {
 		s.b.log.Warn("handing rejected entries back failed; they are claimed after MinIdle", "stream", s.stream, "group", s.group, "error", err)
 	}
 	// Entries received and never handled: claimable at once, with their
@@ -643,7 +649,7 @@ func (s *subscription) cleanup() {
 		byCount[p.count-1] = append(byCount[p.count-1], p.id)
 	}
 	for count, ids := range byCount {
-		if err := s.reclaim(ctx, c, time.Duration(cfg.MinIdle), count, ids); err != nil {
+		if err := s.reclaim(ctx, c, parkingConsumer, time.Duration(cfg.MinIdle), count, ids); err != nil {
 			s.b.log.Warn("handing unhandled entries back failed; they are claimed after MinIdle", "stream", s.stream, "group", s.group, "error", err)
 		}
 	}
