@@ -1,0 +1,450 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/seedmicro/micro/core/broker"
+	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
+)
+
+// BrokerClient is the broker.Broker a broker plugin serves. It behaves as
+// the implementation behind the plugin does, errors included: errors.Is
+// matches broker.ErrClosed, and other errors keep their message. An error of
+// the channel itself (the plugin process is gone, say) names the plugin, and
+// status.Code gives its gRPC code.
+//
+// Each subscription is one stream to the plugin. The plugin's broker calls
+// a handler in the plugin that sends the message to the host and waits for
+// the host handler's result: nil acknowledges the message, an error rejects
+// it, with its message, so acknowledgement, redelivery and dead-lettering
+// are the implementation's. A host handler's ctx carries the values of the
+// ctx given to Subscribe; it is cancelled when the plugin-side handler's
+// ctx ends, and by Unsubscribe and Close. A handler that panics rejects its
+// message.
+type BrokerClient struct {
+	c   *Client
+	rpc pluginpb.BrokerClient
+
+	mu        sync.Mutex
+	closing   bool
+	subs      map[*subscription]struct{}
+	closeDone chan struct{} // closed when the first Close has returned
+}
+
+var _ broker.Broker = (*BrokerClient)(nil)
+
+func newBrokerClient(c *Client) *BrokerClient {
+	return &BrokerClient{
+		c:         c,
+		rpc:       pluginpb.NewBrokerClient(c.cc),
+		subs:      make(map[*subscription]struct{}),
+		closeDone: make(chan struct{}),
+	}
+}
+
+func (b *BrokerClient) err(err error) error {
+	if b.c.closed.Load() {
+		return broker.ErrClosed
+	}
+	return fromStatus(err, brokerSentinels, b.c.name)
+}
+
+// Publish publishes msg to topic and returns once the plugin's broker has
+// taken it, with the broker's error. msg is not kept.
+func (b *BrokerClient) Publish(ctx context.Context, topic string, msg *broker.Message) error {
+	if b.c.closed.Load() {
+		return broker.ErrClosed
+	}
+	req := &pluginpb.PublishRequest{Topic: topic}
+	if msg != nil {
+		req.Message = &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body}
+	}
+	if _, err := b.rpc.Publish(ctx, req); err != nil {
+		return b.err(err)
+	}
+	return nil
+}
+
+// Subscribe calls h for every message the plugin's broker delivers on topic,
+// until Unsubscribe or Close. It returns once the plugin's subscription is
+// in place. ctx bounds only the call; h's ctx carries its values.
+func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Handler, opts ...broker.SubscribeOption) (broker.Subscription, error) {
+	if b.c.closed.Load() {
+		return nil, broker.ErrClosed
+	}
+	if h == nil {
+		return nil, errors.New("plugin: subscribe: nil handler")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o := broker.NewSubscribeOptions(opts...)
+
+	// The stream outlives ctx; until the plugin confirms, ctx cancels it.
+	sctx, cancelStream := context.WithCancel(context.WithoutCancel(ctx))
+	stream, err := b.rpc.Subscribe(sctx)
+	if err != nil {
+		cancelStream()
+		return nil, b.err(err)
+	}
+	stop := context.AfterFunc(ctx, cancelStream)
+	var resp *pluginpb.SubscribeResponse
+	err = stream.Send(&pluginpb.SubscribeRequest{Topic: topic, Queue: o.Queue})
+	if err == nil || err == io.EOF { // io.EOF: the status comes from Recv
+		resp, err = stream.Recv()
+	}
+	if !stop() {
+		err = ctx.Err()
+	}
+	if err == nil && (resp.Id != 0 || resp.Message != nil) {
+		err = fmt.Errorf("plugin %s: subscribe: the plugin sent a delivery before confirming the subscription", b.c.name)
+	}
+	if err != nil {
+		cancelStream()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, b.err(err)
+	}
+
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &subscription{
+		b:            b,
+		topic:        topic,
+		h:            h,
+		stream:       stream,
+		cancelStream: cancelStream,
+		ctx:          hctx,
+		cancel:       cancel,
+		inflight:     make(map[uint64]context.CancelFunc),
+		done:         make(chan struct{}),
+	}
+	go s.receive()
+
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		_ = s.Unsubscribe(ctx)
+		return nil, broker.ErrClosed
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s, nil
+}
+
+func (b *BrokerClient) forget(s *subscription) {
+	b.mu.Lock()
+	delete(b.subs, s)
+	b.mu.Unlock()
+}
+
+// Close unsubscribes every subscription, closes the plugin's broker and
+// stops the plugin. It waits for handlers in progress, until ctx is done;
+// the plugin is stopped either way. From then on Publish and Subscribe
+// return broker.ErrClosed. Closing again waits, until ctx is done, for the
+// first Close to finish, and returns nil.
+func (b *BrokerClient) Close(ctx context.Context) error {
+	b.mu.Lock()
+	first := !b.closing
+	b.closing = true
+	subs := make([]*subscription, 0, len(b.subs))
+	for s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	if !first {
+		select {
+		case <-b.closeDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer close(b.closeDone)
+
+	b.c.closed.Store(true)
+	for _, s := range subs {
+		s.stop()
+	}
+	_, err := b.rpc.Close(ctx, &pluginpb.CloseRequest{})
+	err = fromStatus(err, brokerSentinels, b.c.name)
+	if errors.Is(err, broker.ErrClosed) {
+		err = nil
+	}
+	for _, s := range subs {
+		select {
+		case <-s.done:
+			continue
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
+		break
+	}
+	b.c.shutdown()
+	return err
+}
+
+// errUnsubscribed rejects a delivery that reaches the host after
+// Unsubscribe, for the plugin's broker to redeliver it elsewhere.
+var errUnsubscribed = errors.New("plugin: delivered after unsubscribe")
+
+// subscription is the host side of one Subscribe stream.
+type subscription struct {
+	b            *BrokerClient
+	topic        string
+	h            broker.Handler
+	stream       pluginpb.Broker_SubscribeClient
+	cancelStream context.CancelFunc
+
+	// ctx is the parent of the handlers' contexts; cancel ends them all.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	sendMu sync.Mutex // one Send at a time
+
+	mu       sync.Mutex
+	stopping bool                          // no more handler calls
+	inflight map[uint64]context.CancelFunc // by delivery ID
+	handlers sync.WaitGroup
+
+	stopOnce sync.Once
+	done     chan struct{} // closed once the stream ended and handlers returned
+	err      error         // the plugin's Unsubscribe error; set before done
+}
+
+// Topic returns the subscribed topic.
+func (s *subscription) Topic() string { return s.topic }
+
+// Unsubscribe stops deliveries, cancels the handlers' ctx and waits, until
+// ctx is done, for the handlers in progress to return and the plugin's
+// broker to end the subscription. Unsubscribing again, or after Close,
+// waits likewise and returns nil.
+func (s *subscription) Unsubscribe(ctx context.Context) error {
+	first := false
+	s.stopOnce.Do(func() {
+		first = true
+		s.stopLocked()
+	})
+	select {
+	case <-s.done:
+		if first {
+			return s.err
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop starts unsubscribing without waiting.
+func (s *subscription) stop() {
+	s.stopOnce.Do(s.stopLocked)
+}
+
+func (s *subscription) stopLocked() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.cancel()
+	// The plugin unsubscribes and ends the stream once its broker's
+	// Unsubscribe returns; receive sees the end. If the stream is broken
+	// already, receive sees that too.
+	_ = s.send(&pluginpb.SubscribeRequest{Unsubscribe: true})
+}
+
+func (s *subscription) send(req *pluginpb.SubscribeRequest) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return s.stream.Send(req)
+}
+
+// receive reads deliveries and cancellations until the stream ends.
+func (s *subscription) receive() {
+	var err error
+	for {
+		resp, rerr := s.stream.Recv()
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		switch {
+		case resp.Cancel:
+			s.mu.Lock()
+			if cancel := s.inflight[resp.Id]; cancel != nil {
+				cancel()
+			}
+			s.mu.Unlock()
+		case resp.Id != 0 && resp.Message != nil:
+			s.dispatch(resp.Id, resp.Message)
+		}
+	}
+
+	s.mu.Lock()
+	stopping := s.stopping
+	s.stopping = true
+	s.mu.Unlock()
+	s.cancel()
+	s.handlers.Wait()
+	s.cancelStream()
+	closed := s.b.c.closed.Load()
+	switch {
+	case err == io.EOF || closed:
+	case stopping:
+		s.err = s.b.err(err)
+	default:
+		s.b.c.log.Warn("plugin subscription ended", "topic", s.topic, "error", s.b.err(err))
+	}
+	s.b.forget(s)
+	close(s.done)
+}
+
+// dispatch calls the handler for one delivery on a goroutine of its own, so
+// that cancellations keep arriving, and a broker that calls handlers
+// concurrently keeps doing so.
+func (s *subscription) dispatch(id uint64, m *pluginpb.Message) {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		s.answer(id, errUnsubscribed)
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.inflight[id] = cancel
+	s.handlers.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.handlers.Done()
+		err := s.call(ctx, messageFromPB(m))
+		s.mu.Lock()
+		delete(s.inflight, id)
+		s.mu.Unlock()
+		cancel()
+		s.answer(id, err)
+	}()
+}
+
+// call runs the handler, turning a panic into an error.
+func (s *subscription) call(ctx context.Context, msg *broker.Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plugin: handler panic: %v", r)
+		}
+	}()
+	return s.h(ctx, msg)
+}
+
+// answer sends the handler's result for delivery id.
+func (s *subscription) answer(id uint64, err error) {
+	req := &pluginpb.SubscribeRequest{Id: id}
+	if err != nil {
+		req.Reject = true
+		req.Error = err.Error()
+	}
+	_ = s.send(req) // a broken stream ends receive, which cleans up
+}
+
+// Publisher publishes messages over one stream to the plugin, without
+// waiting for each to be taken: the fast path for many messages. Make one
+// with BrokerClient.NewPublisher. A Publisher is not safe for concurrent
+// use; use one per goroutine.
+//
+// The plugin publishes the messages in order and stops at the first one its
+// broker fails to publish: Publish and Close then return that error. The
+// messages before it were published; it and those after were not.
+type Publisher struct {
+	b      *BrokerClient
+	stream pluginpb.Broker_PublishStreamClient
+	cancel context.CancelFunc
+
+	// One request and message, reused: the stream marshals them in Send.
+	req pluginpb.PublishRequest
+	msg pluginpb.Message
+
+	sent   uint64
+	err    error
+	closed bool
+}
+
+// errPublisherClosed is returned by Publish after Close.
+var errPublisherClosed = errors.New("plugin: publisher closed")
+
+// NewPublisher opens a publishing stream. ctx bounds the stream's life:
+// once it is done, Publish and Close fail. Close the Publisher to learn
+// whether every message was published, and to release the stream.
+func (b *BrokerClient) NewPublisher(ctx context.Context) (*Publisher, error) {
+	if b.c.closed.Load() {
+		return nil, broker.ErrClosed
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stream, err := b.rpc.PublishStream(sctx)
+	if err != nil {
+		cancel()
+		return nil, b.err(err)
+	}
+	return &Publisher{b: b, stream: stream, cancel: cancel}, nil
+}
+
+// Publish sends msg to be published to topic, and returns once it is on its
+// way. msg is not kept. An error means that the stream has ended: this
+// message and every later one are not published.
+func (p *Publisher) Publish(topic string, msg *broker.Message) error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.closed {
+		return errPublisherClosed
+	}
+	if p.b.c.closed.Load() {
+		p.fail(broker.ErrClosed)
+		return p.err
+	}
+	p.req.Topic = topic
+	p.req.Message = nil
+	if msg != nil {
+		p.msg.Id, p.msg.Header, p.msg.Body = msg.ID, msg.Header, msg.Body
+		p.req.Message = &p.msg
+	}
+	err := p.stream.Send(&p.req)
+	p.msg.Header, p.msg.Body = nil, nil
+	if err != nil {
+		if err == io.EOF { // the plugin ended the stream: its status says why
+			_, err = p.stream.CloseAndRecv()
+		}
+		p.fail(p.b.err(err))
+		return p.err
+	}
+	p.sent++
+	return nil
+}
+
+func (p *Publisher) fail(err error) {
+	p.err = err
+	p.cancel()
+}
+
+// Close waits until the plugin has published every message sent, and
+// returns the first error, if any. It releases the stream. Closing again
+// returns the same.
+func (p *Publisher) Close() error {
+	if p.closed || p.err != nil {
+		p.closed = true
+		p.cancel()
+		return p.err
+	}
+	p.closed = true
+	resp, err := p.stream.CloseAndRecv()
+	p.cancel()
+	switch {
+	case err != nil:
+		p.err = p.b.err(err)
+	case resp.Published != p.sent:
+		p.err = fmt.Errorf("plugin %s: publish stream: the plugin published %d of %d messages", p.b.c.name, resp.Published, p.sent)
+	}
+	return p.err
+}

@@ -1,0 +1,103 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// Serve serves p to the host that launched this process, and returns when
+// the host is done with it, after closing the implementation (when it has a
+// Close method, with or without a context). It is meant to be the whole
+// main of a plugin binary:
+//
+//	func main() { plugin.Serve(plugin.Broker(memory.New())) }
+//
+// Serve takes over the process: it answers the go-plugin handshake on
+// standard output, sets slog.Default to a logger whose records reach the
+// host's log (at the level the host logs, and no lower), and sends what the
+// program writes to os.Stdout and os.Stderr to the host's log too. Started
+// by hand rather than by a host, the binary says that it is a plugin and
+// exits with status 1.
+func Serve(p Plugin) {
+	srv := newServer(p)
+	level := pluginLogLevel()
+	// go-plugin replaces os.Stderr once it serves; these keep the real one,
+	// which the host reads log lines from.
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       "plugin",
+		Level:      level,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+	slog.SetDefault(slog.New(newPluginSlogHandler(os.Stderr, level)))
+
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  Handshake(),
+		VersionedPlugins: pluginSets(p.kind, srv),
+		GRPCServer:       newGRPCServer,
+		Logger:           logger,
+	})
+	srv.shutdown()
+}
+
+// newGRPCServer is the gRPC server of a plugin. Messages may be as large as
+// the host sends: the host is the only client, authenticated by mutual TLS,
+// and a broker in process takes a message of any size.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, grpc.MaxRecvMsgSize(math.MaxInt32), grpc.MaxSendMsgSize(math.MaxInt32))
+	return grpc.NewServer(opts...)
+}
+
+// pluginSets returns go-plugin's plugin sets by protocol version. On the
+// plugin side (srv set) it holds the plugin's kind; on the host side every
+// kind, so that the handshake succeeds whatever the binary serves and
+// Configure can say what it is.
+func pluginSets(kind Kind, srv *server) map[int]goplugin.PluginSet {
+	set := goplugin.PluginSet{}
+	if srv != nil {
+		set[string(kind)] = &grpcPlugin{srv: srv}
+	} else {
+		for _, k := range Kinds() {
+			set[string(k)] = &grpcPlugin{}
+		}
+	}
+	return map[int]goplugin.PluginSet{ProtocolVersion: set}
+}
+
+// grpcPlugin is the go-plugin plugin of every kind: on the plugin side it
+// registers the services of srv, on the host side it hands over the
+// connection to the plugin.
+type grpcPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	srv *server // nil on the host
+}
+
+var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
+
+// GRPCServer registers the plugin's services.
+func (g *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	if g.srv == nil {
+		return errors.New("plugin: no implementation to serve")
+	}
+	g.srv.register(s)
+	return nil
+}
+
+// GRPCClient returns the connection to the plugin and a context that ends
+// when the plugin process exits.
+func (g *grpcPlugin) GRPCClient(ctx context.Context, _ *goplugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	return &channel{cc: cc, exited: ctx}, nil
+}
+
+// channel is what the host gets from go-plugin for a plugin.
+type channel struct {
+	cc     *grpc.ClientConn
+	exited context.Context
+}

@@ -1,0 +1,244 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/seedmicro/micro/core/broker"
+	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
+)
+
+type brokerServer struct {
+	pluginpb.UnimplementedBrokerServer
+	srv *server
+}
+
+func (s *brokerServer) broker() (broker.Broker, error) {
+	if inst := s.srv.impl.Load(); inst != nil {
+		return inst.broker, nil
+	}
+	return nil, errNotConfigured
+}
+
+func (s *brokerServer) Publish(ctx context.Context, req *pluginpb.PublishRequest) (*pluginpb.Empty, error) {
+	b, err := s.broker()
+	if err != nil {
+		return nil, err
+	}
+	return empty, toStatus(b.Publish(ctx, req.Topic, messageFromPB(req.Message)), brokerSentinels)
+}
+
+func (s *brokerServer) PublishStream(stream pluginpb.Broker_PublishStreamServer) error {
+	b, err := s.broker()
+	if err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	// One request and one message, reused: Publish keeps neither.
+	var (
+		req pluginpb.PublishRequest
+		msg broker.Message
+		n   uint64
+	)
+	for {
+		if err := stream.RecvMsg(&req); err != nil {
+			if err == io.EOF {
+				return stream.SendAndClose(&pluginpb.PublishStreamResponse{Published: n})
+			}
+			return err
+		}
+		m := &msg
+		if req.Message == nil {
+			m = nil
+		} else {
+			msg = broker.Message{ID: req.Message.Id, Header: req.Message.Header, Body: req.Message.Body}
+		}
+		if err := b.Publish(ctx, req.Topic, m); err != nil {
+			return toStatus(err, brokerSentinels)
+		}
+		n++
+	}
+}
+
+func (s *brokerServer) Close(ctx context.Context, _ *pluginpb.CloseRequest) (*pluginpb.Empty, error) {
+	b, err := s.broker()
+	if err != nil {
+		return nil, err
+	}
+	return empty, toStatus(b.Close(ctx), brokerSentinels)
+}
+
+// errSubscriptionEnded is what a plugin-side handler returns for a delivery
+// the host can no longer answer.
+var errSubscriptionEnded = errors.New("plugin: subscription ended before the host answered")
+
+func (s *brokerServer) Subscribe(stream pluginpb.Broker_SubscribeServer) error {
+	b, err := s.broker()
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	ss := &serverSub{
+		stream:  stream,
+		pending: make(map[uint64]chan answer),
+		ended:   make(chan struct{}),
+	}
+	var opts []broker.SubscribeOption
+	if first.Queue != "" {
+		opts = append(opts, broker.Queue(first.Queue))
+	}
+	ctx := stream.Context()
+	sub, err := b.Subscribe(ctx, first.Topic, ss.handle, opts...)
+	if err != nil {
+		return toStatus(err, brokerSentinels)
+	}
+	if err := ss.send(&pluginpb.SubscribeResponse{}); err != nil {
+		ss.end()
+		_ = sub.Unsubscribe(context.WithoutCancel(ctx))
+		return err
+	}
+
+	// Read the host's answers and its unsubscribe until the stream ends.
+	unsubscribed := make(chan error, 1)
+	recvErr := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			switch {
+			case req.Unsubscribe:
+				// Unsubscribe waits for handlers in progress, which
+				// wait for answers: keep reading them meanwhile.
+				once.Do(func() {
+					go func() { unsubscribed <- sub.Unsubscribe(context.WithoutCancel(ctx)) }()
+				})
+			case req.Id != 0:
+				ss.answer(req)
+			}
+		}
+	}()
+
+	select {
+	case err := <-unsubscribed:
+		ss.end()
+		return toStatus(err, brokerSentinels)
+	case <-recvErr:
+		// The host went away without unsubscribing: its answers will
+		// never come, so fail the deliveries in progress and unsubscribe.
+		ss.end()
+		select {
+		case err := <-unsubscribed:
+			return toStatus(err, brokerSentinels)
+		default:
+		}
+		return toStatus(sub.Unsubscribe(context.WithoutCancel(ctx)), brokerSentinels)
+	}
+}
+
+// answer is the host's answer to one delivery.
+type answer struct {
+	reject bool
+	msg    string
+}
+
+// serverSub is the plugin side of one subscription: its handler sends each
+// delivery to the host and returns the host's answer.
+type serverSub struct {
+	stream pluginpb.Broker_SubscribeServer
+	sendMu sync.Mutex
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan answer
+	ended   chan struct{} // closed by end
+	isEnded bool
+}
+
+func (ss *serverSub) send(resp *pluginpb.SubscribeResponse) error {
+	ss.sendMu.Lock()
+	defer ss.sendMu.Unlock()
+	return ss.stream.Send(resp)
+}
+
+// end makes every handler waiting for an answer, and every later one,
+// return errSubscriptionEnded.
+func (ss *serverSub) end() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if !ss.isEnded {
+		ss.isEnded = true
+		close(ss.ended)
+	}
+}
+
+func (ss *serverSub) answer(req *pluginpb.SubscribeRequest) {
+	ss.mu.Lock()
+	ch := ss.pending[req.Id]
+	delete(ss.pending, req.Id)
+	ss.mu.Unlock()
+	if ch != nil {
+		ch <- answer{reject: req.Reject, msg: req.Error} // buffered, one answer
+	}
+}
+
+// handle is the broker.Handler of the plugin-side subscription.
+func (ss *serverSub) handle(ctx context.Context, msg *broker.Message) error {
+	ch := make(chan answer, 1)
+	ss.mu.Lock()
+	if ss.isEnded {
+		ss.mu.Unlock()
+		return errSubscriptionEnded
+	}
+	ss.nextID++
+	id := ss.nextID
+	ss.pending[id] = ch
+	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		delete(ss.pending, id)
+		ss.mu.Unlock()
+	}()
+
+	err := ss.send(&pluginpb.SubscribeResponse{
+		Id:      id,
+		Message: &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body},
+	})
+	if err != nil {
+		return errSubscriptionEnded
+	}
+	select {
+	case a := <-ch:
+		return a.err()
+	case <-ss.ended:
+		return errSubscriptionEnded
+	case <-ctx.Done():
+	}
+	// The handler's context ended first: pass that on to the host handler,
+	// and return its answer, as an in-process handler returns when it
+	// sees its context end.
+	if err := ss.send(&pluginpb.SubscribeResponse{Id: id, Cancel: true}); err != nil {
+		return errSubscriptionEnded
+	}
+	select {
+	case a := <-ch:
+		return a.err()
+	case <-ss.ended:
+		return errSubscriptionEnded
+	}
+}
+
+func (a answer) err() error {
+	if !a.reject {
+		return nil
+	}
+	return errors.New(a.msg)
+}
