@@ -1,0 +1,423 @@
+// Package nats is a registry.Registry on a NATS JetStream key-value bucket
+// (https://docs.nats.io/nats-concepts/jetstream/key-value-store).
+//
+// Every node of every service is one key, "<name>.<version>.<node ID>" with
+// each part escaped (see the package README), whose value is the service as
+// JSON with that one node and the node's expiry. Register puts the keys of
+// the nodes, Deregister deletes them, Lookup and List read the bucket, and
+// Watch follows it with a key-value watcher.
+//
+// # Expiry
+//
+// A NATS key-value bucket has one age limit for all its keys, and per-key
+// time to live needs NATS server 2.11; this registry works with 2.9 and
+// later by keeping each node's expiry in its value instead. Readers ignore
+// a node whose expiry has passed, and delete its key (only if it was not
+// registered again in the meantime); watchers report it as gone when its
+// expiry passes, with a timer. Expiry is compared with the reader's clock,
+// so the clocks of the registering and the reading machines must agree
+// within a small part of the TTLs used.
+//
+// # Events
+//
+// Registering the first node of a version yields Added; a change to the
+// nodes, endpoints or metadata of a version yields Updated with the version
+// as it now is (a node leaving while others stay is an Updated); a version
+// losing its last node, by Deregister or expiry, yields Removed holding the
+// node that left. Registering an unchanged node again only moves its expiry.
+// A watcher starts from the state of the bucket when Watch returns and
+// reports changes from then on.
+package nats
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seedmicro/micro/core/registry"
+)
+
+// ErrClosed is returned by every method of a Registry after Close.
+var ErrClosed = errors.New("nats: registry closed")
+
+// ErrWatcherOverflow is returned by Watcher.Next when its reader fell more
+// than Config.WatchQueue events behind; look up again and watch again.
+var ErrWatcherOverflow = errors.New("nats: watcher fell behind and lost events; look up again and rewatch")
+
+var _ registry.Registry = (*Registry)(nil)
+
+// Option configures what a Config cannot: Go values.
+type Option interface {
+	apply(*options)
+}
+
+type options struct {
+	log *slog.Logger
+	now func() time.Time
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithLogger sets the logger for connection events and unreadable keys.
+// Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	})
+}
+
+// Registry is a registry.Registry on a NATS key-value bucket. Create it with
+// New; it is safe for concurrent use. Close it to release its connection.
+type Registry struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+	nc  *natsgo.Conn
+	kv  jetstream.KeyValue
+
+	reap chan reapReq // expired keys to delete
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	watchers map[*watcher]struct{}
+}
+
+type reapReq struct {
+	key string
+	rev uint64
+}
+
+// New connects to the server of cfg and opens the bucket, creating it when
+// it does not exist. ctx bounds the connection and the set-up.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	o := options{log: slog.Default(), now: time.Now}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	log := o.log.With("registry", "nats", "bucket", cfg.Bucket)
+	nc, err := connect(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := openBucket(ctx, nc, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	r := &Registry{
+		cfg:      cfg,
+		log:      log,
+		now:      o.now,
+		nc:       nc,
+		kv:       kv,
+		reap:     make(chan reapReq, 1024),
+		watchers: make(map[*watcher]struct{}),
+	}
+	r.wg.Go(r.reaper)
+	return r, nil
+}
+
+func openBucket(ctx context.Context, nc *natsgo.Conn, cfg Config) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		storage := jetstream.FileStorage
+		if cfg.Storage == "memory" {
+			storage = jetstream.MemoryStorage
+		}
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      cfg.Bucket,
+			Description: "micro service registry",
+			History:     1,
+			Storage:     storage,
+			Replicas:    cfg.Replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket) // created meanwhile
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// value is the JSON stored under a node's key.
+type value struct {
+	// Format is 1.
+	Format int `json:"format"`
+	// Service is the service with this one node.
+	Service *registry.Service `json:"service"`
+	// Expires is when the node expires, RFC 3339 in UTC; absent: never.
+	Expires *time.Time `json:"expires,omitempty"`
+}
+
+const format = 1
+
+// node is one decoded key of the bucket.
+type node struct {
+	key     string
+	rev     uint64
+	svc     *registry.Service // with its one node
+	svcJSON []byte            // the service as stored, to compare
+	expires time.Time         // zero: never
+}
+
+func (n *node) live(now time.Time) bool { return n.expires.IsZero() || now.Before(n.expires) }
+
+// decodeEntry reads the node of a key-value entry.
+func decodeEntry(key string, rev uint64, data []byte) (*node, error) {
+	name, version, id, err := parseKey(key)
+	if err != nil {
+		return nil, err
+	}
+	var v struct {
+		Format  int             `json:"format"`
+		Service json.RawMessage `json:"service"`
+		Expires *time.Time      `json:"expires"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	if v.Format != format {
+		return nil, fmt.Errorf("format %d, want %d", v.Format, format)
+	}
+	var svc registry.Service
+	if err := json.Unmarshal(v.Service, &svc); err != nil {
+		return nil, err
+	}
+	if svc.Name != name || svc.Version != version || len(svc.Nodes) != 1 || svc.Nodes[0] == nil || svc.Nodes[0].ID != id {
+		return nil, errors.New("value does not match its key")
+	}
+	n := &node{key: key, rev: rev, svc: &svc, svcJSON: v.Service}
+	if v.Expires != nil {
+		n.expires = *v.Expires
+	}
+	return n, nil
+}
+
+func (r *Registry) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+func (r *Registry) wrap(op string, err error) error {
+	if r.isClosed() || errors.Is(err, natsgo.ErrConnectionClosed) {
+		return fmt.Errorf("nats: %s: %w", op, ErrClosed)
+	}
+	return fmt.Errorf("nats: %s: %w", op, err)
+}
+
+// Register puts one key per node of svc, expiring ttl from now (0: never).
+// Registering a node again replaces its key and so refreshes it.
+func (r *Registry) Register(ctx context.Context, svc *registry.Service, ttl time.Duration) error {
+	if err := svc.Validate(); err != nil {
+		return err
+	}
+	if ttl < 0 {
+		return errors.New("nats: negative ttl")
+	}
+	if r.isClosed() {
+		return ErrClosed
+	}
+	v := value{Format: format}
+	if ttl > 0 {
+		exp := r.now().Add(ttl).UTC()
+		v.Expires = &exp
+	}
+	for _, n := range svc.Nodes {
+		one := svc.Copy()
+		one.Nodes = []*registry.Node{n}
+		v.Service = one
+		data, err := json.Marshal(&v)
+		if err != nil {
+			return fmt.Errorf("nats: encode %s: %w", svc.Name, err)
+		}
+		if _, err := r.kv.Put(ctx, nodeKey(svc.Name, svc.Version, n.ID), data); err != nil {
+			return r.wrap(fmt.Sprintf("register %s node %s", svc.Name, n.ID), err)
+		}
+	}
+	return nil
+}
+
+// Deregister deletes the keys of the nodes of svc. Deleting nodes that are
+// not registered is not an error.
+func (r *Registry) Deregister(ctx context.Context, svc *registry.Service) error {
+	if err := svc.Validate(); err != nil {
+		return err
+	}
+	if r.isClosed() {
+		return ErrClosed
+	}
+	for _, n := range svc.Nodes {
+		if err := r.kv.Delete(ctx, nodeKey(svc.Name, svc.Version, n.ID)); err != nil {
+			return r.wrap(fmt.Sprintf("deregister %s node %s", svc.Name, n.ID), err)
+		}
+	}
+	return nil
+}
+
+// Lookup returns the live versions of the service, sorted by version, each
+// with its live nodes sorted by ID; registry.ErrNotFound when there are
+// none.
+func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service, error) {
+	nodes, err := r.read(ctx, serviceFilter(name))
+	if err != nil {
+		return nil, r.wrap("lookup "+name, err)
+	}
+	svcs := group(nodes)
+	if len(svcs) == 0 {
+		return nil, registry.ErrNotFound
+	}
+	return svcs, nil
+}
+
+// List returns every live service version, sorted by name and version.
+func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
+	nodes, err := r.read(ctx, jetstream.AllKeys)
+	if err != nil {
+		return nil, r.wrap("list", err)
+	}
+	return group(nodes), nil
+}
+
+// read returns the live nodes under filter, reaping the expired ones.
+func (r *Registry) read(ctx context.Context, filter string) ([]*node, error) {
+	if r.isClosed() {
+		return nil, ErrClosed
+	}
+	w, err := r.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer stopKeyWatcher(w)
+	now := r.now()
+	var nodes []*node
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, natsgo.ErrConnectionClosed
+			}
+			if e == nil { // the current values are all here
+				return nodes, nil
+			}
+			n, err := decodeEntry(e.Key(), e.Revision(), e.Value())
+			if err != nil {
+				r.log.Debug("nats: ignoring a key that is not a node", "key", e.Key(), "err", err)
+				continue
+			}
+			if !n.live(now) {
+				r.reapLater(n)
+				continue
+			}
+			nodes = append(nodes, n)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// group turns nodes into services by name and version, sorted, each with
+// the fields of its most recently written node and its nodes sorted by ID.
+func group(nodes []*node) []*registry.Service {
+	type id struct{ name, version string }
+	latest := map[id]uint64{}
+	byID := map[id]*registry.Service{}
+	for _, n := range nodes {
+		k := id{n.svc.Name, n.svc.Version}
+		s := byID[k]
+		if s == nil || n.rev > latest[k] {
+			c := n.svc.Copy()
+			if s != nil {
+				c.Nodes = s.Nodes
+			} else {
+				c.Nodes = nil
+			}
+			s, byID[k], latest[k] = c, c, n.rev
+		}
+		s.Nodes = append(s.Nodes, n.svc.Nodes[0])
+	}
+	out := make([]*registry.Service, 0, len(byID))
+	for _, s := range byID {
+		slices.SortFunc(s.Nodes, func(a, b *registry.Node) int { return cmp.Compare(a.ID, b.ID) })
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *registry.Service) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
+	})
+	return out
+}
+
+// reapLater asks the reaper to delete the key of an expired node.
+func (r *Registry) reapLater(n *node) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	select {
+	case r.reap <- reapReq{n.key, n.rev}:
+	default: // busy; a later reader reaps it
+	}
+}
+
+// reaper deletes the keys of expired nodes, each only if it still holds
+// the expired revision, so that a node registered again meanwhile stays.
+func (r *Registry) reaper() {
+	for req := range r.reap {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := r.kv.Delete(ctx, req.key, jetstream.LastRevision(req.rev))
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, natsgo.ErrConnectionClosed) {
+			r.log.Debug("nats: could not delete an expired node", "key", req.key, "err", err)
+		}
+	}
+}
+
+// Close stops the watchers and closes the connection.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	close(r.reap)
+	ws := make([]*watcher, 0, len(r.watchers))
+	for w := range r.watchers {
+		ws = append(ws, w)
+	}
+	r.mu.Unlock()
+	for _, w := range ws {
+		w.Stop()
+	}
+	r.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.nc.FlushWithContext(ctx)
+	r.nc.Close()
+	return nil
+}
