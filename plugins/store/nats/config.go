@@ -1,0 +1,204 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+)
+
+// Defaults applied by New to the zero fields of a Config.
+const (
+	DefaultURL           = "nats://127.0.0.1:4222"
+	DefaultBucket        = "micro_store"
+	DefaultReconnectWait = 250 * time.Millisecond
+	DefaultSweepInterval = 5 * time.Minute
+)
+
+// Config holds the settings of a Store. Zero fields take the defaults
+// above; New validates the result and names the field at fault. It is what
+// an out-of-process plugin decodes, strictly, from JSON: durations are
+// strings such as "5m".
+type Config struct {
+	// URL is the server to connect to, or a comma-separated list of
+	// servers of one cluster. Default DefaultURL.
+	URL string `json:"url,omitempty"`
+	// Name is the connection name the server shows in its monitoring.
+	// Default "micro-store".
+	Name string `json:"name,omitempty"`
+	// User and Password authenticate with a user name and password.
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+	// Token authenticates with a token.
+	Token string `json:"token,omitempty"`
+	// CredsFile is a credentials file (JWT and NKey seed).
+	CredsFile string `json:"creds_file,omitempty"`
+	// TLSCAFile is a PEM file of the CAs to verify the server with;
+	// TLSCertFile and TLSKeyFile are the client certificate and key.
+	TLSCAFile   string `json:"tls_ca_file,omitempty"`
+	TLSCertFile string `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `json:"tls_key_file,omitempty"`
+	// ReconnectWait is the pause between reconnection attempts. Default
+	// DefaultReconnectWait.
+	ReconnectWait Duration `json:"reconnect_wait,omitempty"`
+
+	// Bucket is the key-value bucket of the store; New creates it when
+	// it does not exist (history 1). Default DefaultBucket.
+	Bucket string `json:"bucket,omitempty"`
+	// Storage is "file" (default) or "memory", for a bucket New creates.
+	Storage string `json:"storage,omitempty"`
+	// Replicas is the number of replicas of a bucket New creates, in a
+	// cluster. Default 1.
+	Replicas int `json:"replicas,omitempty"`
+	// SweepInterval is how often the store looks through the whole bucket
+	// to delete expired records that nobody read, and delete markers older
+	// than an hour. A negative value turns sweeping off. Default
+	// DefaultSweepInterval.
+	SweepInterval Duration `json:"sweep_interval,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	setDefault(&c.URL, DefaultURL)
+	setDefault(&c.Name, "micro-store")
+	setDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
+	setDefault(&c.Bucket, DefaultBucket)
+	setDefault(&c.Storage, "file")
+	setDefault(&c.Replicas, 1)
+	setDefault(&c.SweepInterval, Duration(DefaultSweepInterval))
+	return c
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+func (c Config) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	}
+	if !validBucket(c.Bucket) {
+		return bad("Bucket", "%q; a bucket name holds only ASCII letters, digits, '-' and '_'", c.Bucket)
+	}
+	if c.Storage != "file" && c.Storage != "memory" {
+		return bad("Storage", "%q; want \"file\" or \"memory\"", c.Storage)
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return bad("Replicas", "%d; want 1 to 5", c.Replicas)
+	}
+	if c.ReconnectWait < 0 {
+		return bad("ReconnectWait", "negative")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return bad("TLSCertFile", "TLSCertFile and TLSKeyFile must be set together")
+	}
+	return nil
+}
+
+func validBucket(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// connect dials the server of cfg, retrying until ctx ends.
+func connect(ctx context.Context, cfg Config, log *slog.Logger) (*natsgo.Conn, error) {
+	opts := []natsgo.Option{
+		natsgo.Name(cfg.Name),
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(time.Duration(cfg.ReconnectWait)),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err != nil {
+				log.Warn("nats: disconnected; reconnecting", "err", err)
+			}
+		}),
+		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
+			log.Info("nats: reconnected", "server", c.ConnectedUrlRedacted())
+		}),
+	}
+	if cfg.User != "" || cfg.Password != "" {
+		opts = append(opts, natsgo.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, natsgo.Token(cfg.Token))
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, natsgo.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.TLSCAFile != "" {
+		opts = append(opts, natsgo.RootCAs(cfg.TLSCAFile))
+	}
+	if cfg.TLSCertFile != "" {
+		opts = append(opts, natsgo.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
+	}
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		nc, err := natsgo.Connect(cfg.URL, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if !errors.Is(err, natsgo.ErrNoServers) {
+			return nil, fmt.Errorf("nats: connect to %s: %w", redact(cfg.URL), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nats: connect to %s: %w (%w)", redact(cfg.URL), err, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// redact hides the password of a URL for error messages.
+func redact(url string) string {
+	if at := strings.LastIndexByte(url, '@'); at >= 0 {
+		if scheme := strings.Index(url, "://"); scheme >= 0 && scheme < at {
+			return url[:scheme+3] + "***" + url[at:]
+		}
+	}
+	return url
+}
+
+// Duration is a time.Duration that reads and writes JSON as a string such as
+// "1m30s". It also reads a number, as nanoseconds.
+type Duration time.Duration
+
+// String formats d as time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		n, nerr := strconv.ParseInt(string(b), 10, 64)
+		if nerr != nil {
+			return errors.New("nats: a duration must be a string such as \"30s\" or a number of nanoseconds")
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,462 @@
+// Package nats is a store.Store on a NATS JetStream key-value bucket
+// (https://docs.nats.io/nats-concepts/jetstream/key-value-store).
+//
+// A record is the latest message of its key in the bucket: the value is the
+// message data, as is, and a record with a TTL carries its expiry in the
+// header Micro-Expires. Keys are escaped into key-value keys, '/' becoming
+// the token separator '.', so that List asks the server only for the keys
+// under the last '/' of its prefix (see the package README for the
+// format).
+//
+// # Expiry
+//
+// A bucket has one age limit for all its keys, and per-key time to live
+// needs NATS server 2.11; this store works with 2.9 and later by keeping
+// each record's expiry in its header. Read and List treat a record whose
+// expiry has passed as absent and delete it (only if it was not written
+// again in the meantime); a sweep every Config.SweepInterval deletes those
+// nobody reads. Expiry is compared with the reader's clock, so the clocks of
+// the machines that share a bucket must agree within a small part of the
+// TTLs used.
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seedmicro/micro/core/store"
+)
+
+// ExpiresHeader is the message header that holds a record's expiry, in
+// RFC 3339 with nanoseconds, UTC. A record without it never expires.
+const ExpiresHeader = "Micro-Expires"
+
+// ErrClosed is returned by every method of a Store after Close.
+var ErrClosed = errors.New("nats: store closed")
+
+// ErrInvalidKey is returned, wrapped, for a key the store cannot hold: an
+// empty one, or one whose escaped form is too long for a NATS subject.
+var ErrInvalidKey = errors.New("nats: invalid key")
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures what a Config cannot: Go values.
+type Option interface {
+	apply(*options)
+}
+
+type options struct {
+	log *slog.Logger
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithLogger sets the logger for connection events and failed sweeps.
+// Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	})
+}
+
+// Store is a store.Store on a NATS key-value bucket. Create it with New; it
+// is safe for concurrent use. Close it to release its connection.
+type Store struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *natsgo.Conn
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	stream jetstream.Stream
+	subj   string // "$KV.<bucket>."
+
+	reap chan reapReq
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+}
+
+type reapReq struct {
+	kvKey string
+	rev   uint64
+}
+
+// New connects to the server of cfg and opens the bucket, creating it when
+// it does not exist. ctx bounds the connection and the set-up.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	o := options{log: slog.Default()}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	log := o.log.With("store", "nats", "bucket", cfg.Bucket)
+	nc, err := connect(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:  cfg,
+		log:  log,
+		nc:   nc,
+		subj: "$KV." + cfg.Bucket + ".",
+		reap: make(chan reapReq, 1024),
+		stop: make(chan struct{}),
+	}
+	if err := s.open(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
+	}
+	s.wg.Go(s.reaper)
+	if cfg.SweepInterval > 0 {
+		s.wg.Go(s.sweeper)
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, s.cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		storage := jetstream.FileStorage
+		if s.cfg.Storage == "memory" {
+			storage = jetstream.MemoryStorage
+		}
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      s.cfg.Bucket,
+			Description: "micro store",
+			History:     1,
+			Storage:     storage,
+			Replicas:    s.cfg.Replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, s.cfg.Bucket) // created meanwhile
+		}
+	}
+	if err != nil {
+		return err
+	}
+	stream, err := js.Stream(ctx, "KV_"+s.cfg.Bucket)
+	if err != nil {
+		return err
+	}
+	s.js, s.kv, s.stream = js, kv, stream
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Store) wrap(op, key string, err error) error {
+	if s.isClosed() || errors.Is(err, natsgo.ErrConnectionClosed) {
+		return fmt.Errorf("nats: %s %q: %w", op, key, ErrClosed)
+	}
+	return fmt.Errorf("nats: %s %q: %w", op, key, err)
+}
+
+// kvKey returns the key-value key of a record key, or an error for a key
+// the store cannot hold.
+func (s *Store) kvKey(key string) (string, error) {
+	if key == "" {
+		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	k := encodeKey(key)
+	if len(s.subj)+len(k) > maxSubject {
+		return "", fmt.Errorf("%w: key of %d bytes is %d bytes escaped, more than the %d a NATS subject may hold here",
+			ErrInvalidKey, len(key), len(k), maxSubject-len(s.subj))
+	}
+	return k, nil
+}
+
+// Headers of the key-value protocol.
+const (
+	kvOperation = "KV-Operation"
+)
+
+// entry is what the store reads of a message.
+type entry struct {
+	deleted bool
+	expires time.Time // zero: never
+}
+
+func readEntry(h natsgo.Header) (entry, error) {
+	var e entry
+	if op := h.Get(kvOperation); op == "DEL" || op == "PURGE" {
+		e.deleted = true
+		return e, nil
+	}
+	if v := h.Get(ExpiresHeader); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return e, fmt.Errorf("header %s: %w", ExpiresHeader, err)
+		}
+		e.expires = t
+	}
+	return e, nil
+}
+
+func (e entry) expired(now time.Time) bool { return !e.expires.IsZero() && !now.Before(e.expires) }
+
+// Read returns the record stored under key, with the time it has left to
+// live in TTL (zero when it does not expire), or store.ErrNotFound.
+func (s *Store) Read(ctx context.Context, key string) (*store.Record, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	k, err := s.kvKey(key)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := s.stream.GetLastMsgForSubject(ctx, s.subj+k)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, s.wrap("read", key, err)
+	}
+	e, err := readEntry(msg.Header)
+	if err != nil {
+		return nil, s.wrap("read", key, err)
+	}
+	now := time.Now()
+	switch {
+	case e.deleted:
+		return nil, store.ErrNotFound
+	case e.expired(now):
+		s.reapLater(k, msg.Sequence)
+		return nil, store.ErrNotFound
+	}
+	rec := &store.Record{Key: key, Value: msg.Data}
+	if !e.expires.IsZero() {
+		rec.TTL = e.expires.Sub(now)
+	}
+	return rec, nil
+}
+
+// Write stores rec.Value under rec.Key, replacing any record there; a
+// positive rec.TTL makes it expire that long from now. It returns once the
+// server has stored it. An empty key or a negative TTL is an error.
+func (s *Store) Write(ctx context.Context, rec *store.Record) error {
+	if rec == nil {
+		return errors.New("nats: write: nil record")
+	}
+	if rec.TTL < 0 {
+		return fmt.Errorf("nats: write %q: negative TTL %v", rec.Key, rec.TTL)
+	}
+	if s.isClosed() {
+		return ErrClosed
+	}
+	k, err := s.kvKey(rec.Key)
+	if err != nil {
+		return err
+	}
+	m := &natsgo.Msg{Subject: s.subj + k, Data: rec.Value}
+	if rec.TTL > 0 {
+		m.Header = natsgo.Header{ExpiresHeader: {time.Now().Add(rec.TTL).UTC().Format(time.RFC3339Nano)}}
+	}
+	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+		return s.wrap("write", rec.Key, err)
+	}
+	return nil
+}
+
+// Delete removes key, leaving the key-value delete marker. Deleting a
+// missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	k, err := s.kvKey(key)
+	if err != nil {
+		return err
+	}
+	if err := s.kv.Delete(ctx, k); err != nil {
+		return s.wrap("delete", key, err)
+	}
+	return nil
+}
+
+// List returns the keys of the live records that start with prefix, sorted.
+// An empty prefix lists every key.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	now := time.Now()
+	keys := []string{}
+	err := s.scan(ctx, listFilter(prefix), func(kvKey string, seq uint64, e entry) {
+		if e.deleted {
+			return
+		}
+		key, err := decodeKey(kvKey)
+		if err != nil || !strings.HasPrefix(key, prefix) {
+			return
+		}
+		if e.expired(now) {
+			s.reapLater(kvKey, seq)
+			return
+		}
+		keys = append(keys, key)
+	})
+	if err != nil {
+		return nil, s.wrap("list", prefix, err)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// scanBatch is how many message headers one fetch of a scan asks for.
+const scanBatch = 1024
+
+// scan calls f with the headers of the latest message of every key under
+// filter, through a consumer of its own that delivers headers only.
+func (s *Store) scan(ctx context.Context, filter string, f func(kvKey string, seq uint64, e entry)) error {
+	cons, err := s.js.CreateConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.ConsumerConfig{
+		FilterSubject:     s.subj + filter,
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		HeadersOnly:       true,
+		MemoryStorage:     true,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.js.DeleteConsumer(ctx, s.stream.CachedInfo().Config.Name, cons.CachedInfo().Name)
+	}()
+	pending := cons.CachedInfo().NumPending
+	for pending > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch, err := cons.Fetch(int(min(pending, scanBatch)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			pending = md.NumPending
+			e, err := readEntry(m.Headers())
+			if err != nil {
+				s.log.Debug("nats: ignoring a record with a bad header", "subject", m.Subject(), "err", err)
+				continue
+			}
+			f(strings.TrimPrefix(m.Subject(), s.subj), md.Sequence.Stream, e)
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if got == 0 {
+			return nil // what was pending went away meanwhile
+		}
+	}
+	return nil
+}
+
+// reapLater asks the reaper to delete the key of an expired record.
+func (s *Store) reapLater(kvKey string, rev uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.reap <- reapReq{kvKey, rev}:
+	default: // busy; a later reader or the sweep reaps it
+	}
+}
+
+// reaper deletes the keys of expired records, each only if it still holds
+// the expired revision, so that a record written again meanwhile stays.
+func (s *Store) reaper() {
+	for req := range s.reap {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.kv.Delete(ctx, req.kvKey, jetstream.LastRevision(req.rev))
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, natsgo.ErrConnectionClosed) {
+			s.log.Debug("nats: could not delete an expired record", "key", req.kvKey, "err", err)
+		}
+	}
+}
+
+// markerAge is how old a delete marker must be for the sweep to purge it.
+const markerAge = time.Hour
+
+// sweeper deletes, every SweepInterval, the expired records of the whole
+// bucket and the delete markers older than markerAge.
+func (s *Store) sweeper() {
+	t := time.NewTicker(time.Duration(s.cfg.SweepInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		now := time.Now()
+		err := s.scan(ctx, ">", func(kvKey string, seq uint64, e entry) {
+			if !e.deleted && e.expired(now) {
+				s.reapLater(kvKey, seq)
+			}
+		})
+		if err == nil {
+			err = s.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(markerAge))
+		}
+		cancel()
+		if err != nil && !s.isClosed() {
+			s.log.Warn("nats: sweep of expired records failed", "err", err)
+		}
+	}
+}
+
+// Close stops the sweep and closes the connection. The store is unusable
+// afterwards: its methods return ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reap)
+	close(s.stop)
+	s.mu.Unlock()
+	s.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.nc.FlushWithContext(ctx)
+	s.nc.Close()
+	return nil
+}
