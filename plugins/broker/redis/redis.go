@@ -220,9 +220,9 @@ func encode(msg *broker.Message, extra map[string]string) []any {
 func decode(e goredis.XMessage, count int64) *broker.Message {
 	msg := &broker.Message{Header: make(map[string]string, len(e.Values)+1)}
 	for k, v := range e.Values {
-		s := fmt.Sprint(v)
-		if str, ok := v.(string); ok {
-			s = str
+		s, ok := v.(string)
+		if !ok {
+			s = fmt.Sprint(v)
 		}
 		switch {
 		case k == FieldID:

@@ -241,3 +241,64 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Publish after Close = %v", err)
 	}
 }
+
+// killClients closes, on the server, every connection named name.
+func killClients(t *testing.T, c *goredis.Client, name string) int {
+	t.Helper()
+	list, err := c.ClientList(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		fields := strings.Fields(line)
+		var id string
+		named := false
+		for _, f := range fields {
+			if v, ok := strings.CutPrefix(f, "id="); ok {
+				id = v
+			}
+			if f == "name="+name {
+				named = true
+			}
+		}
+		if named && id != "" {
+			if err := c.Do(t.Context(), "CLIENT", "KILL", "ID", id).Err(); err == nil {
+				killed++
+			}
+		}
+	}
+	return killed
+}
+
+// A subscription whose connection is cut reconnects and goes on where its
+// group left off: nothing published meanwhile is lost.
+func TestReconnect(t *testing.T) {
+	prefix := testPrefix(t)
+	cfg := fastConfig(prefix)
+	name := "microtest-" + hex.EncodeToString([]byte(prefix))[:12]
+	sep := "?"
+	if strings.Contains(cfg.URL, "?") {
+		sep = "&"
+	}
+	cfg.URL += sep + "client_name=" + name
+	b := newBroker(t, cfg)
+	got := new(collector)
+	subscribe(t, b, "reconnect", got.handler)
+	subscribe(t, b, "reconnect", got.handler, broker.Queue("workers"))
+	c := client(t)
+	for round := range 3 {
+		if err := b.Publish(t.Context(), "reconnect", &broker.Message{Body: []byte("before")}); err != nil {
+			t.Fatal(err)
+		}
+		got.wait(t, 4*round+2, 10*time.Second)
+		if n := killClients(t, c, name); n < 2 {
+			t.Fatalf("killed %d connections, want at least the two subscriptions'", n)
+		}
+		// Published while the subscriptions reconnect.
+		if err := b.Publish(t.Context(), "reconnect", &broker.Message{Body: []byte("after")}); err != nil {
+			t.Fatalf("Publish after the connections were cut: %v", err)
+		}
+		got.wait(t, 4*round+4, 10*time.Second)
+	}
+}
