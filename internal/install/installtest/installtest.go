@@ -14,12 +14,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seedmicro/micro/core/plugin"
 )
 
-// Handshake cookie of the fake plugin. Tests pass it to install.WithHandshake.
+// Handshake cookie of the fake plugin: the plugin host's. Tests pass it to
+// install.WithHandshake.
 const (
-	CookieKey   = "MICRO_PLUGIN"
-	CookieValue = "0d7f3e1a9b5c4e2f8a6d1c3b7e9f0a2d"
+	CookieKey   = plugin.MagicCookieKey
+	CookieValue = plugin.MagicCookieValue
 )
 
 // Behaviours of the fake plugin.
