@@ -124,7 +124,10 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 		if s.err != nil {
 			pc.Kill()
 			if errors.Is(s.err, goplugin.ErrChecksumsDoNotMatch) {
-				return nil, fmt.Errorf("plugin %s: %w: %s does not have the SHA-256 checksum %x", name, ErrChecksumMismatch, path, o.checksum)
+				return nil, &wrapError{
+					msg: fmt.Sprintf("plugin %s: checksum mismatch: %s does not have the SHA-256 checksum %x; not started", name, path, o.checksum),
+					err: ErrChecksumMismatch,
+				}
 			}
 			return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, s.err)
 		}

@@ -82,12 +82,14 @@ func fromStatus(err error, sentinels []sentinel, name string) error {
 		}
 	}
 	switch code {
-	case codes.Unknown:
-		return &remoteError{code: code, msg: msg}
 	case codes.Canceled:
 		return remote(code, msg, context.Canceled)
 	case codes.DeadlineExceeded:
 		return remote(code, msg, context.DeadlineExceeded)
+	case codes.Unknown, codes.FailedPrecondition, codes.Aborted, codes.NotFound, codes.OutOfRange:
+		// From the plugin side of the bridge, with a message that says
+		// what happened.
+		return &remoteError{code: code, msg: msg}
 	}
 	return &remoteError{code: code, msg: "plugin " + name + ": " + code.String() + ": " + msg}
 }
@@ -114,3 +116,14 @@ func (e *remoteError) Unwrap() error { return e.is }
 
 // GRPCStatus lets status.Code and status.FromError see the code.
 func (e *remoteError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
+
+// wrapError is an error with a message of its own that errors.Is matches
+// with err.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+
+func (e *wrapError) Unwrap() error { return e.err }

@@ -71,6 +71,7 @@ var testPlugins = map[string]func() plugin.Plugin{
 	"configured-broker": func() plugin.Plugin {
 		return plugin.BrokerFunc(newConfiguredBroker)
 	},
+	"faulty-store": func() plugin.Plugin { return plugin.Store(faultyStore{}) },
 	"chatty-store": func() plugin.Plugin {
 		return plugin.StoreFunc(func(context.Context, *struct{}) (store.Store, error) {
 			slog.Debug("store configured", "answer", 42)

@@ -95,7 +95,7 @@ func (c *controlServer) Configure(ctx context.Context, req *pluginpb.ConfigureRe
 	srv := c.srv
 	kind := srv.p.kind
 	if Kind(req.Kind) != kind {
-		return nil, status.Errorf(codes.FailedPrecondition, "plugin: this plugin is a %s, not a %s", kind, req.Kind)
+		return nil, status.Errorf(codes.FailedPrecondition, "the binary serves a %s, not a %s", kind, req.Kind)
 	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
