@@ -1,0 +1,300 @@
+// Package redis is a store.Store on Redis: one Redis string per record, with
+// the record's TTL as the key's expiry.
+//
+// A record with key k is the Redis key Config.Prefix + k ("micro:store:k")
+// holding the value as it is. Write is SET (with PX for a TTL, without to
+// clear one), Read is GET and PTTL in one MULTI, Delete is DEL, and List is
+// SCAN MATCH over the prefix, with the glob characters of the prefix
+// escaped, sorted. Expiry is Redis's own: an expired record is never read
+// or listed.
+package redis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/seedmicro/micro/core/store"
+)
+
+// Defaults applied by New to the zero fields of a Config.
+const (
+	DefaultURL        = "redis://127.0.0.1:6379/0"
+	DefaultPrefix     = "micro:store:"
+	DefaultScanCount  = 1000
+	DefaultClientName = "micro-store-redis"
+)
+
+// Config holds the settings of a Store. Zero fields take the defaults
+// above; New validates the result and names the field at fault. It is what
+// an out-of-process plugin decodes, strictly, from JSON.
+type Config struct {
+	// URL is the Redis server: redis://[user:password@]host:port/db, or
+	// rediss:// for TLS. The query parameters of go-redis's ParseURL are
+	// accepted (pool_size, dial_timeout, read_timeout, client_name,
+	// skip_verify, ...). Default DefaultURL.
+	URL string `json:"url,omitempty"`
+	// Prefix is put in front of every key: the record "users/1" is the
+	// Redis key "micro:store:users/1". Default DefaultPrefix.
+	Prefix string `json:"prefix,omitempty"`
+	// ScanCount is the COUNT hint of the SCAN commands of List: how many
+	// keys of the database Redis looks at per call. Default
+	// DefaultScanCount.
+	ScanCount int `json:"scan_count,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.ScanCount == 0 {
+		c.ScanCount = DefaultScanCount
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if _, err := goredis.ParseURL(c.URL); err != nil {
+		return badField("URL", "%q: %v", redact(c.URL), err)
+	}
+	if c.ScanCount < 1 {
+		return badField("ScanCount", "%d; want at least 1", c.ScanCount)
+	}
+	return nil
+}
+
+func badField(field, format string, args ...any) error {
+	return fmt.Errorf("store/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// UnmarshalJSON decodes c strictly: an unknown field is an error.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("store/redis: config: %w", err)
+	}
+	*c = Config(p)
+	return nil
+}
+
+// redact hides the password of a URL for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Option configures a Store beyond its Config.
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	client *goredis.Client
+}
+
+// WithClient makes the store use c instead of connecting to Config.URL;
+// Close then leaves c open.
+func WithClient(c *goredis.Client) Option {
+	return optionFunc(func(o *options) { o.client = c })
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store on Redis. Create it with New; it is safe for
+// concurrent use. Close it to release its connections.
+type Store struct {
+	cfg    Config
+	client *goredis.Client
+	owned  bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New connects to the Redis server of cfg.URL (or uses WithClient) and
+// returns a Store. It fails when cfg is invalid or the server does not
+// answer a PING within ctx.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, client: o.client}
+	if s.client == nil {
+		opt, err := goredis.ParseURL(cfg.URL)
+		if err != nil {
+			return nil, badField("URL", "%q: %v", redact(cfg.URL), err)
+		}
+		if opt.ClientName == "" {
+			opt.ClientName = DefaultClientName
+		}
+		opt.ContextTimeoutEnabled = true
+		s.client = goredis.NewClient(opt)
+		s.owned = true
+	}
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		if s.owned {
+			s.client.Close()
+		}
+		return nil, fmt.Errorf("store/redis: cannot reach Redis at %s: %w", redact(cfg.URL), err)
+	}
+	return s, nil
+}
+
+// Client returns the go-redis client of the store.
+func (s *Store) Client() *goredis.Client { return s.client }
+
+// Close releases the connections, unless the client came from WithClient.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.owned {
+			if err := s.client.Close(); err != nil {
+				s.closeErr = fmt.Errorf("store/redis: close: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// Read returns the record of key, with the time it has left to live
+// (millisecond resolution), or store.ErrNotFound.
+func (s *Store) Read(ctx context.Context, key string) (*store.Record, error) {
+	var (
+		get  *goredis.StringCmd
+		pttl *goredis.DurationCmd
+	)
+	k := s.cfg.Prefix + key
+	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, k)
+		pttl = p.PTTL(ctx, k)
+		return nil
+	})
+	if errors.Is(err, goredis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store/redis: read %q: %w", key, err)
+	}
+	value, err := get.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("store/redis: read %q: %w", key, err)
+	}
+	rec := &store.Record{Key: key, Value: value}
+	// PTTL is -1 for a key without expiry; in the same MULTI as a GET that
+	// found the key it cannot be -2.
+	if ttl := pttl.Val(); ttl > 0 {
+		rec.TTL = ttl
+	}
+	return rec, nil
+}
+
+// Write creates or replaces the record rec.Key. A TTL below one millisecond
+// (but above zero) is rounded up to one; a zero TTL makes the record
+// permanent, also when it replaces one with a TTL.
+func (s *Store) Write(ctx context.Context, rec *store.Record) error {
+	switch {
+	case rec == nil:
+		return errors.New("store/redis: write: nil record")
+	case rec.Key == "":
+		return errors.New("store/redis: write: empty key")
+	case rec.TTL < 0:
+		return fmt.Errorf("store/redis: write %q: negative TTL %v", rec.Key, rec.TTL)
+	}
+	ttl := rec.TTL
+	if ttl > 0 && ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	value := rec.Value
+	if value == nil {
+		value = []byte{}
+	}
+	if err := s.client.Set(ctx, s.cfg.Prefix+rec.Key, value, ttl).Err(); err != nil {
+		return fmt.Errorf("store/redis: write %q: %w", rec.Key, err)
+	}
+	return nil
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.client.Del(ctx, s.cfg.Prefix+key).Err(); err != nil {
+		return fmt.Errorf("store/redis: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// List returns the keys that start with prefix, sorted; an empty prefix
+// lists every key of the store. It SCANs the whole database (with MATCH),
+// so its cost grows with the number of keys in the database, not only in
+// the store.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	pattern := EscapeGlob(s.cfg.Prefix+prefix) + "*"
+	seen := make(map[string]struct{})
+	var cursor uint64
+	for {
+		keys, next, err := s.client.Scan(ctx, cursor, pattern, int64(s.cfg.ScanCount)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("store/redis: list %q: %w", prefix, err)
+		}
+		for _, k := range keys {
+			seen[k] = struct{}{} // SCAN may return a key twice
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		if rest, ok := strings.CutPrefix(k, s.cfg.Prefix); ok {
+			out = append(out, rest)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// EscapeGlob escapes the characters that are special in a Redis glob
+// pattern (* ? [ ] \), so that the pattern matches s literally.
+func EscapeGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,221 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/core/store/storetest"
+	"github.com/seedmicro/micro/plugins/store/redis"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
+// default.
+func testURL() string {
+	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
+		return u
+	}
+	return redis.DefaultURL
+}
+
+// client returns a client of the test server, failing t when the server does
+// not answer.
+func client(t testing.TB) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(testURL())
+	if err != nil {
+		t.Fatalf("MICRO_TEST_REDIS=%q: %v", testURL(), err)
+	}
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis is not reachable at %s (set MICRO_TEST_REDIS to another URL, or start it: "+
+			"redis-server --daemonize yes --port 6379, or .ci/run): %v", testURL(), err)
+	}
+	return c
+}
+
+// testPrefix returns a key prefix unique to t, with glob characters in it,
+// and deletes every key under it when t ends.
+func testPrefix(t testing.TB) string {
+	t.Helper()
+	var r [6]byte
+	rand.Read(r[:])
+	prefix := "microtest:store:[*?]" + hex.EncodeToString(r[:]) + ":"
+	c := client(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, redis.EscapeGlob(prefix)+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return prefix
+}
+
+func newStore(t testing.TB, cfg redis.Config) *redis.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := redis.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	client(t)
+	tests := []struct {
+		name string
+		cfg  func(t *testing.T) redis.Config
+	}{
+		{"prefix with glob characters", func(t *testing.T) redis.Config {
+			return redis.Config{URL: testURL(), Prefix: testPrefix(t)}
+		}},
+		{"scan count 3", func(t *testing.T) redis.Config {
+			return redis.Config{URL: testURL(), Prefix: testPrefix(t), ScanCount: 3}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg(t)
+			storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, cfg) })
+		})
+	}
+}
+
+// The default prefix and the empty-prefix List over a shared database.
+func TestDefaultPrefix(t *testing.T) {
+	client(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, redis.Config{URL: testURL()}) })
+}
+
+func TestWireFormat(t *testing.T) {
+	prefix := testPrefix(t)
+	s := newStore(t, redis.Config{URL: testURL(), Prefix: prefix})
+	c := client(t)
+	ctx := t.Context()
+	if err := s.Write(ctx, &store.Record{Key: "users/1", Value: []byte("ada"), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, prefix+"users/1").Result(); err != nil || v != "ada" {
+		t.Errorf("GET %susers/1 = %q, %v; want ada", prefix, v, err)
+	}
+	if ttl, err := c.PTTL(ctx, prefix+"users/1").Result(); err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("PTTL = %v, %v; want about an hour", ttl, err)
+	}
+	// Written by another program.
+	if err := c.Set(ctx, prefix+"users/2", "grace", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Read(ctx, "users/2")
+	if err != nil || string(rec.Value) != "grace" || rec.TTL != 0 {
+		t.Errorf("Read(users/2) = %+v, %v", rec, err)
+	}
+	keys, err := s.List(ctx, "users/")
+	if err != nil || !slices.Equal(keys, []string{"users/1", "users/2"}) {
+		t.Errorf("List = %q, %v", keys, err)
+	}
+}
+
+func TestEscapeGlob(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain/key:1", "plain/key:1"},
+		{"a*b?c", `a\*b\?c`},
+		{"[x]", `\[x\]`},
+		{`back\slash`, `back\\slash`},
+		{"^-!", "^-!"},
+		{"ünï*", `ünï\*`},
+	}
+	for _, tt := range tests {
+		if got := redis.EscapeGlob(tt.in); got != tt.want {
+			t.Errorf("EscapeGlob(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  redis.Config
+		want string
+	}{
+		{"defaults", redis.Config{URL: testURL()}, ""},
+		{"bad URL", redis.Config{URL: "mysql://x"}, "Config.URL"},
+		{"bad ScanCount", redis.Config{URL: testURL(), ScanCount: -1}, "Config.ScanCount"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := redis.New(t.Context(), tt.cfg)
+			if err == nil {
+				s.Close()
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("New error = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+
+	var cfg redis.Config
+	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/2","prefix":"p:","scan_count":10}`), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg != (redis.Config{URL: "redis://h:1/2", Prefix: "p:", ScanCount: 10}) {
+		t.Errorf("decoded %+v", cfg)
+	}
+	if err := json.Unmarshal([]byte(`{"prefx":"p:"}`), &cfg); err == nil {
+		t.Error("unknown field accepted")
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := redis.New(ctx, redis.Config{URL: "redis://:secret@127.0.0.1:1/0"})
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
+	}
+}
+
+func TestInvalidRecords(t *testing.T) {
+	s := newStore(t, redis.Config{URL: testURL(), Prefix: testPrefix(t)})
+	for _, rec := range []*store.Record{nil, {Key: ""}, {Key: "k", TTL: -time.Second}} {
+		if err := s.Write(t.Context(), rec); err == nil {
+			t.Errorf("Write(%+v) accepted it", rec)
+		}
+	}
+	if _, err := s.Read(t.Context(), "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Read(missing) = %v", err)
+	}
+}
