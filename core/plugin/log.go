@@ -69,7 +69,9 @@ func minLevel(l *slog.Logger) hclog.Level {
 // ---------------------------------------------------------------- host side
 
 // hclogAdapter is an hclog.Logger that writes to a slog.Logger. go-plugin
-// logs through it on the host, including the log lines of the plugin.
+// logs through it on the host, including the log lines of the plugin. Its
+// names (go-plugin names loggers after subsystems and binaries) are not
+// logged: the slog.Logger already carries the plugin's name.
 type hclogAdapter struct {
 	l       *slog.Logger
 	name    string
@@ -89,12 +91,16 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if !a.l.Enabled(ctx, sl) {
 		return
 	}
-	attrs := make([]any, 0, len(a.implied)+len(args)+2)
-	if a.name != "" {
-		attrs = append(attrs, slog.String("logger", a.name))
-	}
+	attrs := make([]any, 0, len(a.implied)+len(args))
 	attrs = append(attrs, a.implied...)
 	attrs = append(attrs, args...)
+	// go-plugin calls the binary's path "plugin", which is the key of
+	// the plugin's name here.
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if k, ok := attrs[i].(string); ok && k == "plugin" {
+			attrs[i] = "binary"
+		}
+	}
 	a.l.Log(ctx, sl, msg, attrs...)
 }
 

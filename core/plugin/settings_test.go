@@ -1,14 +1,11 @@
 package plugin_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/seedmicro/micro/core/broker"
-	brokermemory "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
 )
 
@@ -177,17 +174,4 @@ func ExampleDecodeSettings() {
 	fmt.Println(err)
 	// Output:
 	// plugin settings: field "adress": unknown field (known fields: address, queue)
-}
-
-func ExampleBrokerFunc() {
-	type Config struct {
-		QueueSize int `json:"queue_size"`
-	}
-	// The whole main of a plugin binary configured by its settings:
-	main := func() {
-		plugin.Serve(plugin.BrokerFunc(func(ctx context.Context, cfg *Config) (broker.Broker, error) {
-			return brokermemory.New(brokermemory.WithQueueSize(cfg.QueueSize)), nil
-		}))
-	}
-	_ = main
 }
