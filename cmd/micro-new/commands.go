@@ -101,6 +101,30 @@ func (s *session) writePlugins(rows []row) error {
 	return tw.Flush()
 }
 
+// uncatalogued returns rows for the installed plugins that no row covers:
+// installed with --from, or from a catalog that is not loaded.
+func (s *session) uncatalogued(rows []row) ([]row, error) {
+	lock, err := s.installed()
+	if err != nil {
+		return nil, err
+	}
+	var out []row
+	for _, p := range lock.Plugins {
+		if slices.ContainsFunc(rows, func(r row) bool { return r.installed != nil && r.installed.Name == p.Name }) {
+			continue
+		}
+		cat := p.Catalog
+		desc := "installed from catalog " + cat + ", which is not loaded"
+		if cat == "" {
+			cat, desc = "-", "installed with --from "+p.Source
+		}
+		kind, _, _ := strings.Cut(p.Name, "/")
+		plug := &catalog.Plugin{Name: p.Name, Kind: kind, Description: desc, Versions: []catalog.Version{{Version: p.Version}}}
+		out = append(out, row{entry: catalog.Entry{Catalog: &catalog.Catalog{Name: cat}, Plugin: plug}, installed: &p})
+	}
+	return out, nil
+}
+
 func shorten(s string, n int) string {
 	if i := strings.IndexAny(s, ":."); i > 0 && i < n {
 		s = s[:i]
@@ -132,6 +156,11 @@ catalog, versions and installed version.`,
 			}
 			if s.c.Bool("installed") {
 				rows = slices.DeleteFunc(rows, func(r row) bool { return r.installed == nil })
+				orphans, err := s.uncatalogued(rows)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, orphans...)
 			}
 			return s.writePlugins(rows)
 		}),

@@ -400,6 +400,13 @@ func TestInstallHostileArchiveChangesNothing(t *testing.T) {
 	if after := installtest.Snapshot(t, c.pluginDir); !maps.Equal(before, after) {
 		t.Errorf("the plugin directory changed:\n%v\n%v", before, after)
 	}
+	c.ok("remove", "broker/memory")
+	c.ok("install", "broker/fake", "--from", fakes["v1"])
+	var got []listed
+	json.Unmarshal([]byte(c.ok("list", "--installed", "--json")), &got)
+	if len(got) != 1 || got[0].Name != "broker/fake" || got[0].Installed == nil || got[0].Installed.Version != "local" {
+		t.Errorf("list --installed of a plugin in no catalog: %+v", got)
+	}
 	contains(t, "--from with URL and no sha256", c.fail("install", "broker/memory", "--from", "http://127.0.0.1:9/x"), "--sha256")
 }
 

@@ -12,6 +12,7 @@ import (
 	brokerredis "github.com/seedmicro/micro/plugins/broker/redis"
 	registrynats "github.com/seedmicro/micro/plugins/registry/nats"
 	storenats "github.com/seedmicro/micro/plugins/store/nats"
+	storeredis "github.com/seedmicro/micro/plugins/store/redis"
 
 	"github.com/seedmicro/micro/internal/catalog"
 )
@@ -26,6 +27,7 @@ func TestSettingsMatchPluginConfigs(t *testing.T) {
 		"broker/nats":     brokernats.Config{},
 		"registry/nats":   registrynats.Config{},
 		"store/nats":      storenats.Config{},
+		"store/redis":     storeredis.Config{},
 	}
 	set, err := catalog.NewSet(catalog.Builtin())
 	if err != nil {
