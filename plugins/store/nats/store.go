@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +81,8 @@ type Store struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream
 	subj   string // "$KV.<bucket>."
+
+	index *index
 
 	reap chan reapReq
 	stop chan struct{}
@@ -161,7 +162,8 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 	s.js, s.kv, s.stream = js, kv, stream
-	return nil
+	s.index, err = newIndex(ctx, s)
+	return err
 }
 
 func (s *Store) isClosed() bool {
@@ -300,88 +302,25 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // List returns the keys of the live records that start with prefix, sorted.
-// An empty prefix lists every key.
+// An empty prefix lists every key. It answers from the store's index of
+// the bucket, once the index holds every write that completed before List
+// was called.
 func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	now := time.Now()
-	keys := []string{}
-	err := s.scan(ctx, listFilter(prefix), func(kvKey string, seq uint64, e entry) {
-		if e.deleted {
-			return
-		}
-		key, err := decodeKey(kvKey)
-		if err != nil || !strings.HasPrefix(key, prefix) {
-			return
-		}
-		if e.expired(now) {
-			s.reapLater(kvKey, seq)
-			return
-		}
-		keys = append(keys, key)
-	})
-	if err != nil {
+	if err := s.index.sync(ctx); err != nil {
 		return nil, s.wrap("list", prefix, err)
+	}
+	keys, expired := s.index.list(prefix, time.Now())
+	for _, r := range expired {
+		s.reapLater(r.kvKey, r.rev)
+	}
+	if keys == nil {
+		keys = []string{}
 	}
 	slices.Sort(keys)
 	return keys, nil
-}
-
-// scanBatch is how many message headers one fetch of a scan asks for.
-const scanBatch = 1024
-
-// scan calls f with the headers of the latest message of every key under
-// filter, through a consumer of its own that delivers headers only.
-func (s *Store) scan(ctx context.Context, filter string, f func(kvKey string, seq uint64, e entry)) error {
-	cons, err := s.js.CreateConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.ConsumerConfig{
-		FilterSubject:     s.subj + filter,
-		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		AckPolicy:         jetstream.AckNonePolicy,
-		HeadersOnly:       true,
-		MemoryStorage:     true,
-		InactiveThreshold: time.Minute,
-	})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.js.DeleteConsumer(ctx, s.stream.CachedInfo().Config.Name, cons.CachedInfo().Name)
-	}()
-	pending := cons.CachedInfo().NumPending
-	for pending > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch, err := cons.Fetch(int(min(pending, scanBatch)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return err
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			pending = md.NumPending
-			e, err := readEntry(m.Headers())
-			if err != nil {
-				s.log.Debug("nats: ignoring a record with a bad header", "subject", m.Subject(), "err", err)
-				continue
-			}
-			f(strings.TrimPrefix(m.Subject(), s.subj), md.Sequence.Stream, e)
-		}
-		if err := batch.Error(); err != nil {
-			return err
-		}
-		if got == 0 {
-			return nil // what was pending went away meanwhile
-		}
-	}
-	return nil
 }
 
 // reapLater asks the reaper to delete the key of an expired record.
@@ -414,7 +353,8 @@ func (s *Store) reaper() {
 const markerAge = time.Hour
 
 // sweeper deletes, every SweepInterval, the expired records of the whole
-// bucket and the delete markers older than markerAge.
+// bucket (as the index knows them) and the delete markers older than
+// markerAge.
 func (s *Store) sweeper() {
 	t := time.NewTicker(time.Duration(s.cfg.SweepInterval))
 	defer t.Stop()
@@ -424,19 +364,15 @@ func (s *Store) sweeper() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		now := time.Now()
-		err := s.scan(ctx, ">", func(kvKey string, seq uint64, e entry) {
-			if !e.deleted && e.expired(now) {
-				s.reapLater(kvKey, seq)
-			}
-		})
-		if err == nil {
-			err = s.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(markerAge))
+		_, expired := s.index.list("", time.Now())
+		for _, r := range expired {
+			s.reapLater(r.kvKey, r.rev)
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := s.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(markerAge))
 		cancel()
 		if err != nil && !s.isClosed() {
-			s.log.Warn("nats: sweep of expired records failed", "err", err)
+			s.log.Warn("nats: purging old delete markers failed", "err", err)
 		}
 	}
 }
@@ -453,6 +389,7 @@ func (s *Store) Close() error {
 	close(s.reap)
 	close(s.stop)
 	s.mu.Unlock()
+	s.index.stop()
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
