@@ -4,19 +4,25 @@
 // Every node of every service is one key, "<name>.<version>.<node ID>" with
 // each part escaped (see the package README), whose value is the service as
 // JSON with that one node and the node's expiry. Register puts the keys of
-// the nodes, Deregister deletes them, Lookup and List read the bucket, and
-// Watch follows it with a key-value watcher.
+// the nodes and Deregister deletes them.
+//
+// Each Registry follows the whole bucket with one ordered consumer and keeps
+// its nodes in memory: Lookup, List and Watch are served from there, so that
+// none of them creates a consumer on the server. Lookup and List first make
+// sure the index holds every change the server had stored when they were
+// called (one request for the stream's last sequence), so a Lookup sees a
+// Register that returned before it, from any process.
 //
 // # Expiry
 //
 // A NATS key-value bucket has one age limit for all its keys, and per-key
 // time to live needs NATS server 2.11; this registry works with 2.9 and
-// later by keeping each node's expiry in its value instead. Readers ignore
-// a node whose expiry has passed, and delete its key (only if it was not
-// registered again in the meantime); watchers report it as gone when its
-// expiry passes, with a timer. Expiry is compared with the reader's clock,
-// so the clocks of the registering and the reading machines must agree
-// within a small part of the TTLs used.
+// later by keeping each node's expiry in its value instead. An expired node
+// is invisible at once; a timer removes it from the index, tells the
+// watchers, and deletes its key (only if it was not registered again in the
+// meantime). Expiry is compared with the local clock, so the clocks of the
+// registering and the reading machines must agree within a small part of
+// the TTLs used.
 //
 // # Events
 //
@@ -25,8 +31,7 @@
 // as it now is (a node leaving while others stay is an Updated); a version
 // losing its last node, by Deregister or expiry, yields Removed holding the
 // node that left. Registering an unchanged node again only moves its expiry.
-// A watcher starts from the state of the bucket when Watch returns and
-// reports changes from then on.
+// A watcher reports the changes made after Watch returns.
 package nats
 
 import (
@@ -85,15 +90,17 @@ type Registry struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
-	nc  *natsgo.Conn
-	kv  jetstream.KeyValue
+	nc     *natsgo.Conn
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	stream jetstream.Stream
+	index  *index
 
 	reap chan reapReq // expired keys to delete
 	wg   sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	watchers map[*watcher]struct{}
+	mu     sync.Mutex
+	closed bool
 }
 
 type reapReq struct {
@@ -117,50 +124,53 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv, err := openBucket(ctx, nc, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
 	r := &Registry{
-		cfg:      cfg,
-		log:      log,
-		now:      o.now,
-		nc:       nc,
-		kv:       kv,
-		reap:     make(chan reapReq, 1024),
-		watchers: make(map[*watcher]struct{}),
+		cfg:  cfg,
+		log:  log,
+		now:  o.now,
+		nc:   nc,
+		reap: make(chan reapReq, 1024),
+	}
+	if err := r.open(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
 	}
 	r.wg.Go(r.reaper)
 	return r, nil
 }
 
-func openBucket(ctx context.Context, nc *natsgo.Conn, cfg Config) (jetstream.KeyValue, error) {
-	js, err := jetstream.New(nc)
+func (r *Registry) open(ctx context.Context) error {
+	js, err := jetstream.New(r.nc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	kv, err := js.KeyValue(ctx, r.cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		storage := jetstream.FileStorage
-		if cfg.Storage == "memory" {
+		if r.cfg.Storage == "memory" {
 			storage = jetstream.MemoryStorage
 		}
 		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      cfg.Bucket,
+			Bucket:      r.cfg.Bucket,
 			Description: "micro service registry",
 			History:     1,
 			Storage:     storage,
-			Replicas:    cfg.Replicas,
+			Replicas:    r.cfg.Replicas,
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, cfg.Bucket) // created meanwhile
+			kv, err = js.KeyValue(ctx, r.cfg.Bucket) // created meanwhile
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
+		return err
 	}
-	return kv, nil
+	stream, err := js.Stream(ctx, "KV_"+r.cfg.Bucket)
+	if err != nil {
+		return err
+	}
+	r.js, r.kv, r.stream = js, kv, stream
+	r.index, err = newIndex(ctx, r, stream.CachedInfo().Config.Name)
+	return err
 }
 
 // value is the JSON stored under a node's key.
@@ -281,13 +291,16 @@ func (r *Registry) Deregister(ctx context.Context, svc *registry.Service) error 
 
 // Lookup returns the live versions of the service, sorted by version, each
 // with its live nodes sorted by ID; registry.ErrNotFound when there are
-// none.
+// none. It answers from the registry's index of the bucket, once the index
+// holds every change that completed before Lookup was called.
 func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service, error) {
-	nodes, err := r.read(ctx, serviceFilter(name))
-	if err != nil {
+	if r.isClosed() {
+		return nil, ErrClosed
+	}
+	if err := r.index.sync(ctx); err != nil {
 		return nil, r.wrap("lookup "+name, err)
 	}
-	svcs := group(nodes)
+	svcs := group(r.index.live(name))
 	if len(svcs) == 0 {
 		return nil, registry.ErrNotFound
 	}
@@ -296,48 +309,13 @@ func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service
 
 // List returns every live service version, sorted by name and version.
 func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
-	nodes, err := r.read(ctx, jetstream.AllKeys)
-	if err != nil {
-		return nil, r.wrap("list", err)
-	}
-	return group(nodes), nil
-}
-
-// read returns the live nodes under filter, reaping the expired ones.
-func (r *Registry) read(ctx context.Context, filter string) ([]*node, error) {
 	if r.isClosed() {
 		return nil, ErrClosed
 	}
-	w, err := r.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
+	if err := r.index.sync(ctx); err != nil {
+		return nil, r.wrap("list", err)
 	}
-	defer stopKeyWatcher(w)
-	now := r.now()
-	var nodes []*node
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, natsgo.ErrConnectionClosed
-			}
-			if e == nil { // the current values are all here
-				return nodes, nil
-			}
-			n, err := decodeEntry(e.Key(), e.Revision(), e.Value())
-			if err != nil {
-				r.log.Debug("nats: ignoring a key that is not a node", "key", e.Key(), "err", err)
-				continue
-			}
-			if !n.live(now) {
-				r.reapLater(n)
-				continue
-			}
-			nodes = append(nodes, n)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+	return group(r.index.live("")), nil
 }
 
 // group turns nodes into services by name and version, sorted, each with
@@ -397,7 +375,8 @@ func (r *Registry) reaper() {
 	}
 }
 
-// Close stops the watchers and closes the connection.
+// Close stops the watchers and closes the connection. The registry is
+// unusable afterwards: its methods return ErrClosed.
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -406,12 +385,8 @@ func (r *Registry) Close() error {
 	}
 	r.closed = true
 	close(r.reap)
-	ws := make([]*watcher, 0, len(r.watchers))
-	for w := range r.watchers {
-		ws = append(ws, w)
-	}
 	r.mu.Unlock()
-	for _, w := range ws {
+	for _, w := range r.index.stop() {
 		w.Stop()
 	}
 	r.wg.Wait()
