@@ -87,9 +87,9 @@ func WithLogger(l *slog.Logger) Option {
 // Registry is a registry.Registry on a NATS key-value bucket. Create it with
 // New; it is safe for concurrent use. Close it to release its connection.
 type Registry struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
 	nc     *natsgo.Conn
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
