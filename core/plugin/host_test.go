@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -295,3 +296,16 @@ func (l levelled) WithAttrs(a []slog.Attr) slog.Handler {
 	return levelled{l.h.WithAttrs(a), l.rec.WithAttrs(a).(recorder)}
 }
 func (l levelled) WithGroup(string) slog.Handler { return l }
+
+func TestStartedByHand(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envServe+"=store")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("a plugin started by hand: %v, want exit status 1", err)
+	}
+	if !strings.Contains(string(out), "This binary is a plugin") {
+		t.Errorf("a plugin started by hand says %q, want that it is a plugin", out)
+	}
+}
