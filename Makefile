@@ -16,7 +16,11 @@ FUZZ_TARGETS := \
 	./core/codec:FuzzProtoUnmarshal \
 	./core/registry/local:FuzzNodeFile \
 	./core/registry/local:FuzzNames \
-	./core/broker/direct:FuzzDeliver
+	./core/broker/direct:FuzzDeliver \
+	./internal/catalog:FuzzParse \
+	./pluginlock:FuzzParse \
+	./internal/archive:FuzzExtractTarGz \
+	./internal/archive:FuzzExtractZip
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
