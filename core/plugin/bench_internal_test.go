@@ -83,10 +83,11 @@ func bridged(b *testing.B, p Plugin) *Client {
 	b.Helper()
 	srv := newServer(p)
 	cc := serveUnix(b, srv.register)
-	c := newClient(p.kind, "bench", slog.New(slog.DiscardHandler), &channel{cc: cc, exited: context.Background()}, func() {})
-	if err := c.configure(context.Background(), nil); err != nil {
+	if err := configure(context.Background(), cc, p.kind, "bench", nil); err != nil {
 		b.Fatal(err)
 	}
+	c := newClient(p.kind, "bench", slog.New(slog.DiscardHandler))
+	c.conn.Store(newConn(&channel{cc: cc, exited: context.Background()}, func() {}))
 	return c
 }
 

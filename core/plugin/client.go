@@ -33,19 +33,49 @@ type Client struct {
 	kind Kind
 	name string
 	log  *slog.Logger
-	cc   *grpc.ClientConn
-	// exited ends when the plugin process exits (for TestClient, when the
-	// in-process server stops).
-	exited context.Context
-	// stop ends the plugin: it kills the process, or stops the in-process
-	// server. It is safe to call more than once.
-	stop func()
+
+	// conn is the connection to the plugin process of the moment; the
+	// typed clients load it for every call, so that a restarted process
+	// can take the place of one that died.
+	conn atomic.Pointer[conn]
+	// launch starts a plugin process, configured, and connects to it:
+	// Open calls it once; a supervisor may call it again to replace a
+	// process that died. Nil for TestClient.
+	launch func(ctx context.Context) (*conn, error)
 
 	closed atomic.Bool
 
 	registry *RegistryClient
 	broker   *BrokerClient
 	store    *StoreClient
+}
+
+// conn is one connection to one plugin process (or in-process server), and
+// the gRPC clients of its services.
+type conn struct {
+	cc *grpc.ClientConn
+	// exited ends when the plugin process exits (for TestClient, when the
+	// in-process server stops).
+	exited context.Context
+	// stop ends the plugin: it asks the process to exit and kills it if
+	// it does not, or stops the in-process server. It is safe to call
+	// more than once.
+	stop func()
+
+	registry pluginpb.RegistryClient
+	broker   pluginpb.BrokerClient
+	store    pluginpb.StoreClient
+}
+
+func newConn(ch *channel, stop func()) *conn {
+	return &conn{
+		cc:       ch.cc,
+		exited:   ch.exited,
+		stop:     stop,
+		registry: pluginpb.NewRegistryClient(ch.cc),
+		broker:   pluginpb.NewBrokerClient(ch.cc),
+		store:    pluginpb.NewStoreClient(ch.cc),
+	}
 }
 
 // Open starts the plugin binary at path, which must serve kind, and
@@ -75,8 +105,21 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 	if name == "" {
 		name = nameFromPath(path)
 	}
-	logger := o.logger.With("plugin", name)
+	c := newClient(kind, name, o.logger.With("plugin", name))
+	c.launch = func(ctx context.Context) (*conn, error) {
+		return launch(ctx, path, c.kind, c.name, c.log, o)
+	}
+	cn, err := c.launch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.conn.Store(cn)
+	return c, nil
+}
 
+// launch starts the plugin binary at path, connects to it and configures
+// it. On failure it leaves no process behind.
+func launch(ctx context.Context, path string, kind Kind, name string, logger *slog.Logger, o *options) (*conn, error) {
 	timeout := o.startTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
@@ -140,12 +183,12 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 		return nil, ctx.Err()
 	}
 
-	c := newClient(kind, name, logger, ch, pc.Kill)
-	if err := c.configure(ctx, o.settings); err != nil {
-		c.stop()
+	cn := newConn(ch, pc.Kill)
+	if err := configure(ctx, cn.cc, kind, name, o.settings); err != nil {
+		cn.stop()
 		return nil, err
 	}
-	return c, nil
+	return cn, nil
 }
 
 // TestClient connects p to a Client in this process, through a real gRPC
@@ -187,38 +230,40 @@ func TestClient(t testing.TB, p Plugin, opts ...Option) (*Client, error) {
 	ch := raw.(*channel)
 	exited, cancel := context.WithCancel(context.Background())
 	ch.exited = exited
-	c := newClient(p.kind, name, logger, ch, func() { stop(); cancel() })
-	if err := c.configure(t.Context(), o.settings); err != nil {
-		c.stop()
+	cn := newConn(ch, func() { stop(); cancel() })
+	if err := configure(t.Context(), cn.cc, p.kind, name, o.settings); err != nil {
+		cn.stop()
 		return nil, err
 	}
+	c := newClient(p.kind, name, logger)
+	c.conn.Store(cn)
 	return c, nil
 }
 
-func newClient(kind Kind, name string, logger *slog.Logger, ch *channel, stop func()) *Client {
-	c := &Client{kind: kind, name: name, log: logger, cc: ch.cc, exited: ch.exited, stop: stop}
+func newClient(kind Kind, name string, logger *slog.Logger) *Client {
+	c := &Client{kind: kind, name: name, log: logger}
 	switch kind {
 	case KindRegistry:
-		c.registry = &RegistryClient{c: c, rpc: pluginpb.NewRegistryClient(ch.cc)}
+		c.registry = &RegistryClient{c: c}
 	case KindBroker:
 		c.broker = newBrokerClient(c)
 	case KindStore:
-		c.store = &StoreClient{c: c, rpc: pluginpb.NewStoreClient(ch.cc)}
+		c.store = &StoreClient{c: c}
 	}
 	return c
 }
 
-// configure sends the settings to the plugin.
-func (c *Client) configure(ctx context.Context, settings []byte) error {
-	resp, err := pluginpb.NewPluginClient(c.cc).Configure(ctx, &pluginpb.ConfigureRequest{
-		Kind:     string(c.kind),
+// configure sends the settings to the plugin at the other end of cc.
+func configure(ctx context.Context, cc *grpc.ClientConn, kind Kind, name string, settings []byte) error {
+	resp, err := pluginpb.NewPluginClient(cc).Configure(ctx, &pluginpb.ConfigureRequest{
+		Kind:     string(kind),
 		Settings: settings,
 	})
 	if err != nil {
-		return fmt.Errorf("plugin %s: configure: %w", c.name, fromStatus(err, nil, c.name))
+		return fmt.Errorf("plugin %s: configure: %w", name, fromStatus(ctx, err, nil, name))
 	}
 	if se := resp.SettingsError; se != nil {
-		return &SettingsError{Plugin: c.name, Field: se.Field, Reason: se.Reason}
+		return &SettingsError{Plugin: name, Field: se.Field, Reason: se.Reason}
 	}
 	return nil
 }
@@ -274,7 +319,7 @@ func (c *Client) Close() error {
 // shutdown marks c closed and stops the plugin.
 func (c *Client) shutdown() {
 	c.closed.Store(true)
-	c.stop()
+	c.conn.Load().stop()
 }
 
 // OpenBroker opens the broker plugin at path: Open with KindBroker, then

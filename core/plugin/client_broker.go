@@ -26,8 +26,7 @@ import (
 // ctx ends, and by Unsubscribe and Close. A handler that panics rejects its
 // message.
 type BrokerClient struct {
-	c   *Client
-	rpc pluginpb.BrokerClient
+	c *Client
 
 	mu        sync.Mutex
 	closing   bool
@@ -40,17 +39,16 @@ var _ broker.Broker = (*BrokerClient)(nil)
 func newBrokerClient(c *Client) *BrokerClient {
 	return &BrokerClient{
 		c:         c,
-		rpc:       pluginpb.NewBrokerClient(c.cc),
 		subs:      make(map[*subscription]struct{}),
 		closeDone: make(chan struct{}),
 	}
 }
 
-func (b *BrokerClient) err(err error) error {
+func (b *BrokerClient) err(ctx context.Context, err error) error {
 	if b.c.closed.Load() {
 		return broker.ErrClosed
 	}
-	return fromStatus(err, brokerSentinels, b.c.name)
+	return fromStatus(ctx, err, brokerSentinels, b.c.name)
 }
 
 // Publish publishes msg to topic and returns once the plugin's broker has
@@ -63,8 +61,8 @@ func (b *BrokerClient) Publish(ctx context.Context, topic string, msg *broker.Me
 	if msg != nil {
 		req.Message = &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body}
 	}
-	if _, err := b.rpc.Publish(ctx, req); err != nil {
-		return b.err(err)
+	if _, err := b.c.conn.Load().broker.Publish(ctx, req); err != nil {
+		return b.err(ctx, err)
 	}
 	return nil
 }
@@ -86,10 +84,10 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 
 	// The stream outlives ctx; until the plugin confirms, ctx cancels it.
 	sctx, cancelStream := context.WithCancel(context.WithoutCancel(ctx))
-	stream, err := b.rpc.Subscribe(sctx)
+	stream, err := b.c.conn.Load().broker.Subscribe(sctx)
 	if err != nil {
 		cancelStream()
-		return nil, b.err(err)
+		return nil, b.err(ctx, err)
 	}
 	stop := context.AfterFunc(ctx, cancelStream)
 	var resp *pluginpb.SubscribeResponse
@@ -108,7 +106,7 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, b.err(err)
+		return nil, b.err(ctx, err)
 	}
 
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -170,8 +168,8 @@ func (b *BrokerClient) Close(ctx context.Context) error {
 	for _, s := range subs {
 		s.stop()
 	}
-	_, err := b.rpc.Close(ctx, &pluginpb.CloseRequest{})
-	err = fromStatus(err, brokerSentinels, b.c.name)
+	_, err := b.c.conn.Load().broker.Close(ctx, &pluginpb.CloseRequest{})
+	err = fromStatus(ctx, err, brokerSentinels, b.c.name)
 	if errors.Is(err, broker.ErrClosed) {
 		err = nil
 	}
@@ -296,9 +294,9 @@ func (s *subscription) receive() {
 	switch {
 	case err == io.EOF || closed:
 	case stopping:
-		s.err = s.b.err(err)
+		s.err = s.b.err(context.Background(), err)
 	default:
-		s.b.c.log.Warn("plugin subscription ended", "topic", s.topic, "error", s.b.err(err))
+		s.b.c.log.Warn("plugin subscription ended", "topic", s.topic, "error", s.b.err(context.Background(), err))
 	}
 	s.b.forget(s)
 	close(s.done)
@@ -360,6 +358,7 @@ func (s *subscription) answer(id uint64, err error) {
 type Publisher struct {
 	b      *BrokerClient
 	stream pluginpb.Broker_PublishStreamClient
+	ctx    context.Context // the ctx given to NewPublisher
 	cancel context.CancelFunc
 
 	// One request and message, reused: the stream marshals them in Send.
@@ -382,12 +381,12 @@ func (b *BrokerClient) NewPublisher(ctx context.Context) (*Publisher, error) {
 		return nil, broker.ErrClosed
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := b.rpc.PublishStream(sctx)
+	stream, err := b.c.conn.Load().broker.PublishStream(sctx)
 	if err != nil {
 		cancel()
-		return nil, b.err(err)
+		return nil, b.err(ctx, err)
 	}
-	return &Publisher{b: b, stream: stream, cancel: cancel}, nil
+	return &Publisher{b: b, stream: stream, ctx: ctx, cancel: cancel}, nil
 }
 
 // Publish sends msg to be published to topic, and returns once it is on its
@@ -416,7 +415,7 @@ func (p *Publisher) Publish(topic string, msg *broker.Message) error {
 		if err == io.EOF { // the plugin ended the stream: its status says why
 			_, err = p.stream.CloseAndRecv()
 		}
-		p.fail(p.b.err(err))
+		p.fail(p.b.err(p.ctx, err))
 		return p.err
 	}
 	p.sent++
@@ -442,7 +441,7 @@ func (p *Publisher) Close() error {
 	p.cancel()
 	switch {
 	case err != nil:
-		p.err = p.b.err(err)
+		p.err = p.b.err(p.ctx, err)
 	case resp.Published != p.sent:
 		p.err = fmt.Errorf("plugin %s: publish stream: the plugin published %d of %d messages", p.b.c.name, resp.Published, p.sent)
 	}

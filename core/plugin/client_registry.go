@@ -18,17 +18,16 @@ import (
 // plugin process is gone, say) names the plugin, and status.Code gives its
 // gRPC code.
 type RegistryClient struct {
-	c   *Client
-	rpc pluginpb.RegistryClient
+	c *Client
 }
 
 var _ registry.Registry = (*RegistryClient)(nil)
 
-func (r *RegistryClient) err(err error) error {
+func (r *RegistryClient) err(ctx context.Context, err error) error {
 	if r.c.closed.Load() {
 		return ErrClosed
 	}
-	return fromStatus(err, registrySentinels, r.c.name)
+	return fromStatus(ctx, err, registrySentinels, r.c.name)
 }
 
 // Register registers svc for ttl.
@@ -36,9 +35,9 @@ func (r *RegistryClient) Register(ctx context.Context, svc *registry.Service, tt
 	if r.c.closed.Load() {
 		return ErrClosed
 	}
-	_, err := r.rpc.Register(ctx, &pluginpb.RegisterRequest{Service: serviceToPB(svc), TtlNanos: int64(ttl)})
+	_, err := r.c.conn.Load().registry.Register(ctx, &pluginpb.RegisterRequest{Service: serviceToPB(svc), TtlNanos: int64(ttl)})
 	if err != nil {
-		return r.err(err)
+		return r.err(ctx, err)
 	}
 	return nil
 }
@@ -48,9 +47,9 @@ func (r *RegistryClient) Deregister(ctx context.Context, svc *registry.Service) 
 	if r.c.closed.Load() {
 		return ErrClosed
 	}
-	_, err := r.rpc.Deregister(ctx, &pluginpb.DeregisterRequest{Service: serviceToPB(svc)})
+	_, err := r.c.conn.Load().registry.Deregister(ctx, &pluginpb.DeregisterRequest{Service: serviceToPB(svc)})
 	if err != nil {
-		return r.err(err)
+		return r.err(ctx, err)
 	}
 	return nil
 }
@@ -60,9 +59,9 @@ func (r *RegistryClient) Lookup(ctx context.Context, name string) ([]*registry.S
 	if r.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := r.rpc.Lookup(ctx, &pluginpb.LookupRequest{Name: name})
+	resp, err := r.c.conn.Load().registry.Lookup(ctx, &pluginpb.LookupRequest{Name: name})
 	if err != nil {
-		return nil, r.err(err)
+		return nil, r.err(ctx, err)
 	}
 	return servicesFromPB(resp.Services), nil
 }
@@ -72,9 +71,9 @@ func (r *RegistryClient) List(ctx context.Context) ([]*registry.Service, error) 
 	if r.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := r.rpc.List(ctx, &pluginpb.ListServicesRequest{})
+	resp, err := r.c.conn.Load().registry.List(ctx, &pluginpb.ListServicesRequest{})
 	if err != nil {
-		return nil, r.err(err)
+		return nil, r.err(ctx, err)
 	}
 	return servicesFromPB(resp.Services), nil
 }
@@ -91,7 +90,7 @@ func (r *RegistryClient) Watch(ctx context.Context, opts ...registry.WatchOption
 	}
 	o := registry.NewWatchOptions(opts...)
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := r.rpc.Watch(sctx, &pluginpb.WatchRequest{Service: o.Service})
+	stream, err := r.c.conn.Load().registry.Watch(sctx, &pluginpb.WatchRequest{Service: o.Service})
 	if err == nil {
 		// The first message confirms the watch.
 		_, err = stream.Recv()
@@ -101,7 +100,7 @@ func (r *RegistryClient) Watch(ctx context.Context, opts ...registry.WatchOption
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, r.err(err)
+		return nil, r.err(ctx, err)
 	}
 	return &watcher{r: r, ctx: sctx, cancel: cancel, stream: stream}, nil
 }
@@ -147,7 +146,7 @@ func (w *watcher) ended(err error) error {
 	if errors.Is(err, io.EOF) {
 		return registry.ErrWatcherStopped
 	}
-	return fromStatus(err, registrySentinels, w.r.c.name)
+	return fromStatus(context.Background(), err, registrySentinels, w.r.c.name)
 }
 
 func (w *watcher) Stop() { w.cancel() }

@@ -14,17 +14,16 @@ import (
 // channel itself (the plugin process is gone, say) names the plugin, and
 // status.Code gives its gRPC code.
 type StoreClient struct {
-	c   *Client
-	rpc pluginpb.StoreClient
+	c *Client
 }
 
 var _ store.Store = (*StoreClient)(nil)
 
-func (s *StoreClient) err(err error) error {
+func (s *StoreClient) err(ctx context.Context, err error) error {
 	if s.c.closed.Load() {
 		return ErrClosed
 	}
-	return fromStatus(err, storeSentinels, s.c.name)
+	return fromStatus(ctx, err, storeSentinels, s.c.name)
 }
 
 // Read returns the record of key, or an error matching store.ErrNotFound.
@@ -33,9 +32,9 @@ func (s *StoreClient) Read(ctx context.Context, key string) (*store.Record, erro
 	if s.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := s.rpc.Read(ctx, &pluginpb.ReadRequest{Key: key})
+	resp, err := s.c.conn.Load().store.Read(ctx, &pluginpb.ReadRequest{Key: key})
 	if err != nil {
-		return nil, s.err(err)
+		return nil, s.err(ctx, err)
 	}
 	return &store.Record{Key: key, Value: resp.Value, TTL: time.Duration(resp.TtlNanos)}, nil
 }
@@ -49,8 +48,8 @@ func (s *StoreClient) Write(ctx context.Context, rec *store.Record) error {
 	if rec != nil {
 		req.Record = &pluginpb.Record{Key: rec.Key, Value: rec.Value, TtlNanos: int64(rec.TTL)}
 	}
-	if _, err := s.rpc.Write(ctx, req); err != nil {
-		return s.err(err)
+	if _, err := s.c.conn.Load().store.Write(ctx, req); err != nil {
+		return s.err(ctx, err)
 	}
 	return nil
 }
@@ -60,8 +59,8 @@ func (s *StoreClient) Delete(ctx context.Context, key string) error {
 	if s.c.closed.Load() {
 		return ErrClosed
 	}
-	if _, err := s.rpc.Delete(ctx, &pluginpb.DeleteRequest{Key: key}); err != nil {
-		return s.err(err)
+	if _, err := s.c.conn.Load().store.Delete(ctx, &pluginpb.DeleteRequest{Key: key}); err != nil {
+		return s.err(ctx, err)
 	}
 	return nil
 }
@@ -71,9 +70,9 @@ func (s *StoreClient) List(ctx context.Context, prefix string) ([]string, error)
 	if s.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := s.rpc.List(ctx, &pluginpb.ListKeysRequest{Prefix: prefix})
+	resp, err := s.c.conn.Load().store.List(ctx, &pluginpb.ListKeysRequest{Prefix: prefix})
 	if err != nil {
-		return nil, s.err(err)
+		return nil, s.err(ctx, err)
 	}
 	return resp.Keys, nil
 }

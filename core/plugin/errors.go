@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -67,7 +68,12 @@ func toStatus(err error, sentinels []sentinel) error {
 // context error of its code. An error the channel caused (the plugin is
 // gone, say) names the plugin. Every error but the sentinels themselves has
 // a GRPCStatus method, so status.Code(err) gives its code.
-func fromStatus(err error, sentinels []sentinel, name string) error {
+//
+// ctx is the call's: once it has ended, or its deadline has passed (its
+// timer may not have fired yet), a call that failed as cancelled or out of
+// time fails with ctx's error, as it would in process, rather than with the
+// channel's words for it.
+func fromStatus(ctx context.Context, err error, sentinels []sentinel, name string) error {
 	if err == nil {
 		return nil
 	}
@@ -75,7 +81,19 @@ func fromStatus(err error, sentinels []sentinel, name string) error {
 	if !ok {
 		return err
 	}
-	code, msg := st.Code(), st.Message()
+	code := st.Code()
+	if code == codes.Canceled || code == codes.DeadlineExceeded {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
+		}
+	}
+	return mapStatus(code, st.Message(), sentinels, name)
+}
+
+func mapStatus(code codes.Code, msg string, sentinels []sentinel, name string) error {
 	for _, s := range sentinels {
 		if s.code == code {
 			return remote(code, msg, s.err)
