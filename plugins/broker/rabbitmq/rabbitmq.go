@@ -74,6 +74,11 @@ import (
 // up with that error.
 const maxChannelFailures = 3
 
+// brokenWriteWait is how long Publish waits, after a write to the connection
+// failed, for the library to close the connection before it closes it
+// itself.
+const brokenWriteWait = time.Second
+
 var _ broker.Broker = (*Broker)(nil)
 
 // Broker is a broker.Broker on RabbitMQ. Create one with New; it is safe for
@@ -253,8 +258,8 @@ func (b *Broker) openPublisher(conn *amqp.Connection) (*pubChannel, error) {
 // When msg.ID is empty the message gets a new unique ID. msg is not
 // modified or kept.
 //
-// A message not confirmed because the connection was lost is published
-// again once the broker has reconnected, as often as needed until ctx is
+// A message not confirmed because the connection was lost (or a write to
+// it failed) is published again once the broker has reconnected, as often as needed until ctx is
 // done; the server rejecting a message (basic.nack) also leads to another
 // attempt, after a back-off. Publish then returns an error that wraps
 // ctx's. On a closed broker it returns broker.ErrClosed.
@@ -319,7 +324,19 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 				return failed(amqp.ErrClosed)
 			}
 		case err != nil:
-			return failed(err)
+			// Writing to the connection failed: it is broken. The library
+			// closes it once its reader sees the end; if that does not
+			// happen soon, close it here, as its stream of frames may be
+			// cut in the middle of one.
+			select {
+			case <-pc.closed:
+			case <-time.After(brokenWriteWait):
+				pc.conn.CloseDeadline(time.Now().Add(brokenWriteWait))
+			case <-ctx.Done():
+				return failed(fmt.Errorf("%w, then %w", err, ctx.Err()))
+			case <-b.done:
+				return broker.ErrClosed
+			}
 		default:
 			// The server rejected the message (basic.nack): try again.
 			if bo == nil {

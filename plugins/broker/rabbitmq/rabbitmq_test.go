@@ -1,6 +1,7 @@
 package rabbitmq_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -219,7 +220,7 @@ func getOne(t *testing.T, ch *amqp.Channel, queue string) amqp.Delivery {
 
 func TestDeadLetter(t *testing.T) {
 	for _, group := range []string{"", "workers"} {
-		t.Run(fmt.Sprintf("group %q", group), func(t *testing.T) {
+		t.Run(cmp.Or(group, "no group"), func(t *testing.T) {
 			f := newFixture(t)
 			cfg := f.config()
 			cfg.MaxDeliveries = 3
