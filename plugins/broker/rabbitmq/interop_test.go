@@ -1,8 +1,8 @@
 package rabbitmq_test
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"context"
 	"net"
 	neturl "net/url"
