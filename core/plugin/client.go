@@ -195,7 +195,9 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 // connection over a unix socket but without a plugin process, and
 // configures it with the settings of WithSettings. It is meant for tests:
 // it is the fastest way to run a plugin's implementation through the
-// bridge. The connection ends when the test does, if not closed before.
+// bridge. The connection ends when the test does, if not closed before;
+// either way the implementation is then closed, as Serve closes it when
+// the host is done.
 //
 // It fails t if the connection cannot be set up; errors of the plugin, such
 // as a *SettingsError, are returned.

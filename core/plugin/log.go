@@ -52,9 +52,14 @@ func slogLevel(l hclog.Level) slog.Level {
 		return slog.LevelWarn
 	case hclog.Error:
 		return slog.LevelError
+	case hclog.Off:
+		return levelOff
 	}
 	return slog.LevelInfo
 }
+
+// levelOff is above every level a logger logs at.
+const levelOff = slog.Level(1 << 30)
 
 // minLevel returns the lowest hclog level that l logs.
 func minLevel(l *slog.Logger) hclog.Level {

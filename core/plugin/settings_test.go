@@ -175,3 +175,22 @@ func ExampleDecodeSettings() {
 	// Output:
 	// plugin settings: field "adress": unknown field (known fields: address, queue)
 }
+
+// FuzzDecodeSettings checks that settings from outside never panic the
+// decoder and that every error names what is wrong as a *SettingsError.
+func FuzzDecodeSettings(f *testing.F) {
+	for _, s := range []string{
+		``, `null`, `{}`, `{"address":"x","queue":1}`, `{"adress":1}`, `{"tls":{"ca":"x","cert":1}}`,
+		`{"peers":[{"ca":"x"},{"prot":1}]}`, `{"by_name":{"a":{"porrt":1}}}`, `[1]`, `{"queue":"x"}`, `{} {}`, `{"queue":1`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var v decodeTarget
+		err := plugin.DecodeSettings(raw, &v)
+		var se *plugin.SettingsError
+		if err != nil && !errors.As(err, &se) {
+			t.Fatalf("DecodeSettings(%q) = %v (%T), want a *SettingsError", raw, err, err)
+		}
+	})
+}
