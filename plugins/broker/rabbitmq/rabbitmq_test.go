@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +23,39 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if err := deleteExampleTopology(); err != nil {
+			fmt.Fprintln(os.Stderr, "cleanup:", err)
+			code = max(code, 1)
+		}
+		os.Exit(code)
+	}))
+}
+
+// deleteExampleTopology deletes what the examples declare.
+func deleteExampleTopology() error {
+	conn, err := amqp.Dial(serverURL())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if _, err := ch.QueueDelete(rabbitmq.QueueName(exampleExchange, "jobs", "workers"), false, false, false); err != nil {
+		return err
+	}
+	if _, err := ch.QueueDelete(exampleExchange+".dlq", false, false, false); err != nil {
+		return err
+	}
+	for _, x := range []string{exampleExchange, exampleExchange + ".dlx"} {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func TestConformance(t *testing.T) {
