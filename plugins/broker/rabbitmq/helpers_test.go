@@ -154,12 +154,18 @@ func (f *fixture) openRaw(t testing.TB, cfg rabbitmq.Config) broker.Broker {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &tracked{Broker: b, f: f, exchange: cfg.Exchange}
+	return f.track(b, cfg.Exchange)
+}
+
+// track returns b, on exchange, recording the queues of the groups
+// subscribed through it for deletion.
+func (f *fixture) track(b broker.Broker, exchange string) broker.Broker {
+	return &tracked{Broker: b, f: f, exchange: exchange}
 }
 
 // tracked records the queues of the groups subscribed through it.
 type tracked struct {
-	*rabbitmq.Broker
+	broker.Broker
 	f        *fixture
 	exchange string
 }
