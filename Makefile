@@ -20,7 +20,8 @@ FUZZ_TARGETS := \
 	./internal/catalog:FuzzParse \
 	./pluginlock:FuzzParse \
 	./internal/archive:FuzzExtractTarGz \
-	./internal/archive:FuzzExtractZip
+	./internal/archive:FuzzExtractZip \
+	./core/plugin:FuzzDecodeSettings
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
