@@ -91,8 +91,8 @@ type Broker struct {
 	idSeq    atomic.Uint64
 
 	pub, sub *link
-	pubMu    sync.Mutex
-	pubCh    *pubChannel // the publishing channel; nil or closed when it must be opened
+	pubMu    sync.Mutex                 // serializes opening the publishing channel
+	pubCh    atomic.Pointer[pubChannel] // the publishing channel; nil or closed when it must be opened
 
 	done      chan struct{}   // closed by Close: Publish and waits give up
 	linkCtx   context.Context // cancelled after the subscriptions stopped: links close
@@ -197,10 +197,7 @@ type pubChannel struct {
 // and waiting for the connection until ctx is done.
 func (b *Broker) publisher(ctx context.Context) (*pubChannel, error) {
 	for {
-		b.pubMu.Lock()
-		pc := b.pubCh
-		b.pubMu.Unlock()
-		if pc != nil && !pc.ch.IsClosed() {
+		if pc := b.pubCh.Load(); pc != nil && !pc.ch.IsClosed() {
 			return pc, nil
 		}
 		conn, err := b.pub.get(ctx)
@@ -208,13 +205,13 @@ func (b *Broker) publisher(ctx context.Context) (*pubChannel, error) {
 			return nil, err
 		}
 		b.pubMu.Lock()
-		if pc := b.pubCh; pc != nil && !pc.ch.IsClosed() {
+		if pc := b.pubCh.Load(); pc != nil && !pc.ch.IsClosed() {
 			b.pubMu.Unlock()
 			return pc, nil
 		}
-		pc, err = b.openPublisher(conn)
+		pc, err := b.openPublisher(conn)
 		if err == nil {
-			b.pubCh = pc
+			b.pubCh.Store(pc)
 		}
 		b.pubMu.Unlock()
 		if err == nil {
