@@ -256,10 +256,10 @@ func (b *Broker) openPublisher(conn *amqp.Connection) (*pubChannel, error) {
 // modified or kept.
 //
 // A message not confirmed because the connection was lost (or a write to
-// it failed) is published again once the broker has reconnected, as often as needed until ctx is
-// done; the server rejecting a message (basic.nack) also leads to another
-// attempt, after a back-off. Publish then returns an error that wraps
-// ctx's. On a closed broker it returns broker.ErrClosed.
+// it failed) is published again once the broker has reconnected, as often
+// as needed until ctx is done; the server rejecting a message (basic.nack)
+// also leads to another attempt, after a back-off. Publish then returns an
+// error that wraps ctx's. On a closed broker it returns broker.ErrClosed.
 func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message) error {
 	if err := checkTopic(topic); err != nil {
 		return fmt.Errorf("broker/rabbitmq: publish: %w", err)
@@ -313,7 +313,11 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 		case pc.ch.IsClosed():
 			// The server closed the channel; the culprit may be this
 			// message or another one published on the channel.
-			<-pc.closed
+			select {
+			case <-pc.closed:
+			case <-ctx.Done():
+				return failed(ctx.Err())
+			}
 			if channelErrors++; channelErrors >= maxChannelFailures {
 				if pc.err != nil {
 					return failed(pc.err)

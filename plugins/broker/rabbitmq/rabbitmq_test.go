@@ -457,3 +457,42 @@ func TestCloseWhileDisconnected(t *testing.T) {
 		t.Fatal("Publish waiting for the connection did not return after Close")
 	}
 }
+
+// TestTopologyDeleted deletes the exchange and a group's queue under a
+// running broker: publishing declares the exchange again, and the
+// subscription, whose consumer the server cancelled, declares its queue
+// and binding again.
+func TestTopologyDeleted(t *testing.T) {
+	f := newFixture(t)
+	b := f.open(t, f.config())
+	topic := unique("deleted.")
+	r := new(recv)
+	if _, err := b.Subscribe(t.Context(), topic, r.handle, broker.Queue("g")); err != nil {
+		t.Fatal(err)
+	}
+	admin := f.channel(t)
+	if err := admin.ExchangeDelete(f.exchange, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.QueueDelete(rabbitmq.QueueName(f.exchange, topic, "g"), false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	// Until the subscription is restored, messages have no queue to go to.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		id := "after-" + strconv.Itoa(i)
+		if err := b.Publish(t.Context(), topic, &broker.Message{ID: id}); err != nil {
+			t.Fatalf("Publish after the exchange was deleted: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		r.mu.Lock()
+		n := len(r.msgs)
+		r.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("subscription not restored after 10s")
+		}
+	}
+}
