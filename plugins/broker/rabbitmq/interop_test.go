@@ -17,13 +17,16 @@ import (
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 )
 
-// tool returns the path of one of Debian's amqp-tools, failing t when it is
-// not installed.
+// tool returns the path of a command, failing t when it is not installed.
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not found: install Debian's amqp-tools (apt-get install amqp-tools): %v", name, err)
+		pkg := "Debian's amqp-tools (apt-get install amqp-tools)"
+		if name == "rabbitmqctl" {
+			pkg = "RabbitMQ (apt-get install rabbitmq-server), on the machine of the server"
+		}
+		t.Fatalf("%s not found: install %s: %v", name, pkg, err)
 	}
 	return path
 }
