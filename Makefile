@@ -21,7 +21,8 @@ FUZZ_TARGETS := \
 	./pluginlock:FuzzParse \
 	./internal/archive:FuzzExtractTarGz \
 	./internal/archive:FuzzExtractZip \
-	./core/plugin:FuzzDecodeSettings
+	./core/plugin:FuzzDecodeSettings \
+	./plugins/broker/rabbitmq:FuzzWire
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
