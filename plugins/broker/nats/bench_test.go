@@ -172,17 +172,55 @@ func BenchmarkCorePublish(b *testing.B) {
 	})
 }
 
+// In core mode nothing holds messages back: a publisher faster than its
+// subscriber makes the server cut the connection as a slow consumer. Both
+// sides of BenchmarkCorePublishConsume therefore keep at most coreWindow
+// messages in flight.
+const coreWindow = 4096
+
+// window lets a publisher wait until the subscriber is at most coreWindow
+// messages behind.
+type window struct {
+	got  atomic.Int64
+	want int64
+	more chan struct{} // signalled as messages arrive
+	done chan struct{} // closed at the last one
+}
+
+func newWindow(n int) *window {
+	return &window{want: int64(n), more: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (w *window) received() {
+	n := w.got.Add(1)
+	if n == w.want {
+		close(w.done)
+	}
+	if n%256 == 0 {
+		select {
+		case w.more <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *window) wait(b *testing.B, sent int) {
+	for int64(sent)-w.got.Load() > coreWindow {
+		select {
+		case <-w.more:
+		case <-time.After(time.Second):
+			b.Fatalf("subscriber stuck at %d of %d sent", w.got.Load(), sent)
+		}
+	}
+}
+
 func BenchmarkCorePublishConsume(b *testing.B) {
 	body := benchBody()
 	b.Run("micro", func(b *testing.B) {
 		br := newBroker(b, benchConfig(b, micronats.ModeCore))
-		var got atomic.Int64
-		done := make(chan struct{})
-		want := int64(b.N)
+		w := newWindow(b.N)
 		if _, err := br.Subscribe(b.Context(), "bench", func(context.Context, *broker.Message) error {
-			if got.Add(1) == want {
-				close(done)
-			}
+			w.received()
 			return nil
 		}); err != nil {
 			b.Fatal(err)
@@ -191,25 +229,20 @@ func BenchmarkCorePublishConsume(b *testing.B) {
 		ctx := context.Background()
 		b.SetBytes(benchBodySize)
 		b.ResetTimer()
-		for range b.N {
+		for i := range b.N {
+			w.wait(b, i)
 			if err := br.Publish(ctx, "bench", msg); err != nil {
 				b.Fatal(err)
 			}
 		}
-		waitDone(b, done)
+		waitDone(b, w.done)
 	})
 	b.Run("raw", func(b *testing.B) {
 		cfg := benchConfig(b, micronats.ModeCore)
 		nc := rawConn(b)
 		subj := cfg.SubjectPrefix + ".bench"
-		var got atomic.Int64
-		done := make(chan struct{})
-		want := int64(b.N)
-		sub, err := nc.Subscribe(subj, func(*natsgo.Msg) {
-			if got.Add(1) == want {
-				close(done)
-			}
-		})
+		w := newWindow(b.N)
+		sub, err := nc.Subscribe(subj, func(*natsgo.Msg) { w.received() })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -221,12 +254,13 @@ func BenchmarkCorePublishConsume(b *testing.B) {
 		b.SetBytes(benchBodySize)
 		b.ResetTimer()
 		for i := range b.N {
+			w.wait(b, i)
 			m := &natsgo.Msg{Subject: subj, Header: natsgo.Header{"Nats-Msg-Id": {prefix + strconv.Itoa(i)}}, Data: body}
 			if err := nc.PublishMsg(m); err != nil {
 				b.Fatal(err)
 			}
 		}
-		waitDone(b, done)
+		waitDone(b, w.done)
 	})
 }
 

@@ -146,10 +146,16 @@ type Broker struct {
 	base   context.Context // parent of handler contexts; cancelled by Close
 	cancel context.CancelFunc
 
+	closing atomic.Bool // set by Close, read by Publish without locking
+
 	mu     sync.Mutex
 	closed bool
 	subs   map[*subscription]struct{}
+
+	lastSubject atomic.Pointer[topicSubject] // the subject of the last topic published to
 }
+
+type topicSubject struct{ topic, subject string }
 
 // New connects to the server of cfg and, in JetStream mode, makes sure the
 // stream exists. ctx bounds the connection and the stream set-up.
@@ -329,34 +335,28 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 	if id == "" {
 		id = b.ids.next()
 	}
-	m, err := encode(subject(b.cfg.SubjectPrefix, topic), id, msg)
+	o, err := encode(b.subject(topic), id, msg)
 	if err != nil {
 		return err
 	}
-	if err := b.checkSize(m); err != nil {
+	defer o.release()
+	if err := b.checkSize(o.size); err != nil {
 		return err
 	}
 	if b.js == nil {
-		if err := b.nc.PublishMsg(m); err != nil {
+		if err := b.nc.PublishMsg(&o.m); err != nil {
 			return b.mapErr("publish to "+topic, err)
 		}
 		b.stats.published.Add(1)
 		return nil
 	}
-	return b.publishJS(ctx, topic, m)
+	return b.publishJS(ctx, topic, &o.m)
 }
 
-// checkSize reports a message larger than the server accepts, with advice.
-func (b *Broker) checkSize(m *natsgo.Msg) error {
-	max := b.nc.MaxPayload()
-	if max <= 0 {
-		return nil
-	}
-	size := int64(len(m.Data)) + 12 // "NATS/1.0\r\n" and the final "\r\n"
-	for k, vs := range m.Header {
-		size += int64(len(k) + len(vs[0]) + 4)
-	}
-	if size > max {
+// checkSize reports a message of size bytes (body and headers) larger than
+// the server accepts, with advice.
+func (b *Broker) checkSize(size int64) error {
+	if max := b.nc.MaxPayload(); max > 0 && size > max {
 		return fmt.Errorf("nats: message of %d bytes (body and headers) exceeds the server's max_payload of %d bytes; raise max_payload in the nats-server configuration: %w", size, max, natsgo.ErrMaxPayload)
 	}
 	return nil
@@ -416,10 +416,17 @@ func (b *Broker) mapErr(op string, err error) error {
 	return fmt.Errorf("nats: %s: %w", op, err)
 }
 
-func (b *Broker) isClosed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closed
+func (b *Broker) isClosed() bool { return b.closing.Load() }
+
+// subject returns the subject of topic, remembering the last one: a
+// publisher tends to publish to one topic many times.
+func (b *Broker) subject(topic string) string {
+	if ts := b.lastSubject.Load(); ts != nil && ts.topic == topic {
+		return ts.subject
+	}
+	ts := &topicSubject{topic, subject(b.cfg.SubjectPrefix, topic)}
+	b.lastSubject.Store(ts)
+	return ts.subject
 }
 
 // Subscribe calls h with every message published to topic from now on; with
@@ -473,6 +480,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		return nil
 	}
 	b.closed = true
+	b.closing.Store(true)
 	subs := make([]*subscription, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)
@@ -510,7 +518,7 @@ type subscription struct {
 	// core mode
 	nsub *natsgo.Subscription
 	// JetStream mode
-	cc        jetstream.ConsumeContext
+	pull      *puller
 	consumer  string
 	ephemeral bool
 }
@@ -569,7 +577,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 		}
 	}
 	s.stopping = true
-	nsub, cc := s.nsub, s.cc
+	nsub, pull, consumer, ephemeral := s.nsub, s.pull, s.consumer, s.ephemeral
 	s.mu.Unlock()
 
 	var errs []error
@@ -584,14 +592,15 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 		s.nsub = nil
 		s.mu.Unlock()
 	}
-	if cc != nil {
-		// Drain lets the messages already pulled reach the callback, which
-		// hands them back to the server at once (enter is false now).
-		cc.Drain()
+	if pull != nil {
+		// No more messages; the loop ends after the handler in progress,
+		// and what it had not handled goes back to the server at once.
+		_ = pull.nsub.Unsubscribe()
+		close(pull.stop)
 		select {
-		case <-cc.Closed():
+		case <-pull.done:
+			pull.drain()
 		case <-ctx.Done():
-			cc.Stop()
 		}
 	}
 	s.cancel()
@@ -605,11 +614,11 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("nats: unsubscribe from %s: handler still running: %w", s.topic, ctx.Err()))
 	}
-	if s.ephemeral && !s.b.nc.IsClosed() {
-		err := s.b.js.DeleteConsumer(ctx, s.b.cfg.Stream, s.consumer)
+	if ephemeral && !s.b.nc.IsClosed() {
+		err := s.b.js.DeleteConsumer(ctx, s.b.cfg.Stream, consumer)
 		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			s.b.log.Warn("nats: could not delete the consumer of an ended subscription; the server removes it after InactiveThreshold",
-				"consumer", s.consumer, "err", err)
+				"consumer", consumer, "err", err)
 		}
 	}
 	s.b.mu.Lock()
@@ -703,34 +712,30 @@ func (s *subscription) startJS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.consumer = cons.CachedInfo().Name
-	s.ephemeral = s.group == ""
-	consume, err := cons.Consume(s.handleJS,
-		jetstream.PullMaxMessages(cfg.Prefetch),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, natsgo.ErrConnectionClosed) {
-				b.log.Debug("nats: consumer", "consumer", s.consumer, "err", err)
-			}
-		}))
+	name, ephemeral := cons.CachedInfo().Name, s.group == ""
+	pull, err := newPuller(b.nc, cfg.Stream, name, cfg.Prefetch)
+	if err == nil {
+		s.mu.Lock()
+		if s.stopping {
+			err = broker.ErrClosed
+			_ = pull.nsub.Unsubscribe()
+		} else {
+			s.pull, s.consumer, s.ephemeral = pull, name, ephemeral
+		}
+		s.mu.Unlock()
+	}
 	if err != nil {
-		if s.ephemeral {
-			_ = b.js.DeleteConsumer(ctx, cfg.Stream, s.consumer)
+		if ephemeral {
+			_ = b.js.DeleteConsumer(ctx, cfg.Stream, name)
 		}
 		return err
 	}
-	s.mu.Lock()
-	stopping := s.stopping
-	s.cc = consume
-	s.mu.Unlock()
-	if stopping {
-		consume.Stop()
-		return broker.ErrClosed
-	}
+	go s.pullLoop(pull)
 	return nil
 }
 
 // handleJS handles one JetStream delivery.
-func (s *subscription) handleJS(jm jetstream.Msg) {
+func (s *subscription) handleJS(jm *natsgo.Msg) {
 	b := s.b
 	if !s.enter() {
 		_ = jm.Nak() // back to the server for another member, at once
@@ -743,7 +748,7 @@ func (s *subscription) handleJS(jm jetstream.Msg) {
 		_ = jm.Term()
 		return
 	}
-	msg := decode(jm.Headers(), jm.Data(), func() string {
+	msg := decode(jm.Header, jm.Data, func() string {
 		return md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 	})
 	msg.Header[broker.DeliveryHeader] = strconv.FormatUint(md.NumDelivered, 10)
@@ -764,7 +769,7 @@ func (s *subscription) handleJS(jm jetstream.Msg) {
 
 // giveUp handles a message rejected for the last time: copied to the
 // dead-letter topic, if any, then terminated.
-func (s *subscription) giveUp(jm jetstream.Msg, msg *broker.Message, md *jetstream.MsgMetadata, herr error) {
+func (s *subscription) giveUp(jm *natsgo.Msg, msg *broker.Message, md *natsgo.MsgMetadata, herr error) {
 	b := s.b
 	log := b.log.With("topic", s.topic, "group", s.group, "id", msg.ID,
 		"stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "err", herr)
@@ -832,7 +837,7 @@ type keepAlive struct {
 	ended bool
 }
 
-func startKeepAlive(jm jetstream.Msg, every time.Duration) *keepAlive {
+func startKeepAlive(jm *natsgo.Msg, every time.Duration) *keepAlive {
 	k := new(keepAlive)
 	if every <= 0 {
 		return k

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -121,23 +123,53 @@ func newIDGen() *idGen {
 }
 
 func (g *idGen) next() string {
-	return g.prefix + strconv.FormatUint(g.seq.Add(1), 10)
+	var buf [40]byte
+	return string(strconv.AppendUint(append(buf[:0], g.prefix...), g.seq.Add(1), 10))
 }
 
-// encode returns the NATS message of msg for subj, with id as its ID.
-func encode(subj, id string, msg *broker.Message) (*natsgo.Msg, error) {
-	h := make(natsgo.Header, len(msg.Header)+1)
+// outMsg is a NATS message being published, kept in a pool: the client has
+// written a message to its buffer when Publish returns, so the message, its
+// header map and the header's value slices can serve the next Publish.
+type outMsg struct {
+	m    natsgo.Msg
+	vals []string // backing of the header values, one each
+	size int64    // header and data bytes
+}
+
+var outPool = sync.Pool{New: func() any { return &outMsg{m: natsgo.Msg{Header: make(natsgo.Header, 4)}} }}
+
+// encode fills a pooled message for subj with msg and id; release returns
+// it to the pool.
+func encode(subj, id string, msg *broker.Message) (*outMsg, error) {
+	o := outPool.Get().(*outMsg)
+	clear(o.m.Header)
+	o.vals = slices.Grow(o.vals[:0], len(msg.Header)+1)
+	o.size = int64(len(msg.Body)) + 12 // "NATS/1.0\r\n" and the final "\r\n"
+	add := func(k, v string) {
+		o.vals = append(o.vals, v)
+		o.m.Header[k] = o.vals[len(o.vals)-1 : len(o.vals) : len(o.vals)] // not Set: keep the key's case
+		o.size += int64(len(k) + len(v) + 4)
+	}
 	for k, v := range msg.Header {
 		if k == broker.DeliveryHeader {
 			continue // the receiving broker sets it
 		}
 		if err := checkHeader(k, v); err != nil {
+			o.release()
 			return nil, err
 		}
-		h[k] = []string{v} // not Set: keep the key's case
+		add(k, v)
 	}
-	h[MsgIDHeader] = []string{id}
-	return &natsgo.Msg{Subject: subj, Header: h, Data: msg.Body}, nil
+	add(MsgIDHeader, id)
+	o.m.Subject, o.m.Data = subj, msg.Body
+	return o, nil
+}
+
+// release returns o to the pool, dropping what it refers to.
+func (o *outMsg) release() {
+	o.m.Subject, o.m.Data = "", nil
+	clear(o.vals)
+	outPool.Put(o)
 }
 
 // decode returns the broker message of a NATS message's header and data: the ID from
