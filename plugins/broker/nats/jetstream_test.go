@@ -111,3 +111,36 @@ func TestDeadLetter(t *testing.T) {
 		})
 	}
 }
+
+// A group member that leaves hands back the messages it had pulled, so the
+// others get them at once rather than after AckWait.
+func TestQueueGroupMemberLeaves(t *testing.T) {
+	cfg := testConfig(t, micronats.ModeJetStream)
+	cfg.AckWait = micronats.Duration(time.Minute)
+	b := newBroker(t, cfg)
+	slow := &collector{delay: 20 * time.Millisecond}
+	stay := new(collector)
+	leaving := subscribe(t, b, "jobs", slow.handler(0), broker.Queue("workers"))
+	subscribe(t, b, "jobs", stay.handler(1), broker.Queue("workers"))
+	const n = 200
+	want := publishN(t, b, "jobs", "job-", n)
+	waitUntil(t, "the leaving member to start", func() bool { return slow.len() > 0 })
+	start := time.Now()
+	if err := leaving.Unsubscribe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "every job handled", func() bool { return slow.len()+stay.len() >= n })
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the jobs of the member that left took %v to reach the other", d)
+	}
+	got := slow.bodies()
+	for body, c := range stay.bodies() {
+		got[body] += c
+	}
+	for _, w := range want {
+		if got[w] == 0 {
+			t.Errorf("%s not handled", w)
+		}
+	}
+	t.Logf("left after %d jobs; the other member handled %d", slow.len(), stay.len())
+}
