@@ -1,0 +1,113 @@
+package nats_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/core/store/storetest"
+	micronats "github.com/seedmicro/micro/plugins/store/nats"
+)
+
+// settings returns cfg as the JSON settings of the plugin.
+func settings(t *testing.T, cfg micronats.Config) []byte {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// TestConformanceBridge runs the conformance suite through the plugin
+// bridge within this process, as the plugin binary serves the store.
+func TestConformanceBridge(t *testing.T) {
+	cfg := micronats.Config{URL: serverURL(), Bucket: testBucket(t), Storage: "memory"}
+	p := plugin.StoreFunc(func(ctx context.Context, cfg *micronats.Config) (store.Store, error) {
+		x, err := micronats.New(ctx, *cfg)
+		if err != nil {
+			return nil, err
+		}
+		return x, nil
+	})
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c, err := plugin.TestClient(t, p, plugin.WithSettings(settings(t, cfg)), plugin.WithLogger(quiet))
+		if err != nil {
+			t.Fatalf("plugin.TestClient: %v", err)
+		}
+		x := c.Store()
+		t.Cleanup(func() { x.Close() })
+		return x
+	})
+}
+
+// TestConformancePluginBinary builds cmd/micro-plugin-store-nats and runs
+// the conformance suite through it, out of process.
+func TestConformancePluginBinary(t *testing.T) {
+	cfg := micronats.Config{URL: serverURL(), Bucket: testBucket(t), Storage: "memory"}
+	path, sum := buildPlugin(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		x, err := plugin.OpenStore(ctx, path,
+			plugin.WithSettings(settings(t, cfg)), plugin.WithChecksum(sum), plugin.WithLogger(quiet))
+		if err != nil {
+			t.Fatalf("plugin.OpenStore: %v", err)
+		}
+		t.Cleanup(func() { x.Close() })
+		return x
+	})
+
+	t.Run("bad setting", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		_, err := plugin.OpenStore(ctx, path, plugin.WithSettings([]byte(`{"bucket": "b", "sweep_intervall": "1m"}`)),
+			plugin.WithChecksum(sum), plugin.WithLogger(quiet))
+		var se *plugin.SettingsError
+		if !errors.As(err, &se) || se.Field != "sweep_intervall" {
+			t.Errorf("OpenStore with a misspelt setting = %v, want a *plugin.SettingsError naming it", err)
+		}
+	})
+	t.Run("invalid setting", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		_, err := plugin.OpenStore(ctx, path, plugin.WithSettings([]byte(`{"storage": "disk"}`)),
+			plugin.WithChecksum(sum), plugin.WithLogger(quiet))
+		if err == nil || !strings.Contains(err.Error(), "Config.Storage") {
+			t.Errorf("OpenStore with storage disk = %v, want an error naming Config.Storage", err)
+		}
+	})
+}
+
+// buildPlugin builds the plugin binary into a temporary directory and
+// returns its path and SHA-256.
+func buildPlugin(t *testing.T) (string, []byte) {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the plugin binary: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "micro-plugin-store-nats")
+	build := exec.Command(gobin, "build", "-o", path, "github.com/seedmicro/micro/plugins/store/nats/cmd/micro-plugin-store-nats")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(bin)
+	return path, sum[:]
+}
