@@ -116,7 +116,8 @@ type Stats struct {
 	// panicked. In core mode each is a message lost.
 	Rejected uint64
 	// Dropped is the number of messages the client discarded because a
-	// subscriber fell behind (core).
+	// subscriber fell behind (core; in JetStream mode the server delivers
+	// them again).
 	Dropped uint64
 	// DeadLettered is the number of messages copied to the dead-letter
 	// topic (JetStream).
@@ -556,10 +557,13 @@ func (s *subscription) call(msg *broker.Message) (err error) {
 func (s *subscription) dropped() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.nsub == nil {
-		return 0
+	var n int
+	switch {
+	case s.nsub != nil:
+		n, _ = s.nsub.Dropped()
+	case s.pull != nil:
+		n, _ = s.pull.nsub.Dropped()
 	}
-	n, _ := s.nsub.Dropped()
 	return uint64(max(n, 0))
 }
 
