@@ -2,12 +2,13 @@ package plugin
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
+	"net"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,8 @@ import (
 // implementation (BrokerClient.Close, RegistryClient.Close or
 // StoreClient.Close) closes the Client, and closing the Client closes the
 // implementation.
+//
+// A Client of Open supervises its process: see Open.
 type Client struct {
 	kind Kind
 	name string
@@ -36,14 +39,23 @@ type Client struct {
 
 	// conn is the connection to the plugin process of the moment; the
 	// typed clients load it for every call, so that a restarted process
-	// can take the place of one that died.
+	// can take the place of one that died. While the plugin restarts it
+	// is a placeholder whose down error every call returns.
 	conn atomic.Pointer[conn]
 	// launch starts a plugin process, configured, and connects to it:
-	// Open calls it once; a supervisor may call it again to replace a
+	// Open calls it once; the supervisor calls it again to replace a
 	// process that died. Nil for TestClient.
 	launch func(ctx context.Context) (*conn, error)
 
 	closed atomic.Bool
+
+	// mu guards changed, which is closed and replaced whenever conn is.
+	mu      sync.Mutex
+	changed chan struct{}
+
+	// The supervisor (supervise.go), for a Client of Open.
+	stopSupervisor func() // stops it and waits for it; safe to call again
+	onClose        func() // set by a Manager
 
 	registry *RegistryClient
 	broker   *BrokerClient
@@ -51,7 +63,8 @@ type Client struct {
 }
 
 // conn is one connection to one plugin process (or in-process server), and
-// the gRPC clients of its services.
+// the gRPC clients of its services; or, with down set, the placeholder of a
+// plugin that is restarting.
 type conn struct {
 	cc *grpc.ClientConn
 	// exited ends when the plugin process exits (for TestClient, when the
@@ -61,6 +74,15 @@ type conn struct {
 	// it does not, or stops the in-process server. It is safe to call
 	// more than once.
 	stop func()
+	// kill kills the process at once; nil for TestClient.
+	kill func()
+	// exitStatus says how the process ended, once exited has ended.
+	exitStatus func() string
+	pid        int
+	addr       net.Addr
+
+	// down is the error of every call while the plugin restarts.
+	down error
 
 	registry pluginpb.RegistryClient
 	broker   pluginpb.BrokerClient
@@ -78,21 +100,50 @@ func newConn(ch *channel, stop func()) *conn {
 	}
 }
 
+// downConn is the placeholder of a plugin that is restarting.
+func downConn(err error) *conn {
+	return &conn{down: err, exited: context.Background(), stop: func() {}}
+}
+
+// status returns how the process ended, or "" if unknown.
+func (cn *conn) status() string {
+	if cn.exitStatus == nil {
+		return ""
+	}
+	return cn.exitStatus()
+}
+
 // Open starts the plugin binary at path, which must serve kind, and
 // configures it with the settings given by WithSettings. It returns once the
 // plugin is ready for calls.
 //
-// The binary is started through hashicorp/go-plugin: after its checksum is
-// verified (WithChecksum), with the magic cookie of Handshake in its
-// environment, speaking gRPC only, over a connection authenticated both ways
-// by mutual TLS with certificates made for this launch. Its log lines and
-// whatever else it writes to standard output and error go to the logger of
-// WithLogger.
+// Before it starts the binary, Open refuses it (ErrUnsafeBinary) when it is
+// writable by group or others, is not a regular file, or its path goes
+// through a symbolic link, and verifies its checksum (WithChecksum,
+// WithChecksumFunc); on Linux it then starts the very file it hashed, not
+// the path (see the package documentation). The binary runs through
+// hashicorp/go-plugin, with the magic cookie of Handshake in its
+// environment, speaking gRPC only, over a unix socket authenticated both
+// ways by mutual TLS with certificates made for this launch. Its log lines
+// and whatever else it writes to standard output and error go to the logger
+// of WithLogger.
+//
+// The Client supervises the process until Close. It checks its health
+// (WithHealthCheck). When the process dies, or stops answering, calls in
+// flight and calls made until it is back fail at once with an error that
+// matches ErrRestarting ("plugin broker/x crashed; restarting"), and the
+// Client starts it again, verified again, after a back-off of 50 ms that
+// doubles up to 5 s, jittered; later calls reach the new process. A
+// broker's subscriptions subscribe again on the new process; a registry's
+// watches end with the ErrRestarting error, for the caller to watch again.
+// The process is killed when the host dies, even by SIGKILL (on Linux, by
+// the kernel; elsewhere the plugin watches its host).
 //
 // ctx bounds the start and the configuration, not the life of the plugin:
-// the plugin runs until Close. Open fails with ErrChecksumMismatch (nothing
-// started), a *SettingsError (the plugin rejected its settings), or an error
-// that says what else went wrong; it leaves no process behind.
+// the plugin runs until Close. Open fails with ErrChecksumMismatch or
+// ErrUnsafeBinary (nothing started), a *SettingsError (the plugin rejected
+// its settings), or an error that says what else went wrong; it leaves no
+// process behind.
 func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client, error) {
 	if !kind.valid() {
 		return nil, fmt.Errorf("plugin: unknown kind %q; want broker, registry or store", kind)
@@ -114,6 +165,7 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 		return nil, err
 	}
 	c.conn.Store(cn)
+	c.supervise(o.healthInterval)
 	return c, nil
 }
 
@@ -124,19 +176,54 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
 	}
-	cmd := exec.Command(path)
-	cmd.Env = []string{envLogLevel + "=" + minLevel(logger).String()}
-	var secure *goplugin.SecureConfig
-	if o.checksum != nil {
-		secure = &goplugin.SecureConfig{Checksum: o.checksum, Hash: sha256.New()}
+	sum := o.checksum
+	if o.checksumFunc != nil {
+		var err error
+		if sum, err = o.checksumFunc(ctx, name); err != nil {
+			return nil, err
+		}
+		if sum == nil {
+			return nil, fmt.Errorf("plugin %s: no checksum pinned; not started", name)
+		}
 	}
+	bin, err := openBinary(path)
+	if err != nil {
+		if errors.Is(err, ErrUnsafeBinary) {
+			return nil, &wrapError{msg: fmt.Sprintf("plugin %s: refusing to start %s: %v", name, path, err), err: err}
+		}
+		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
+	}
+	defer bin.Close()
+	if err := verify(bin, name, path, sum); err != nil {
+		return nil, err
+	}
+
+	var (
+		hostTLS *tls.Config
+		link    *hostLink
+	)
+	if hostLinks {
+		var material []byte
+		if hostTLS, material, err = newLaunchTLS(); err != nil {
+			return nil, fmt.Errorf("plugin %s: TLS certificates: %w", name, err)
+		}
+		if link, err = newHostLink(material); err != nil {
+			return nil, fmt.Errorf("plugin %s: host link: %w", name, err)
+		}
+	}
+	cmd, release, err := command(bin, path, link)
+	if err != nil {
+		link.close()
+		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
+	}
+	cmd.Env = append(cmd.Env, envLogLevel+"="+minLevel(logger).String())
 	pc := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake(),
 		VersionedPlugins: pluginSets(kind, nil),
 		Cmd:              cmd,
-		SecureConfig:     secure,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        hostTLS,
+		AutoMTLS:         hostTLS == nil,
 		StartTimeout:     timeout,
 		Logger:           newHCLogAdapter(logger),
 		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
@@ -144,12 +231,23 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	})
 
 	type started struct {
-		ch  *channel
-		err error
+		ch   *channel
+		addr net.Addr
+		err  error
 	}
 	done := make(chan started, 1)
 	go func() {
+		// The kernel kills the plugin when the thread that starts it
+		// ends (Pdeathsig, exec_linux.go). The Go runtime ends a thread
+		// when a goroutine locked to it exits without unlocking: this
+		// goroutine keeps the thread for itself while the plugin runs,
+		// so that no other goroutine can lock it and end it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer link.close()
 		rpc, err := pc.Client()
+		release()
+		link.closeChildEnd()
 		if err != nil {
 			done <- started{err: err}
 			return
@@ -157,24 +255,24 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		raw, err := rpc.Dispense(string(kind))
 		if err != nil {
 			done <- started{err: err}
+			pc.Kill()
 			return
 		}
-		done <- started{ch: raw.(*channel)}
+		ch := raw.(*channel)
+		var addr net.Addr
+		if rc := pc.ReattachConfig(); rc != nil {
+			addr = rc.Addr
+		}
+		done <- started{ch: ch, addr: addr}
+		<-ch.exited.Done()
 	}()
-	var ch *channel
+	var s started
 	select {
-	case s := <-done:
+	case s = <-done:
 		if s.err != nil {
 			pc.Kill()
-			if errors.Is(s.err, goplugin.ErrChecksumsDoNotMatch) {
-				return nil, &wrapError{
-					msg: fmt.Sprintf("plugin %s: checksum mismatch: %s does not have the SHA-256 checksum %x; not started", name, path, o.checksum),
-					err: ErrChecksumMismatch,
-				}
-			}
 			return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, s.err)
 		}
-		ch = s.ch
 	case <-ctx.Done():
 		go func() {
 			<-done
@@ -183,11 +281,23 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		return nil, ctx.Err()
 	}
 
-	cn := newConn(ch, pc.Kill)
+	cn := newConn(s.ch, pc.Kill)
+	cn.addr = s.addr
+	if p := cmd.Process; p != nil {
+		cn.pid = p.Pid
+		cn.kill = func() { _ = p.Kill() }
+	}
+	cn.exitStatus = func() string {
+		if ps := cmd.ProcessState; ps != nil {
+			return ps.String()
+		}
+		return ""
+	}
 	if err := configure(ctx, cn.cc, kind, name, o.settings); err != nil {
 		cn.stop()
 		return nil, err
 	}
+	logger.Debug("plugin started", "path", path, "pid", cn.pid)
 	return cn, nil
 }
 
@@ -243,7 +353,7 @@ func TestClient(t testing.TB, p Plugin, opts ...Option) (*Client, error) {
 }
 
 func newClient(kind Kind, name string, logger *slog.Logger) *Client {
-	c := &Client{kind: kind, name: name, log: logger}
+	c := &Client{kind: kind, name: name, log: logger, changed: make(chan struct{}), stopSupervisor: func() {}}
 	switch kind {
 	case KindRegistry:
 		c.registry = &RegistryClient{c: c}
@@ -318,10 +428,41 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// shutdown marks c closed and stops the plugin.
+// shutdown marks c closed, stops the supervisor and then the plugin.
 func (c *Client) shutdown() {
 	c.closed.Store(true)
+	c.stopSupervisor()
 	c.conn.Load().stop()
+	if c.onClose != nil {
+		c.onClose()
+	}
+}
+
+// current returns the connection of the moment, or the error of a plugin
+// that is restarting.
+func (c *Client) current() (*conn, error) {
+	cn := c.conn.Load()
+	if cn.down != nil {
+		return nil, cn.down
+	}
+	return cn, nil
+}
+
+// setConn replaces the connection and wakes those waiting for a change.
+func (c *Client) setConn(cn *conn) {
+	c.mu.Lock()
+	c.conn.Store(cn)
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// watchConn returns the connection of the moment and a channel closed when
+// it is replaced.
+func (c *Client) watchConn() (*conn, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn.Load(), c.changed
 }
 
 // OpenBroker opens the broker plugin at path: Open with KindBroker, then

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
@@ -25,6 +26,15 @@ import (
 // ctx given to Subscribe; it is cancelled when the plugin-side handler's
 // ctx ends, and by Unsubscribe and Close. A handler that panics rejects its
 // message.
+//
+// When the plugin process dies, every subscription subscribes again, with
+// the same topic and queue, once the Client has started the plugin again
+// (see Open): the Subscription stays valid throughout. The handlers in
+// progress then have their ctx cancelled, and their results go nowhere: the
+// messages they handle were the dead process's, and what becomes of them is
+// up to the implementation (a broker with a server, such as RabbitMQ,
+// delivers them again). Messages published while no process runs are not
+// delivered.
 type BrokerClient struct {
 	c *Client
 
@@ -44,11 +54,11 @@ func newBrokerClient(c *Client) *BrokerClient {
 	}
 }
 
-func (b *BrokerClient) err(ctx context.Context, err error) error {
+func (b *BrokerClient) err(ctx context.Context, cn *conn, err error) error {
 	if b.c.closed.Load() {
 		return broker.ErrClosed
 	}
-	return fromStatus(ctx, err, brokerSentinels, b.c.name)
+	return b.c.callErr(ctx, cn, err, brokerSentinels)
 }
 
 // Publish publishes msg to topic and returns once the plugin's broker has
@@ -57,12 +67,16 @@ func (b *BrokerClient) Publish(ctx context.Context, topic string, msg *broker.Me
 	if b.c.closed.Load() {
 		return broker.ErrClosed
 	}
+	cn, err := b.c.current()
+	if err != nil {
+		return err
+	}
 	req := &pluginpb.PublishRequest{Topic: topic}
 	if msg != nil {
 		req.Message = &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body}
 	}
-	if _, err := b.c.conn.Load().broker.Publish(ctx, req); err != nil {
-		return b.err(ctx, err)
+	if _, err := cn.broker.Publish(ctx, req); err != nil {
+		return b.err(ctx, cn, err)
 	}
 	return nil
 }
@@ -80,45 +94,33 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	cn, err := b.c.current()
+	if err != nil {
+		return nil, err
+	}
 	o := broker.NewSubscribeOptions(opts...)
-
-	// The stream outlives ctx; until the plugin confirms, ctx cancels it.
-	sctx, cancelStream := context.WithCancel(context.WithoutCancel(ctx))
-	stream, err := b.c.conn.Load().broker.Subscribe(sctx)
+	base := context.WithoutCancel(ctx)
+	stream, cancelStream, err := b.subscribeStream(ctx, base, cn, topic, o.Queue)
 	if err != nil {
-		cancelStream()
-		return nil, b.err(ctx, err)
-	}
-	stop := context.AfterFunc(ctx, cancelStream)
-	var resp *pluginpb.SubscribeResponse
-	err = stream.Send(&pluginpb.SubscribeRequest{Topic: topic, Queue: o.Queue})
-	if err == nil || err == io.EOF { // io.EOF: the status comes from Recv
-		resp, err = stream.Recv()
-	}
-	if !stop() {
-		err = ctx.Err()
-	}
-	if err == nil && (resp.Id != 0 || resp.Message != nil) {
-		err = fmt.Errorf("plugin %s: subscribe: the plugin sent a delivery before confirming the subscription", b.c.name)
-	}
-	if err != nil {
-		cancelStream()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, b.err(ctx, err)
+		return nil, b.err(ctx, cn, err)
 	}
 
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	hctx, cancel := context.WithCancel(base)
 	s := &subscription{
 		b:            b,
 		topic:        topic,
+		queue:        o.Queue,
 		h:            h,
+		base:         base,
 		stream:       stream,
 		cancelStream: cancelStream,
+		cn:           cn,
 		ctx:          hctx,
 		cancel:       cancel,
-		inflight:     make(map[uint64]context.CancelFunc),
+		inflight:     make(map[delivery]context.CancelFunc),
 		done:         make(chan struct{}),
 	}
 	go s.receive()
@@ -132,6 +134,35 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	return s, nil
+}
+
+// subscribeStream opens a Subscribe stream on cn, a child of base, and
+// returns once the plugin confirms the subscription; until then ctx cancels
+// it.
+func (b *BrokerClient) subscribeStream(ctx, base context.Context, cn *conn, topic, queue string) (pluginpb.Broker_SubscribeClient, context.CancelFunc, error) {
+	sctx, cancelStream := context.WithCancel(base)
+	stream, err := cn.broker.Subscribe(sctx)
+	if err != nil {
+		cancelStream()
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, cancelStream)
+	var resp *pluginpb.SubscribeResponse
+	err = stream.Send(&pluginpb.SubscribeRequest{Topic: topic, Queue: queue})
+	if err == nil || err == io.EOF { // io.EOF: the status comes from Recv
+		resp, err = stream.Recv()
+	}
+	if !stop() {
+		err = ctx.Err()
+	}
+	if err == nil && (resp.Id != 0 || resp.Message != nil) {
+		err = fmt.Errorf("plugin %s: subscribe: the plugin sent a delivery before confirming the subscription", b.c.name)
+	}
+	if err != nil {
+		cancelStream()
+		return nil, nil, err
+	}
+	return stream, cancelStream, nil
 }
 
 func (b *BrokerClient) forget(s *subscription) {
@@ -165,13 +196,20 @@ func (b *BrokerClient) Close(ctx context.Context) error {
 	defer close(b.closeDone)
 
 	b.c.closed.Store(true)
+	b.c.stopSupervisor() // no restart from now on
 	for _, s := range subs {
 		s.stop()
 	}
-	_, err := b.c.conn.Load().broker.Close(ctx, &pluginpb.CloseRequest{})
-	err = fromStatus(ctx, err, brokerSentinels, b.c.name)
-	if errors.Is(err, broker.ErrClosed) {
-		err = nil
+	var err error
+	if cn, cerr := b.c.current(); cerr == nil {
+		_, err = cn.broker.Close(ctx, &pluginpb.CloseRequest{})
+		if err != nil && b.c.died(ctx, cn, err) {
+			err = nil // gone, and so closed
+		}
+		err = fromStatus(ctx, err, brokerSentinels, b.c.name)
+		if errors.Is(err, broker.ErrClosed) {
+			err = nil
+		}
 	}
 	for _, s := range subs {
 		select {
@@ -192,23 +230,38 @@ func (b *BrokerClient) Close(ctx context.Context) error {
 // Unsubscribe, for the plugin's broker to redeliver it elsewhere.
 var errUnsubscribed = errors.New("plugin: delivered after unsubscribe")
 
-// subscription is the host side of one Subscribe stream.
+// resubscribeRetry is the wait before subscribing again on a plugin process
+// that refused it (the process died, by contrast, is waited for).
+const resubscribeRetry = time.Second
+
+// delivery identifies a delivery: the stream it came on (see
+// subscription.gen) and its ID on that stream.
+type delivery struct{ gen, id uint64 }
+
+// subscription is the host side of one subscription: one Subscribe stream
+// at a time, a new one after the plugin process restarts.
 type subscription struct {
-	b            *BrokerClient
-	topic        string
-	h            broker.Handler
-	stream       pluginpb.Broker_SubscribeClient
-	cancelStream context.CancelFunc
+	b     *BrokerClient
+	topic string
+	queue string
+	h     broker.Handler
+	base  context.Context // the values of Subscribe's ctx: the parent of the streams
 
 	// ctx is the parent of the handlers' contexts; cancel ends them all.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	sendMu sync.Mutex // one Send at a time
+	// sendMu allows one Send at a time, and guards the stream and what
+	// goes with it, which change when the plugin restarts.
+	sendMu       sync.Mutex
+	stream       pluginpb.Broker_SubscribeClient
+	cancelStream context.CancelFunc
+	cn           *conn  // the connection of the stream
+	gen          uint64 // counts the streams
 
 	mu       sync.Mutex
-	stopping bool                          // no more handler calls
-	inflight map[uint64]context.CancelFunc // by delivery ID
+	stopping bool                            // no more handler calls
+	inflight map[delivery]context.CancelFunc // handlers in progress
 	handlers sync.WaitGroup
 
 	stopOnce sync.Once
@@ -253,34 +306,39 @@ func (s *subscription) stopLocked() {
 	// The plugin unsubscribes and ends the stream once its broker's
 	// Unsubscribe returns; receive sees the end. If the stream is broken
 	// already, receive sees that too.
-	_ = s.send(&pluginpb.SubscribeRequest{Unsubscribe: true})
-}
-
-func (s *subscription) send(req *pluginpb.SubscribeRequest) error {
 	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
-	return s.stream.Send(req)
+	_ = s.stream.Send(&pluginpb.SubscribeRequest{Unsubscribe: true})
+	s.sendMu.Unlock()
 }
 
-// receive reads deliveries and cancellations until the stream ends.
+func (s *subscription) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// receive reads deliveries and cancellations until the subscription ends,
+// subscribing again when the plugin process restarts.
 func (s *subscription) receive() {
-	var err error
+	var (
+		err      error
+		replaced bool // stopped while waiting to subscribe again
+	)
 	for {
-		resp, rerr := s.stream.Recv()
-		if rerr != nil {
-			err = rerr
+		s.sendMu.Lock()
+		stream, gen, cn := s.stream, s.gen, s.cn
+		s.sendMu.Unlock()
+		err = s.pump(stream, gen)
+		if err == io.EOF || s.b.c.closed.Load() || s.isStopping() || !s.b.c.died(context.Background(), cn, err) {
 			break
 		}
-		switch {
-		case resp.Cancel:
-			s.mu.Lock()
-			if cancel := s.inflight[resp.Id]; cancel != nil {
-				cancel()
-			}
-			s.mu.Unlock()
-		case resp.Id != 0 && resp.Message != nil:
-			s.dispatch(resp.Id, resp.Message)
+		s.abandon(gen)
+		s.b.c.log.Warn("plugin subscription lost with the plugin process; it subscribes again once the plugin is back", "topic", s.topic)
+		if !s.resubscribe(cn) {
+			replaced = true
+			break
 		}
+		s.b.c.log.Info("plugin subscription back", "topic", s.topic)
 	}
 
 	s.mu.Lock()
@@ -289,41 +347,127 @@ func (s *subscription) receive() {
 	s.mu.Unlock()
 	s.cancel()
 	s.handlers.Wait()
+	s.sendMu.Lock()
 	s.cancelStream()
+	cn := s.cn
+	s.sendMu.Unlock()
 	closed := s.b.c.closed.Load()
 	switch {
-	case err == io.EOF || closed:
+	case err == io.EOF || closed || replaced:
 	case stopping:
-		s.err = s.b.err(context.Background(), err)
+		s.err = s.b.err(context.Background(), cn, err)
 	default:
-		s.b.c.log.Warn("plugin subscription ended", "topic", s.topic, "error", s.b.err(context.Background(), err))
+		s.b.c.log.Warn("plugin subscription ended", "topic", s.topic, "error", s.b.err(context.Background(), cn, err))
 	}
 	s.b.forget(s)
 	close(s.done)
 }
 
+// pump reads the deliveries and cancellations of stream, the gen-th,
+// until it ends, and returns its error.
+func (s *subscription) pump(stream pluginpb.Broker_SubscribeClient, gen uint64) error {
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch {
+		case resp.Cancel:
+			s.mu.Lock()
+			if cancel := s.inflight[delivery{gen, resp.Id}]; cancel != nil {
+				cancel()
+			}
+			s.mu.Unlock()
+		case resp.Id != 0 && resp.Message != nil:
+			s.dispatch(gen, resp.Id, resp.Message)
+		}
+	}
+}
+
+// abandon cancels the handlers of the deliveries of the gen-th stream,
+// which died with the plugin process.
+func (s *subscription) abandon(gen uint64) {
+	s.mu.Lock()
+	for d, cancel := range s.inflight {
+		if d.gen == gen {
+			cancel()
+		}
+	}
+	s.mu.Unlock()
+}
+
+// resubscribe waits for the Client to have a live connection other than
+// dead, and subscribes on it, until it succeeds (true) or the subscription
+// stops (false).
+func (s *subscription) resubscribe(dead *conn) bool {
+	for {
+		cn, changed := s.b.c.watchConn()
+		if cn == dead || cn.down != nil {
+			select {
+			case <-changed:
+				continue
+			case <-s.ctx.Done():
+				return false
+			}
+		}
+		stream, cancelStream, err := s.b.subscribeStream(s.ctx, s.base, cn, s.topic, s.queue)
+		if err == nil {
+			s.sendMu.Lock()
+			s.cancelStream()
+			s.stream, s.cancelStream, s.cn = stream, cancelStream, cn
+			s.gen++
+			s.sendMu.Unlock()
+			// Unsubscribe may have come meanwhile, and sent its
+			// request on the old stream: send it on this one.
+			if s.isStopping() {
+				s.sendMu.Lock()
+				_ = stream.Send(&pluginpb.SubscribeRequest{Unsubscribe: true})
+				s.sendMu.Unlock()
+			}
+			return true
+		}
+		if s.ctx.Err() != nil {
+			return false
+		}
+		if s.b.c.died(s.ctx, cn, err) {
+			dead = cn
+			continue
+		}
+		s.b.c.log.Error("plugin subscription: subscribing again failed; trying again", "topic", s.topic, "error", s.b.err(s.ctx, cn, err), "retry_in", resubscribeRetry)
+		dead = nil
+		t := time.NewTimer(resubscribeRetry)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}
+
 // dispatch calls the handler for one delivery on a goroutine of its own, so
 // that cancellations keep arriving, and a broker that calls handlers
 // concurrently keeps doing so.
-func (s *subscription) dispatch(id uint64, m *pluginpb.Message) {
+func (s *subscription) dispatch(gen, id uint64, m *pluginpb.Message) {
+	d := delivery{gen, id}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
-		s.answer(id, errUnsubscribed)
+		s.answer(d, errUnsubscribed)
 		return
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	s.inflight[id] = cancel
+	s.inflight[d] = cancel
 	s.handlers.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.handlers.Done()
 		err := s.call(ctx, messageFromPB(m))
 		s.mu.Lock()
-		delete(s.inflight, id)
+		delete(s.inflight, d)
 		s.mu.Unlock()
 		cancel()
-		s.answer(id, err)
+		s.answer(d, err)
 	}()
 }
 
@@ -337,14 +481,19 @@ func (s *subscription) call(ctx context.Context, msg *broker.Message) (err error
 	return s.h(ctx, msg)
 }
 
-// answer sends the handler's result for delivery id.
-func (s *subscription) answer(id uint64, err error) {
-	req := &pluginpb.SubscribeRequest{Id: id}
+// answer sends the handler's result for delivery d, on the stream it came
+// on: if that stream was replaced, the answer has nowhere to go.
+func (s *subscription) answer(d delivery, err error) {
+	req := &pluginpb.SubscribeRequest{Id: d.id}
 	if err != nil {
 		req.Reject = true
 		req.Error = err.Error()
 	}
-	_ = s.send(req) // a broken stream ends receive, which cleans up
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if d.gen == s.gen {
+		_ = s.stream.Send(req) // a broken stream ends receive, which cleans up
+	}
 }
 
 // Publisher publishes messages over one stream to the plugin, without
@@ -357,6 +506,7 @@ func (s *subscription) answer(id uint64, err error) {
 // messages before it were published; it and those after were not.
 type Publisher struct {
 	b      *BrokerClient
+	cn     *conn
 	stream pluginpb.Broker_PublishStreamClient
 	ctx    context.Context // the ctx given to NewPublisher
 	cancel context.CancelFunc
@@ -380,13 +530,17 @@ func (b *BrokerClient) NewPublisher(ctx context.Context) (*Publisher, error) {
 	if b.c.closed.Load() {
 		return nil, broker.ErrClosed
 	}
+	cn, err := b.c.current()
+	if err != nil {
+		return nil, err
+	}
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := b.c.conn.Load().broker.PublishStream(sctx)
+	stream, err := cn.broker.PublishStream(sctx)
 	if err != nil {
 		cancel()
-		return nil, b.err(ctx, err)
+		return nil, b.err(ctx, cn, err)
 	}
-	return &Publisher{b: b, stream: stream, ctx: ctx, cancel: cancel}, nil
+	return &Publisher{b: b, cn: cn, stream: stream, ctx: ctx, cancel: cancel}, nil
 }
 
 // Publish sends msg to be published to topic, and returns once it is on its
@@ -415,7 +569,7 @@ func (p *Publisher) Publish(topic string, msg *broker.Message) error {
 		if err == io.EOF { // the plugin ended the stream: its status says why
 			_, err = p.stream.CloseAndRecv()
 		}
-		p.fail(p.b.err(p.ctx, err))
+		p.fail(p.b.err(p.ctx, p.cn, err))
 		return p.err
 	}
 	p.sent++
@@ -441,7 +595,7 @@ func (p *Publisher) Close() error {
 	p.cancel()
 	switch {
 	case err != nil:
-		p.err = p.b.err(p.ctx, err)
+		p.err = p.b.err(p.ctx, p.cn, err)
 	case resp.Published != p.sent:
 		p.err = fmt.Errorf("plugin %s: publish stream: the plugin published %d of %d messages", p.b.c.name, resp.Published, p.sent)
 	}

@@ -23,11 +23,11 @@ type RegistryClient struct {
 
 var _ registry.Registry = (*RegistryClient)(nil)
 
-func (r *RegistryClient) err(ctx context.Context, err error) error {
+func (r *RegistryClient) err(ctx context.Context, cn *conn, err error) error {
 	if r.c.closed.Load() {
 		return ErrClosed
 	}
-	return fromStatus(ctx, err, registrySentinels, r.c.name)
+	return r.c.callErr(ctx, cn, err, registrySentinels)
 }
 
 // Register registers svc for ttl.
@@ -35,9 +35,13 @@ func (r *RegistryClient) Register(ctx context.Context, svc *registry.Service, tt
 	if r.c.closed.Load() {
 		return ErrClosed
 	}
-	_, err := r.c.conn.Load().registry.Register(ctx, &pluginpb.RegisterRequest{Service: serviceToPB(svc), TtlNanos: int64(ttl)})
+	cn, err := r.c.current()
 	if err != nil {
-		return r.err(ctx, err)
+		return err
+	}
+	_, err = cn.registry.Register(ctx, &pluginpb.RegisterRequest{Service: serviceToPB(svc), TtlNanos: int64(ttl)})
+	if err != nil {
+		return r.err(ctx, cn, err)
 	}
 	return nil
 }
@@ -47,9 +51,13 @@ func (r *RegistryClient) Deregister(ctx context.Context, svc *registry.Service) 
 	if r.c.closed.Load() {
 		return ErrClosed
 	}
-	_, err := r.c.conn.Load().registry.Deregister(ctx, &pluginpb.DeregisterRequest{Service: serviceToPB(svc)})
+	cn, err := r.c.current()
 	if err != nil {
-		return r.err(ctx, err)
+		return err
+	}
+	_, err = cn.registry.Deregister(ctx, &pluginpb.DeregisterRequest{Service: serviceToPB(svc)})
+	if err != nil {
+		return r.err(ctx, cn, err)
 	}
 	return nil
 }
@@ -59,9 +67,13 @@ func (r *RegistryClient) Lookup(ctx context.Context, name string) ([]*registry.S
 	if r.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := r.c.conn.Load().registry.Lookup(ctx, &pluginpb.LookupRequest{Name: name})
+	cn, err := r.c.current()
 	if err != nil {
-		return nil, r.err(ctx, err)
+		return nil, err
+	}
+	resp, err := cn.registry.Lookup(ctx, &pluginpb.LookupRequest{Name: name})
+	if err != nil {
+		return nil, r.err(ctx, cn, err)
 	}
 	return servicesFromPB(resp.Services), nil
 }
@@ -71,9 +83,13 @@ func (r *RegistryClient) List(ctx context.Context) ([]*registry.Service, error) 
 	if r.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := r.c.conn.Load().registry.List(ctx, &pluginpb.ListServicesRequest{})
+	cn, err := r.c.current()
 	if err != nil {
-		return nil, r.err(ctx, err)
+		return nil, err
+	}
+	resp, err := cn.registry.List(ctx, &pluginpb.ListServicesRequest{})
+	if err != nil {
+		return nil, r.err(ctx, cn, err)
 	}
 	return servicesFromPB(resp.Services), nil
 }
@@ -84,13 +100,24 @@ func (r *RegistryClient) List(ctx context.Context) ([]*registry.Service, error) 
 // registry is closed. When the plugin ends it on its own, Next returns the
 // plugin's error: one that errors.Is matches with ErrWatcherStopped when
 // the plugin's watcher was stopped, else the error of the channel.
+//
+// A watch does not outlive the plugin process: when the process dies, Next
+// returns an error that matches ErrRestarting, and the caller watches again
+// (Watch fails with the same error until the plugin is back) and, since
+// changes made meanwhile were not reported, lists again. A watch is not
+// re-established behind the caller's back because the caller could not know
+// what it missed.
 func (r *RegistryClient) Watch(ctx context.Context, opts ...registry.WatchOption) (registry.Watcher, error) {
 	if r.c.closed.Load() {
 		return nil, ErrClosed
 	}
+	cn, err := r.c.current()
+	if err != nil {
+		return nil, err
+	}
 	o := registry.NewWatchOptions(opts...)
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := r.c.conn.Load().registry.Watch(sctx, &pluginpb.WatchRequest{Service: o.Service})
+	stream, err := cn.registry.Watch(sctx, &pluginpb.WatchRequest{Service: o.Service})
 	if err == nil {
 		// The first message confirms the watch.
 		_, err = stream.Recv()
@@ -100,9 +127,9 @@ func (r *RegistryClient) Watch(ctx context.Context, opts ...registry.WatchOption
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, r.err(ctx, err)
+		return nil, r.err(ctx, cn, err)
 	}
-	return &watcher{r: r, ctx: sctx, cancel: cancel, stream: stream}, nil
+	return &watcher{r: r, cn: cn, ctx: sctx, cancel: cancel, stream: stream}, nil
 }
 
 // Close stops the plugin. Watchers end; later calls return ErrClosed.
@@ -112,6 +139,7 @@ func (r *RegistryClient) Close() error { return r.c.Close() }
 // watcher is the host side of a Watch stream.
 type watcher struct {
 	r      *RegistryClient
+	cn     *conn
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -146,7 +174,7 @@ func (w *watcher) ended(err error) error {
 	if errors.Is(err, io.EOF) {
 		return registry.ErrWatcherStopped
 	}
-	return fromStatus(context.Background(), err, registrySentinels, w.r.c.name)
+	return w.r.c.callErr(context.Background(), w.cn, err, registrySentinels)
 }
 
 func (w *watcher) Stop() { w.cancel() }

@@ -19,11 +19,11 @@ type StoreClient struct {
 
 var _ store.Store = (*StoreClient)(nil)
 
-func (s *StoreClient) err(ctx context.Context, err error) error {
+func (s *StoreClient) err(ctx context.Context, cn *conn, err error) error {
 	if s.c.closed.Load() {
 		return ErrClosed
 	}
-	return fromStatus(ctx, err, storeSentinels, s.c.name)
+	return s.c.callErr(ctx, cn, err, storeSentinels)
 }
 
 // Read returns the record of key, or an error matching store.ErrNotFound.
@@ -32,9 +32,13 @@ func (s *StoreClient) Read(ctx context.Context, key string) (*store.Record, erro
 	if s.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := s.c.conn.Load().store.Read(ctx, &pluginpb.ReadRequest{Key: key})
+	cn, err := s.c.current()
 	if err != nil {
-		return nil, s.err(ctx, err)
+		return nil, err
+	}
+	resp, err := cn.store.Read(ctx, &pluginpb.ReadRequest{Key: key})
+	if err != nil {
+		return nil, s.err(ctx, cn, err)
 	}
 	return &store.Record{Key: key, Value: resp.Value, TTL: time.Duration(resp.TtlNanos)}, nil
 }
@@ -44,12 +48,16 @@ func (s *StoreClient) Write(ctx context.Context, rec *store.Record) error {
 	if s.c.closed.Load() {
 		return ErrClosed
 	}
+	cn, err := s.c.current()
+	if err != nil {
+		return err
+	}
 	req := &pluginpb.WriteRequest{}
 	if rec != nil {
 		req.Record = &pluginpb.Record{Key: rec.Key, Value: rec.Value, TtlNanos: int64(rec.TTL)}
 	}
-	if _, err := s.c.conn.Load().store.Write(ctx, req); err != nil {
-		return s.err(ctx, err)
+	if _, err := cn.store.Write(ctx, req); err != nil {
+		return s.err(ctx, cn, err)
 	}
 	return nil
 }
@@ -59,8 +67,12 @@ func (s *StoreClient) Delete(ctx context.Context, key string) error {
 	if s.c.closed.Load() {
 		return ErrClosed
 	}
-	if _, err := s.c.conn.Load().store.Delete(ctx, &pluginpb.DeleteRequest{Key: key}); err != nil {
-		return s.err(ctx, err)
+	cn, err := s.c.current()
+	if err != nil {
+		return err
+	}
+	if _, err := cn.store.Delete(ctx, &pluginpb.DeleteRequest{Key: key}); err != nil {
+		return s.err(ctx, cn, err)
 	}
 	return nil
 }
@@ -70,9 +82,13 @@ func (s *StoreClient) List(ctx context.Context, prefix string) ([]string, error)
 	if s.c.closed.Load() {
 		return nil, ErrClosed
 	}
-	resp, err := s.c.conn.Load().store.List(ctx, &pluginpb.ListKeysRequest{Prefix: prefix})
+	cn, err := s.c.current()
 	if err != nil {
-		return nil, s.err(ctx, err)
+		return nil, err
+	}
+	resp, err := cn.store.List(ctx, &pluginpb.ListKeysRequest{Prefix: prefix})
+	if err != nil {
+		return nil, s.err(ctx, cn, err)
 	}
 	return resp.Keys, nil
 }

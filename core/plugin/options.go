@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"time"
 )
@@ -21,15 +22,17 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	settings     []byte
-	checksum     []byte
-	logger       *slog.Logger
-	name         string
-	startTimeout time.Duration
+	settings       []byte
+	checksum       []byte
+	checksumFunc   func(ctx context.Context, name string) ([]byte, error)
+	logger         *slog.Logger
+	name           string
+	startTimeout   time.Duration
+	healthInterval time.Duration
 }
 
 func newOptions(opts []Option) *options {
-	o := &options{startTimeout: DefaultStartTimeout}
+	o := &options{startTimeout: DefaultStartTimeout, healthInterval: DefaultHealthInterval}
 	for _, opt := range opts {
 		if opt != nil {
 			opt.apply(o)
@@ -51,13 +54,23 @@ func WithSettings(settings []byte) Option {
 	return optionFunc(func(o *options) { o.settings = settings })
 }
 
-// WithChecksum makes Open verify, before it starts the binary, that the
-// binary's SHA-256 checksum is sum; when it is not, Open fails with
-// ErrChecksumMismatch and nothing is started. Without it the binary is not
-// verified.
+// WithChecksum makes Open verify, before it starts the binary and before
+// every restart, that the binary's SHA-256 checksum is sum; when it is not,
+// Open fails with ErrChecksumMismatch and nothing is started. Without it (or
+// WithChecksumFunc) Open does not verify the binary; a Manager refuses to
+// start it.
 func WithChecksum(sum []byte) Option {
 	sum = bytes.Clone(sum)
-	return optionFunc(func(o *options) { o.checksum = sum })
+	return optionFunc(func(o *options) { o.checksum, o.checksumFunc = sum, nil })
+}
+
+// WithChecksumFunc is WithChecksum with the checksum looked up by f, with
+// the plugin's name, before every launch: the first and every restart. A
+// host that reads the checksum from a lock file passes a function that reads
+// the lock, so that a restart starts the binary pinned at that moment. An
+// error of f fails the launch with that error, and nothing is started.
+func WithChecksumFunc(f func(ctx context.Context, name string) ([]byte, error)) Option {
+	return optionFunc(func(o *options) { o.checksumFunc, o.checksum = f, nil })
 }
 
 // WithLogger sets the logger that receives the plugin's logs, and those of
@@ -74,6 +87,23 @@ func WithLogger(l *slog.Logger) Option {
 // its file name.
 func WithName(name string) Option {
 	return optionFunc(func(o *options) { o.name = name })
+}
+
+// DefaultHealthInterval is how often a plugin process is health-checked
+// unless WithHealthCheck says otherwise.
+const DefaultHealthInterval = 5 * time.Second
+
+// healthFailures is how many health checks in a row a plugin process may
+// fail before it is killed and restarted.
+const healthFailures = 3
+
+// WithHealthCheck sets how often the host checks that a plugin process
+// answers (the gRPC health service go-plugin serves); each check may take as
+// long. A process that fails three checks in a row is killed and restarted
+// as after a crash. The default is DefaultHealthInterval; d <= 0 turns the
+// checks off.
+func WithHealthCheck(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.healthInterval = d })
 }
 
 // WithStartTimeout bounds how long Open waits for the plugin process to

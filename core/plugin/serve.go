@@ -2,7 +2,9 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -25,8 +27,18 @@ import (
 // program writes to os.Stdout and os.Stderr to the host's log too. Started
 // by hand rather than by a host, the binary says that it is a plugin and
 // exits with status 1.
+//
+// The plugin does not outlive its host: when the host is gone, however it
+// died, the plugin closes the implementation (for up to two seconds) and
+// exits, within a second or so.
 func Serve(p Plugin) {
 	srv := newServer(p)
+	link, err := openPluginLink()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
+		os.Exit(1)
+	}
+	nameProcess()
 	level := pluginLogLevel()
 	// go-plugin replaces os.Stderr once it serves; these keep the real one,
 	// which the host reads log lines from.
@@ -38,12 +50,24 @@ func Serve(p Plugin) {
 	})
 	slog.SetDefault(slog.New(newPluginSlogHandler(os.Stderr, level)))
 
-	goplugin.Serve(&goplugin.ServeConfig{
+	cfg := &goplugin.ServeConfig{
 		HandshakeConfig:  Handshake(),
 		VersionedPlugins: pluginSets(p.kind, srv),
 		GRPCServer:       newGRPCServer,
 		Logger:           logger,
-	})
+	}
+	if link != nil {
+		tlsConfig, err := serverTLS(link.material)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
+			os.Exit(1)
+		}
+		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
+	}
+	if os.Getenv(MagicCookieKey) == MagicCookieValue {
+		go watchHost(link, srv)
+	}
+	goplugin.Serve(cfg)
 	srv.shutdown()
 }
 

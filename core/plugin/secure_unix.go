@@ -1,0 +1,74 @@
+//go:build unix
+
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// openBinary opens the binary at path for reading and checks it (see
+// secure.go): no symbolic link in its path, a regular file, not writable by
+// group or others.
+func openBinary(path string) (*os.File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open("/", dirFlags, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: "/", Err: err}
+	}
+	cur := "/"
+	parts := strings.Split(strings.TrimPrefix(abs, "/"), "/")
+	for i, part := range parts {
+		flags := dirFlags
+		if i == len(parts)-1 {
+			flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
+		}
+		next := filepath.Join(cur, part)
+		nfd, err := openat(fd, part, flags)
+		unix.Close(fd)
+		if err != nil {
+			if fi, lerr := os.Lstat(next); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				return nil, symlinkError(abs, next)
+			}
+			return nil, &fs.PathError{Op: "open", Path: next, Err: err}
+		}
+		fd, cur = nfd, next
+	}
+	f := os.NewFile(uintptr(fd), abs)
+	if err := checkMode(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// openat is unix.Openat, again after EINTR.
+func openat(dirfd int, name string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags, 0)
+		if !errors.Is(err, unix.EINTR) {
+			return fd, err
+		}
+	}
+}
+
+func symlinkError(path, link string) error {
+	what := "a directory of it"
+	if link == path {
+		what = "it"
+	}
+	msg := fmt.Sprintf("%s is a symbolic link, and %s is the plugin's path: a plugin must not sit in a symlinked directory or be a link", link, what)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		msg += fmt.Sprintf("; name it by its real path, %s (for a plugin directory, set %s to the real directory)", real, EnvPluginDir)
+	}
+	return unsafeBinary("%s", msg)
+}
