@@ -141,6 +141,7 @@ type Broker struct {
 	nc  *natsgo.Conn
 	js  jetstream.JetStream // nil in core mode
 	ids *idGen
+	out *sync.Pool // of *outMsg
 
 	stats counters
 
@@ -173,6 +174,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		cfg:  cfg,
 		log:  o.log.With("broker", "nats", "mode", cfg.Mode),
 		ids:  newIDGen(),
+		out:  newOutPool(),
 		subs: make(map[*subscription]struct{}),
 	}
 	nc, err := connect(ctx, cfg, b.log, o.natsOpts)
@@ -336,7 +338,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 	if id == "" {
 		id = b.ids.next()
 	}
-	o, err := encode(b.subject(topic), id, msg)
+	o, err := encode(b.out, b.subject(topic), id, msg)
 	if err != nil {
 		return err
 	}
@@ -367,15 +369,20 @@ func (b *Broker) checkSize(size int64) error {
 const attemptTimeout = 2 * time.Second
 
 func (b *Broker) publishJS(ctx context.Context, topic string, m *natsgo.Msg) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(b.cfg.PublishTimeout))
-		defer cancel()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Duration(b.cfg.PublishTimeout))
 	}
 	wait := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		ack, err := b.js.PublishMsg(actx, m, jetstream.WithRetryAttempts(0))
+		// One context per attempt, ending at the attempt's timeout or the
+		// publish deadline, whichever comes first.
+		end := time.Now().Add(attemptTimeout)
+		if deadline.Before(end) {
+			end = deadline
+		}
+		actx, cancel := context.WithDeadline(ctx, end)
+		ack, err := b.js.PublishMsg(actx, m)
 		cancel()
 		if err == nil {
 			b.stats.published.Add(1)
@@ -384,14 +391,14 @@ func (b *Broker) publishJS(ctx context.Context, topic string, m *natsgo.Msg) err
 			}
 			return nil
 		}
-		if ctx.Err() != nil || !retryable(err) {
+		if ctx.Err() != nil || !time.Now().Before(deadline) || !retryable(err) {
 			return b.mapErr(fmt.Sprintf("publish to %s (attempt %d)", topic, attempt), err)
 		}
 		b.stats.retries.Add(1)
 		select {
 		case <-ctx.Done():
 			return b.mapErr(fmt.Sprintf("publish to %s (attempt %d)", topic, attempt), err)
-		case <-time.After(wait):
+		case <-time.After(min(wait, time.Until(deadline))):
 		}
 		wait = min(2*wait, 500*time.Millisecond)
 	}

@@ -131,17 +131,23 @@ func (g *idGen) next() string {
 // written a message to its buffer when Publish returns, so the message, its
 // header map and the header's value slices can serve the next Publish.
 type outMsg struct {
+	pool *sync.Pool // the pool of its broker
 	m    natsgo.Msg
 	vals []string // backing of the header values, one each
 	size int64    // header and data bytes
 }
 
-var outPool = sync.Pool{New: func() any { return &outMsg{m: natsgo.Msg{Header: make(natsgo.Header, 4)}} }}
+// newOutPool returns a pool of outMsg.
+func newOutPool() *sync.Pool {
+	p := new(sync.Pool)
+	p.New = func() any { return &outMsg{pool: p, m: natsgo.Msg{Header: make(natsgo.Header, 4)}} }
+	return p
+}
 
-// encode fills a pooled message for subj with msg and id; release returns
+// encode fills a message of pool for subj with msg and id; release returns
 // it to the pool.
-func encode(subj, id string, msg *broker.Message) (*outMsg, error) {
-	o := outPool.Get().(*outMsg)
+func encode(pool *sync.Pool, subj, id string, msg *broker.Message) (*outMsg, error) {
+	o := pool.Get().(*outMsg)
 	clear(o.m.Header)
 	o.vals = slices.Grow(o.vals[:0], len(msg.Header)+1)
 	o.size = int64(len(msg.Body)) + 12 // "NATS/1.0\r\n" and the final "\r\n"
@@ -169,7 +175,7 @@ func encode(subj, id string, msg *broker.Message) (*outMsg, error) {
 func (o *outMsg) release() {
 	o.m.Subject, o.m.Data = "", nil
 	clear(o.vals)
-	outPool.Put(o)
+	o.pool.Put(o)
 }
 
 // decode returns the broker message of a NATS message's header and data: the ID from
