@@ -154,8 +154,8 @@ func (w *watcher) Next() (*registry.Event, error) {
 	for w.err == nil {
 		ev, err := w.stream.Recv()
 		if err != nil {
+			w.err = w.ended(err) // before cancel, which ended would take for Stop
 			w.cancel()
-			w.err = w.ended(err)
 			break
 		}
 		if ev.Type == pluginpb.EventType_EVENT_TYPE_UNSPECIFIED || ev.Service == nil {

@@ -30,11 +30,18 @@ const (
 	envServe = "MICRO_PLUGIN_TEST_SERVE"
 	// envMarker is a file the child writes its pid to as soon as it runs.
 	envMarker = "MICRO_PLUGIN_TEST_MARKER"
+	// envHost makes TestMain a host that starts a plugin and waits to be
+	// killed; see runHost.
+	envHost = "MICRO_PLUGIN_TEST_HOST"
 )
 
 func TestMain(m *testing.M) {
 	if name := os.Getenv(envServe); name != "" {
 		servePlugin(name)
+		os.Exit(0)
+	}
+	if spec := os.Getenv(envHost); spec != "" {
+		runHost(spec)
 		os.Exit(0)
 	}
 	goleak.VerifyTestMain(m)

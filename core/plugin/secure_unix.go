@@ -62,11 +62,12 @@ func openat(dirfd int, name string, flags int) (int, error) {
 }
 
 func symlinkError(path, link string) error {
-	what := "a directory of it"
+	var msg string
 	if link == path {
-		what = "it"
+		msg = fmt.Sprintf("%s is a symbolic link: a plugin binary must not be a link", link)
+	} else {
+		msg = fmt.Sprintf("%s, a directory on the plugin's path, is a symbolic link: a plugin must not sit in a symlinked directory", link)
 	}
-	msg := fmt.Sprintf("%s is a symbolic link, and %s is the plugin's path: a plugin must not sit in a symlinked directory or be a link", link, what)
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		msg += fmt.Sprintf("; name it by its real path, %s (for a plugin directory, set %s to the real directory)", real, EnvPluginDir)
 	}

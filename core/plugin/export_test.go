@@ -1,0 +1,19 @@
+package plugin
+
+import "net"
+
+// PID returns the pid of the plugin process of the moment, 0 while it
+// restarts.
+func PID(c *Client) int { return c.conn.Load().pid }
+
+// Addr returns the address of the plugin process of the moment.
+func Addr(c *Client) net.Addr { return c.conn.Load().addr }
+
+// LaunchMaterial returns the TLS material a host writes on a host link.
+func LaunchMaterial() ([]byte, error) {
+	_, m, err := newLaunchTLS()
+	return m, err
+}
+
+// EnvHostLink is the variable that gives a plugin its host link.
+const EnvHostLink = envHostLink

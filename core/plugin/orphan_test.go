@@ -1,0 +1,198 @@
+package plugin_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seedmicro/micro/core/plugin"
+)
+
+// A host is the test binary run with envHost=<mode>:<serve>. It starts the
+// plugin serve, prints "pid <pid of the plugin>" and waits to be killed.
+// The modes:
+//
+//	open  through plugin.Open, as a service does
+//	raw   with os/exec and go-plugin's environment only: no parent-death
+//	      signal and no host link, so only the plugin's watch of its
+//	      parent process can end it
+//	link  as raw, plus a host link: the plugin's watch of the link ends it
+//
+// The raw and link plugins write their standard error to the file in
+// envHostStderr.
+const envHostStderr = "MICRO_PLUGIN_TEST_HOST_STDERR"
+
+// keep holds the host's end of the host link for the life of the host.
+var keep []*os.File
+
+func runHost(spec string) {
+	mode, serve, _ := strings.Cut(spec, ":")
+	os.Unsetenv(envHost)
+	os.Setenv(envServe, serve)
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		os.Exit(2)
+	}
+	switch mode {
+	case "open":
+		c, err := plugin.Open(context.Background(), os.Args[0], plugin.Kind(serve), plugin.WithLogger(quiet))
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("pid %d\n", plugin.PID(c))
+	case "raw", "link":
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), plugin.MagicCookieKey+"="+plugin.MagicCookieValue, "PLUGIN_PROTOCOL_VERSIONS=1")
+		stderr, err := os.Create(os.Getenv(envHostStderr))
+		if err != nil {
+			fail(err)
+		}
+		cmd.Stderr = stderr
+		if mode == "link" {
+			material, err := plugin.LaunchMaterial()
+			if err != nil {
+				fail(err)
+			}
+			r, w, err := os.Pipe()
+			if err != nil {
+				fail(err)
+			}
+			w.Write(append(material, '\n'))
+			keep = append(keep, w)
+			cmd.ExtraFiles = []*os.File{r}
+			cmd.Env = append(cmd.Env, plugin.EnvHostLink+"=3")
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			fail(err)
+		}
+		if err := cmd.Start(); err != nil {
+			fail(err)
+		}
+		// The handshake line: the plugin serves.
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			fail(fmt.Errorf("no handshake: %w", err))
+		}
+		fmt.Printf("pid %d\n", cmd.Process.Pid)
+	default:
+		fail(fmt.Errorf("unknown host mode %q", mode))
+	}
+	select {}
+}
+
+// startHost starts a host (see runHost) and returns it and the pid of its
+// plugin.
+func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envHost+"="+spec, envHostStderr+"="+stderr,
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		line <- l
+	}()
+	var pid int
+	select {
+	case l := <-line:
+		if _, err := fmt.Sscanf(l, "pid %d", &pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("host said %q (%v); stderr: %s", l, err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the host did not start its plugin; stderr: %s", errb.String())
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if !gone(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return cmd, pid
+}
+
+// gone reports whether process pid has exited: it does not exist, or is a
+// zombie that its new parent has not reaped.
+func gone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
+}
+
+// waitGone waits up to d for pid to exit and returns how long it took.
+func waitGone(t *testing.T, pid int, d time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !gone(pid) {
+		if time.Since(start) > d {
+			t.Fatalf("plugin process %d still running %v after its host was killed", pid, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestNoOrphanWhenTheHostIsKilled(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	tests := []struct {
+		mode   string
+		reason string // in the plugin's log, for raw and link
+	}{
+		// The kernel kills the plugin (Pdeathsig), at once.
+		{"open", ""},
+		// The plugin sees its parent change.
+		{"raw", "the parent process changed"},
+		// The plugin sees the host link close.
+		{"link", "the host link closed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			stderr := filepath.Join(t.TempDir(), "stderr")
+			host, pid := startHost(t, tt.mode+":store", stderr)
+			if gone(pid) {
+				t.Fatalf("plugin process %d is not running", pid)
+			}
+			if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			host.Wait()
+			took := waitGone(t, pid, 5*time.Second)
+			t.Logf("the plugin exited %v after its host was killed", took.Round(time.Millisecond))
+			if tt.reason != "" {
+				b, _ := os.ReadFile(stderr)
+				if !bytes.Contains(b, []byte(tt.reason)) {
+					t.Errorf("the plugin's log does not say %q:\n%s", tt.reason, b)
+				}
+			}
+		})
+	}
+}
