@@ -603,6 +603,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 		s.nsub = nil
 		s.mu.Unlock()
 	}
+	s.cancel() // tell the handler in progress
 	if pull != nil {
 		// No more messages; the loop ends after the handler in progress,
 		// and what it had not handled goes back to the server at once.
@@ -614,7 +615,6 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	s.cancel()
 	waited := make(chan struct{})
 	go func() {
 		s.running.Wait()
