@@ -29,10 +29,14 @@ FUZZ_TARGETS := \
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## download modules and install the code generators (protoc from Debian's protobuf-compiler)
+setup: ## download modules; install protoc, amqp-tools and redis-tools (Debian) and the code generators
 	$(GO) mod download
-	@command -v protoc >/dev/null || { echo "installing protoc (Debian package protobuf-compiler)"; \
-		(apt-get update -qq && apt-get install -y -qq protobuf-compiler) >/dev/null; }
+	@missing=""; \
+	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
+	command -v amqp-publish >/dev/null || missing="$$missing amqp-tools"; \
+	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && apt-get install -y -qq $$missing) >/dev/null; fi
 	@$(MAKE) --no-print-directory tools
 
 tools:
