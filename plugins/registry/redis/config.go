@@ -1,0 +1,161 @@
+package redis
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Defaults applied by New to the zero fields of a Config.
+const (
+	DefaultURL            = "redis://127.0.0.1:6379/0"
+	DefaultPrefix         = "micro:registry:"
+	DefaultSweepInterval  = time.Second
+	DefaultResyncInterval = time.Minute
+	DefaultClientName     = "micro-registry-redis"
+)
+
+// Config holds the settings of a Registry. Zero fields take the defaults
+// above; New validates the result and names the field at fault. It is what
+// an out-of-process plugin decodes, strictly, from JSON: durations are
+// strings such as "1s".
+type Config struct {
+	// URL is the Redis server: redis://[user:password@]host:port/db, or
+	// rediss:// for TLS. The query parameters of go-redis's ParseURL are
+	// accepted (pool_size, dial_timeout, read_timeout, client_name,
+	// skip_verify, ...). Every watcher holds a connection of its own for
+	// its pub/sub subscription. Default DefaultURL.
+	URL string `json:"url,omitempty"`
+	// Prefix starts every key and the channel of the registry. Registries
+	// with the same server, database and prefix share their services.
+	// Default DefaultPrefix.
+	Prefix string `json:"prefix,omitempty"`
+	// SweepInterval is how often a watcher looks for nodes whose TTL has
+	// passed, removes them from the index and announces their removal: it
+	// bounds how late a watcher learns of an expiry. Default
+	// DefaultSweepInterval.
+	SweepInterval Duration `json:"sweep_interval,omitempty"`
+	// ResyncInterval is how often a watcher compares what it reported with
+	// a full scan of the registry, in case it missed an announcement (its
+	// connection was cut). Default DefaultResyncInterval.
+	ResyncInterval Duration `json:"resync_interval,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = Duration(DefaultSweepInterval)
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = Duration(DefaultResyncInterval)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if _, err := goredis.ParseURL(c.URL); err != nil {
+		return badField("URL", "%q: %v", redact(c.URL), err)
+	}
+	if c.SweepInterval < Duration(time.Millisecond) {
+		return badField("SweepInterval", "%v; want at least 1ms", c.SweepInterval)
+	}
+	if c.ResyncInterval < c.SweepInterval {
+		return badField("ResyncInterval", "%v; want at least SweepInterval (%v)", c.ResyncInterval, c.SweepInterval)
+	}
+	return nil
+}
+
+func badField(field, format string, args ...any) error {
+	return fmt.Errorf("registry/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// UnmarshalJSON decodes c strictly: an unknown field is an error.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("registry/redis: config: %w", err)
+	}
+	*c = Config(p)
+	return nil
+}
+
+// redact hides the password of a URL for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Duration is a time.Duration that reads and writes JSON as a string such as
+// "1m30s". It also reads a number, as nanoseconds.
+type Duration time.Duration
+
+// String formats d as time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		n, nerr := strconv.ParseInt(string(b), 10, 64)
+		if nerr != nil {
+			return errors.New("registry/redis: a duration must be a string such as \"30s\" or a number of nanoseconds")
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("registry/redis: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Option configures a Registry beyond its Config.
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	client *goredis.Client
+	logger *slog.Logger
+}
+
+// WithClient makes the registry use c instead of connecting to Config.URL;
+// Close then leaves c open.
+func WithClient(c *goredis.Client) Option {
+	return optionFunc(func(o *options) { o.client = c })
+}
+
+// WithLogger sets the logger of the errors watchers meet in the background
+// (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
