@@ -1,0 +1,234 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"sync"
+
+	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/direct"
+	brokermemory "github.com/seedmicro/micro/core/broker/memory"
+	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/core/registry/local"
+	registrymemory "github.com/seedmicro/micro/core/registry/memory"
+	"github.com/seedmicro/micro/core/store"
+	storememory "github.com/seedmicro/micro/core/store/memory"
+)
+
+// Params is what a factory gets to make a component.
+type Params struct {
+	// Address is the Component's address, empty if none was given.
+	Address string
+	// Settings is the Component's settings, a JSON object or empty: decode
+	// them strictly, with plugin.DecodeSettings.
+	Settings []byte
+	// Registry is the service's registry, for a broker that finds its
+	// peers through it (as the direct broker does); nil for a registry.
+	Registry registry.Registry
+	// Logger is the service's logger.
+	Logger *slog.Logger
+}
+
+// Factories make components; each returns an implementation that the
+// resolver's caller closes when done.
+type (
+	RegistryFactory func(ctx context.Context, p Params) (registry.Registry, error)
+	BrokerFactory   func(ctx context.Context, p Params) (broker.Broker, error)
+	StoreFactory    func(ctx context.Context, p Params) (store.Store, error)
+)
+
+// Factories is the set of implementations compiled into a service, by kind
+// and name: what a Component's name resolves to before any plugin. It is
+// safe for concurrent use. Registering a name twice for a kind panics.
+type Factories struct {
+	mu         sync.Mutex
+	registries map[string]RegistryFactory
+	brokers    map[string]BrokerFactory
+	stores     map[string]StoreFactory
+}
+
+// NewFactories returns the factories of the core's embedded
+// implementations:
+//
+//	registry  local (files shared by the processes of a machine; the address
+//	          is the directory), memory (this process only)
+//	broker    direct (delivers over micro's transport to subscribers found in
+//	          the registry; the address is the one it listens on), memory
+//	          (this process only; settings queue_size and max_deliveries)
+//	store     memory
+//
+// Register more, such as a plugin imported as a Go package, to have them
+// compiled in.
+func NewFactories() *Factories {
+	f := &Factories{
+		registries: make(map[string]RegistryFactory),
+		brokers:    make(map[string]BrokerFactory),
+		stores:     make(map[string]StoreFactory),
+	}
+	f.RegisterRegistry("local", newLocalRegistry)
+	f.RegisterRegistry("memory", newMemoryRegistry)
+	f.RegisterBroker("direct", newDirectBroker)
+	f.RegisterBroker("memory", newMemoryBroker)
+	f.RegisterStore("memory", newMemoryStore)
+	return f
+}
+
+// nameRE is the form of an implementation's name.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+func register[F any](f *Factories, m map[string]F, kind plugin.Kind, name string, fn F, isNil bool) {
+	if !nameRE.MatchString(name) {
+		panic(fmt.Sprintf("resolve: invalid %s name %q: want lower-case letters, digits and dashes", kind, name))
+	}
+	if isNil {
+		panic(fmt.Sprintf("resolve: nil factory for %s %q", kind, name))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, dup := m[name]; dup {
+		panic(fmt.Sprintf("resolve: %s %q registered twice", kind, name))
+	}
+	m[name] = fn
+}
+
+// RegisterRegistry registers fn as the registry name. It panics if name is
+// taken or invalid (lower-case letters, digits and dashes).
+func (f *Factories) RegisterRegistry(name string, fn RegistryFactory) {
+	register(f, f.registries, plugin.KindRegistry, name, fn, fn == nil)
+}
+
+// RegisterBroker registers fn as the broker name. It panics if name is
+// taken or invalid.
+func (f *Factories) RegisterBroker(name string, fn BrokerFactory) {
+	register(f, f.brokers, plugin.KindBroker, name, fn, fn == nil)
+}
+
+// RegisterStore registers fn as the store name. It panics if name is taken
+// or invalid.
+func (f *Factories) RegisterStore(name string, fn StoreFactory) {
+	register(f, f.stores, plugin.KindStore, name, fn, fn == nil)
+}
+
+// Names returns the names registered for kind, sorted.
+func (f *Factories) Names(kind plugin.Kind) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch kind {
+	case plugin.KindRegistry:
+		return slices.Sorted(maps.Keys(f.registries))
+	case plugin.KindBroker:
+		return slices.Sorted(maps.Keys(f.brokers))
+	case plugin.KindStore:
+		return slices.Sorted(maps.Keys(f.stores))
+	}
+	return nil
+}
+
+func (f *Factories) registry(name string) RegistryFactory {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.registries[name]
+}
+
+func (f *Factories) broker(name string) BrokerFactory {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.brokers[name]
+}
+
+func (f *Factories) store(name string) StoreFactory {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stores[name]
+}
+
+// ---------------------------------------------------------------- built in
+
+// noAddress fails when an implementation that takes no address gets one.
+func noAddress(kind, name string, p Params) error {
+	if p.Address != "" {
+		return fmt.Errorf("the %s %s takes no address (got %q)", kind, name, p.Address)
+	}
+	return nil
+}
+
+func newLocalRegistry(_ context.Context, p Params) (registry.Registry, error) {
+	if err := plugin.DecodeSettings(p.Settings, &struct{}{}); err != nil {
+		return nil, err
+	}
+	var opts []local.Option
+	if p.Address != "" {
+		opts = append(opts, local.WithDir(p.Address))
+	}
+	return local.New(opts...)
+}
+
+func newMemoryRegistry(_ context.Context, p Params) (registry.Registry, error) {
+	if err := noAddress("registry", "memory", p); err != nil {
+		return nil, err
+	}
+	if err := plugin.DecodeSettings(p.Settings, &struct{}{}); err != nil {
+		return nil, err
+	}
+	return registrymemory.New(), nil
+}
+
+func newDirectBroker(_ context.Context, p Params) (broker.Broker, error) {
+	var cfg struct {
+		MaxAttempts int `json:"max_attempts"`
+		MaxInFlight int `json:"max_in_flight"`
+	}
+	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
+		return nil, err
+	}
+	if p.Registry == nil {
+		return nil, fmt.Errorf("the direct broker needs a registry")
+	}
+	opts := []direct.Option{direct.WithLogger(p.Logger)}
+	if p.Address != "" {
+		opts = append(opts, direct.WithAddress(p.Address))
+	}
+	if cfg.MaxAttempts > 0 {
+		opts = append(opts, direct.WithMaxAttempts(cfg.MaxAttempts))
+	}
+	if cfg.MaxInFlight > 0 {
+		opts = append(opts, direct.WithMaxInFlight(cfg.MaxInFlight))
+	}
+	return direct.New(p.Registry, opts...), nil
+}
+
+func newMemoryBroker(_ context.Context, p Params) (broker.Broker, error) {
+	if err := noAddress("broker", "memory", p); err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		QueueSize     int `json:"queue_size"`
+		MaxDeliveries int `json:"max_deliveries"`
+	}
+	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
+		return nil, err
+	}
+	var opts []brokermemory.Option
+	if cfg.QueueSize > 0 {
+		opts = append(opts, brokermemory.WithQueueSize(cfg.QueueSize))
+	}
+	if cfg.MaxDeliveries != 0 {
+		opts = append(opts, brokermemory.WithMaxDeliveries(cfg.MaxDeliveries))
+	}
+	return brokermemory.New(opts...), nil
+}
+
+func newMemoryStore(_ context.Context, p Params) (store.Store, error) {
+	if err := noAddress("store", "memory", p); err != nil {
+		return nil, err
+	}
+	if err := plugin.DecodeSettings(p.Settings, &struct{}{}); err != nil {
+		return nil, err
+	}
+	return storememory.New(), nil
+}
