@@ -7,6 +7,19 @@
 // installed: the local registry (files in a directory shared by every process
 // of the user on this machine) and the direct broker (events delivered over
 // micro's own transport to subscribers found in that registry).
+//
+// Which registry, broker and store a service uses is a deploy-time choice:
+// with WithConfig, New resolves the names of a resolve.Config (from flags,
+// MICRO_* environment variables or a config file) to an implementation
+// compiled into the service, else to an installed plugin, which runs in a
+// process of its own; see package resolve.
+//
+//	fs := flag.NewFlagSet("greeter", flag.ExitOnError)
+//	flags := resolve.RegisterFlags(fs) // --broker, --broker-address, ...
+//	fs.Parse(os.Args[1:])
+//	cfg, err := flags.Config(os.Getenv)
+//	...
+//	svc, err := micro.New("greeter", micro.WithConfig(cfg))
 package micro
 
 import (
@@ -20,13 +33,11 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/broker/direct"
 	"github.com/seedmicro/micro/core/client"
 	"github.com/seedmicro/micro/core/registry"
-	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/server"
 	"github.com/seedmicro/micro/core/store"
-	storemem "github.com/seedmicro/micro/core/store/memory"
+	"github.com/seedmicro/micro/resolve"
 )
 
 // Option configures a Service.
@@ -46,6 +57,8 @@ type options struct {
 	serverOpts []server.Option
 	clientOpts []client.Option
 	stopGrace  time.Duration
+	config     resolve.Config
+	resolver   *resolve.Resolver
 }
 
 // WithVersion sets the service version (default "latest").
@@ -62,6 +75,21 @@ func WithBroker(b broker.Broker) Option { return optionFunc(func(o *options) { o
 
 // WithStore sets the key-value store (default: in memory).
 func WithStore(s store.Store) Option { return optionFunc(func(o *options) { o.store = s }) }
+
+// WithConfig makes New resolve the registry, broker and store that cfg
+// names: each to the implementation compiled into the service under that
+// name, else to the installed plugin of that name, else to an error that
+// says how to install it (see package resolve). Those given with
+// WithRegistry, WithBroker or WithStore are used as given. Without it, and
+// for a name cfg leaves empty, the default is resolve.DefaultRegistry
+// ("local"), resolve.DefaultBroker ("direct") or resolve.DefaultStore
+// ("memory").
+func WithConfig(cfg resolve.Config) Option { return optionFunc(func(o *options) { o.config = cfg }) }
+
+// WithResolver sets the resolver of WithConfig (default: resolve.New with
+// the service's logger); give one with a resolve.Factories of your own to
+// compile implementations in.
+func WithResolver(r *resolve.Resolver) Option { return optionFunc(func(o *options) { o.resolver = r }) }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
@@ -87,11 +115,13 @@ type Service struct {
 	opts   options
 	srv    *server.Server
 	cli    *client.Client
-	closes []func(context.Context) error
+	closes []resolve.CloseFunc
 }
 
 // New builds the service called name. Components not given as options are
-// the embedded defaults, which New creates and Stop closes.
+// resolved from the configuration of WithConfig (by default the embedded
+// defaults), which New creates, plugins included, and Stop closes. New
+// fails if one cannot be made, after closing those it made.
 func New(name string, opts ...Option) (*Service, error) {
 	if name == "" {
 		return nil, errors.New("micro: service name is empty")
@@ -104,23 +134,9 @@ func New(name string, opts ...Option) (*Service, error) {
 		o.logger = slog.Default()
 	}
 	s := &Service{name: name, opts: o}
-	if s.opts.registry == nil {
-		r, err := local.New()
-		if err != nil {
-			return nil, fmt.Errorf("micro: open the local registry: %w", err)
-		}
-		s.opts.registry = r
-		s.closes = append(s.closes, func(context.Context) error { return r.Close() })
-	}
-	if s.opts.broker == nil {
-		b := direct.New(s.opts.registry, direct.WithLogger(o.logger))
-		s.opts.broker = b
-		s.closes = append(s.closes, b.Close)
-	}
-	if s.opts.store == nil {
-		st := storemem.New()
-		s.opts.store = st
-		s.closes = append(s.closes, func(context.Context) error { return st.Close() })
+	if err := s.resolve(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("micro: %w", err)
 	}
 	sopts := []server.Option{
 		server.WithName(name),
@@ -139,6 +155,46 @@ func New(name string, opts ...Option) (*Service, error) {
 		client.WithBroker(s.opts.broker),
 	}, o.clientOpts...)...)
 	return s, nil
+}
+
+// resolveTimeout bounds the making of the components, the start of their
+// plugins included.
+const resolveTimeout = time.Minute
+
+// resolve makes the components not given as options.
+func (s *Service) resolve() error {
+	o := &s.opts
+	r := o.resolver
+	if r == nil {
+		r = resolve.New(resolve.WithLogger(o.logger))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	if o.registry == nil {
+		reg, closeReg, err := r.Registry(ctx, o.config)
+		if err != nil {
+			return err
+		}
+		o.registry = reg
+		s.closes = append(s.closes, closeReg)
+	}
+	if o.broker == nil {
+		b, closeBroker, err := r.Broker(ctx, o.config, o.registry)
+		if err != nil {
+			return err
+		}
+		o.broker = b
+		s.closes = append(s.closes, closeBroker)
+	}
+	if o.store == nil {
+		st, closeStore, err := r.Store(ctx, o.config)
+		if err != nil {
+			return err
+		}
+		o.store = st
+		s.closes = append(s.closes, closeStore)
+	}
+	return nil
 }
 
 // Name returns the service name.
@@ -174,10 +230,14 @@ func (s *Service) Start(ctx context.Context) error { return s.srv.Start(ctx) }
 // Stop stops the server gracefully (see server.Server.Stop), then closes the
 // client and every component that New created.
 func (s *Service) Stop(ctx context.Context) error {
-	errs := []error{s.srv.Stop(ctx), s.cli.Close()}
+	var errs []error
+	if s.srv != nil {
+		errs = append(errs, s.srv.Stop(ctx), s.cli.Close())
+	}
 	for i := len(s.closes) - 1; i >= 0; i-- {
 		errs = append(errs, s.closes[i](ctx))
 	}
+	s.closes = nil
 	return errors.Join(errs...)
 }
 

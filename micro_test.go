@@ -4,17 +4,26 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/seedmicro/micro"
 	brokermem "github.com/seedmicro/micro/core/broker/memory"
+	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/registry/memory"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The test binary is also the broker plugin some tests install.
+	if os.Getenv(envServeBroker) != "" {
+		plugin.Serve(plugin.Broker(brokermem.New()))
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 type Req struct{ Name string }
 type Rsp struct{ Msg string }

@@ -79,11 +79,19 @@ func New(opts ...Option) *Resolver {
 // CloseFunc closes a component that the resolver made.
 type CloseFunc func(ctx context.Context) error
 
-// Registry returns the registry c names: the one compiled in under its
+// Registry returns the registry cfg names: the one compiled in under its
 // name (Factories), else the installed plugin registry/<name>, else an
 // error (a *NotFoundError) that says how to install it. See Broker.
-func (r *Resolver) Registry(ctx context.Context, c Component) (registry.Registry, CloseFunc, error) {
-	return r.registry(ctx, r.pluginDir, c)
+func (r *Resolver) Registry(ctx context.Context, cfg Config) (registry.Registry, CloseFunc, error) {
+	return r.registry(ctx, r.dir(cfg), cfg.Registry)
+}
+
+// dir returns the plugin directory for cfg.
+func (r *Resolver) dir(cfg Config) string {
+	if cfg.PluginDir != "" {
+		return cfg.PluginDir
+	}
+	return r.pluginDir
 }
 
 func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) (registry.Registry, CloseFunc, error) {
@@ -106,12 +114,13 @@ func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) 
 	return pc.Registry(), closer(pc), nil
 }
 
-// Broker returns the broker c names:
+// Broker returns the broker cfg names, cfg.Broker:
 //
-//  1. the broker compiled in under its name (Factories), made with the
-//     address and settings of c and with reg, the service's registry; else
+//  1. the broker compiled in under its name (Factories), made with its
+//     address and settings and with reg, the service's registry; else
 //  2. the installed plugin broker/<name>, started from the plugin directory
-//     (WithPluginDir) through a plugin.Manager, with the settings of c and its
+//     (cfg.PluginDir, else WithPluginDir, else plugin.DefaultDir) through a
+//     plugin.Manager, with its settings and its
 //     address as the "url" setting; its checksum is the one its directory's
 //     lock file pins, looked up before every launch, and when the project
 //     has a lock file (micro.lock in the working directory or above) that
@@ -119,8 +128,8 @@ func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) 
 //  3. a *NotFoundError, which says which command installs it.
 //
 // An empty name is DefaultBroker.
-func (r *Resolver) Broker(ctx context.Context, c Component, reg registry.Registry) (broker.Broker, CloseFunc, error) {
-	return r.broker(ctx, r.pluginDir, c, reg)
+func (r *Resolver) Broker(ctx context.Context, cfg Config, reg registry.Registry) (broker.Broker, CloseFunc, error) {
+	return r.broker(ctx, r.dir(cfg), cfg.Broker, reg)
 }
 
 func (r *Resolver) broker(ctx context.Context, pluginDir string, c Component, reg registry.Registry) (broker.Broker, CloseFunc, error) {
@@ -143,9 +152,9 @@ func (r *Resolver) broker(ctx context.Context, pluginDir string, c Component, re
 	return pc.Broker(), closer(pc), nil
 }
 
-// Store returns the store c names, as Broker does for a broker.
-func (r *Resolver) Store(ctx context.Context, c Component) (store.Store, CloseFunc, error) {
-	return r.store(ctx, r.pluginDir, c)
+// Store returns the store cfg names, as Broker does for a broker.
+func (r *Resolver) Store(ctx context.Context, cfg Config) (store.Store, CloseFunc, error) {
+	return r.store(ctx, r.dir(cfg), cfg.Store)
 }
 
 func (r *Resolver) store(ctx context.Context, pluginDir string, c Component) (store.Store, CloseFunc, error) {
@@ -384,10 +393,7 @@ func (c *Components) Close(ctx context.Context) error {
 // plugin directory is cfg.PluginDir if set. On error it closes what it
 // made.
 func (r *Resolver) Open(ctx context.Context, cfg Config) (*Components, error) {
-	dir := r.pluginDir
-	if cfg.PluginDir != "" {
-		dir = cfg.PluginDir
-	}
+	dir := r.dir(cfg)
 	comps := &Components{}
 	fail := func(err error) (*Components, error) {
 		comps.Close(context.WithoutCancel(ctx))

@@ -71,12 +71,12 @@ func TestBuiltIns(t *testing.T) {
 	}
 
 	t.Run("settings", func(t *testing.T) {
-		_, _, err := r.Broker(t.Context(), resolve.Component{Name: "memory", Settings: []byte(`{"queue_sise": 3}`)}, nil)
+		_, _, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "memory", Settings: []byte(`{"queue_sise": 3}`)}}, nil)
 		var se *plugin.SettingsError
 		if !errors.As(err, &se) || se.Field != "queue_sise" {
 			t.Errorf("Broker with a misspelt setting = %v, want a SettingsError naming it", err)
 		}
-		b, closeB, err := r.Broker(t.Context(), resolve.Component{Name: "broker/memory", Settings: []byte(`{"queue_size": 3}`)}, nil)
+		b, closeB, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "broker/memory", Settings: []byte(`{"queue_size": 3}`)}}, nil)
 		if err != nil {
 			t.Fatalf("Broker: %v", err)
 		}
@@ -84,12 +84,12 @@ func TestBuiltIns(t *testing.T) {
 		_ = b
 	})
 	t.Run("address", func(t *testing.T) {
-		if _, _, err := r.Store(t.Context(), resolve.Component{Name: "memory", Address: "x:1"}); err == nil || !strings.Contains(err.Error(), "takes no address") {
+		if _, _, err := r.Store(t.Context(), resolve.Config{Store: resolve.Component{Name: "memory", Address: "x:1"}}); err == nil || !strings.Contains(err.Error(), "takes no address") {
 			t.Errorf("Store with an address = %v", err)
 		}
 	})
 	t.Run("wrong kind", func(t *testing.T) {
-		if _, _, err := r.Store(t.Context(), resolve.Component{Name: "broker/memory"}); err == nil {
+		if _, _, err := r.Store(t.Context(), resolve.Config{Store: resolve.Component{Name: "broker/memory"}}); err == nil {
 			t.Error("a store named broker/memory resolved")
 		}
 	})
@@ -107,7 +107,7 @@ func TestResolutionOrder(t *testing.T) {
 		f := resolve.NewFactories()
 		f.RegisterBroker("fake", func(context.Context, resolve.Params) (broker.Broker, error) { return brokermemory.New(), nil })
 		r := resolve.New(resolve.WithFactories(f), resolve.WithPluginDir(dir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		b, closeB, err := r.Broker(t.Context(), resolve.Component{Name: "fake"}, nil)
+		b, closeB, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
 		if err != nil {
 			t.Fatalf("Broker: %v", err)
 		}
@@ -118,7 +118,7 @@ func TestResolutionOrder(t *testing.T) {
 	})
 	t.Run("installed next", func(t *testing.T) {
 		r := resolve.New(resolve.WithPluginDir(dir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		b, closeB, err := r.Broker(t.Context(), resolve.Component{Name: "fake"}, nil)
+		b, closeB, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
 		if err != nil {
 			t.Fatalf("Broker: %v", err)
 		}
@@ -147,7 +147,7 @@ func TestResolutionOrder(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		r := resolve.New(resolve.WithPluginDir(dir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		_, _, err := r.Broker(t.Context(), resolve.Component{Name: "rabbitmq"}, nil)
+		_, _, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "rabbitmq"}}, nil)
 		var nf *resolve.NotFoundError
 		if !errors.As(err, &nf) {
 			t.Fatalf("Broker = %v, want a *NotFoundError", err)
@@ -162,7 +162,7 @@ func TestResolutionOrder(t *testing.T) {
 	t.Run("on disk but not pinned", func(t *testing.T) {
 		install(t, dir, "broker/stray", false)
 		r := resolve.New(resolve.WithPluginDir(dir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		_, _, err := r.Broker(t.Context(), resolve.Component{Name: "stray"}, nil)
+		_, _, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "stray"}}, nil)
 		var nf *resolve.NotFoundError
 		if !errors.As(err, &nf) || !strings.Contains(err.Error(), "does not pin it") || !strings.Contains(err.Error(), "micro-new install broker/stray") {
 			t.Errorf("Broker = %v, want a *NotFoundError saying the lock does not pin it", err)
@@ -177,7 +177,7 @@ func TestResolutionOrder(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "pid")
 		t.Setenv(envMarker, marker)
 		r := resolve.New(resolve.WithPluginDir(tdir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		_, _, err := r.Broker(t.Context(), resolve.Component{Name: "fake"}, nil)
+		_, _, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
 		if !errors.Is(err, plugin.ErrChecksumMismatch) {
 			t.Errorf("Broker = %v, want ErrChecksumMismatch", err)
 		}
@@ -199,7 +199,7 @@ func TestProjectLock(t *testing.T) {
 	open := func(t *testing.T) error {
 		t.Helper()
 		r := resolve.New(resolve.WithPluginDir(dir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		_, closeB, err := r.Broker(t.Context(), resolve.Component{Name: "fake"}, nil)
+		_, closeB, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
 		if err == nil {
 			closeB(context.Background())
 		}
@@ -246,7 +246,7 @@ func TestAddressIsTheURLSetting(t *testing.T) {
 	serve(t, "url-store")
 	r := resolve.New(resolve.WithPluginDir(dir), resolve.WithWorkDir(t.TempDir()), resolve.WithLogger(quiet))
 	read := func(t *testing.T, c resolve.Component) (map[string]string, error) {
-		s, closeS, err := r.Store(t.Context(), c)
+		s, closeS, err := r.Store(t.Context(), resolve.Config{Store: c})
 		if err != nil {
 			return nil, err
 		}

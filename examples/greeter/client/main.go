@@ -1,5 +1,6 @@
 // Command client calls the greeter example service and publishes an event
-// that the service's subscriber receives.
+// that the service's subscriber receives. It takes the service's flags
+// (--registry, --broker, ...; see the service) to reach it where it runs.
 package main
 
 import (
@@ -13,20 +14,26 @@ import (
 
 	"github.com/seedmicro/micro"
 	"github.com/seedmicro/micro/examples/greeter/greeter"
+	"github.com/seedmicro/micro/resolve"
 )
 
 func main() {
 	name := flag.String("name", "World", "who to greet")
 	wait := flag.Duration("wait", 10*time.Second, "how long to wait for the service to appear")
+	flags := resolve.RegisterFlags(flag.CommandLine)
 	flag.Parse()
-	if err := run(*name, *wait); err != nil {
+	cfg, err := flags.Config(os.Getenv)
+	if err == nil {
+		err = run(cfg, *name, *wait)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
 	}
 }
 
-func run(name string, wait time.Duration) error {
-	svc, err := micro.New("greeter.client", micro.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+func run(cfg resolve.Config, name string, wait time.Duration) error {
+	svc, err := micro.New("greeter.client", micro.WithConfig(cfg), micro.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return err
 	}
