@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,19 +78,6 @@ func (c Config) validate() error {
 
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("registry/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
-}
-
-// UnmarshalJSON decodes c strictly: an unknown field is an error.
-func (c *Config) UnmarshalJSON(b []byte) error {
-	type plain Config
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var p plain
-	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("registry/redis: config: %w", err)
-	}
-	*c = Config(p)
-	return nil
 }
 
 // redact hides the password of a URL for messages.
