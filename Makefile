@@ -22,7 +22,10 @@ FUZZ_TARGETS := \
 	./internal/archive:FuzzExtractTarGz \
 	./internal/archive:FuzzExtractZip \
 	./core/plugin:FuzzDecodeSettings \
-	./plugins/broker/rabbitmq:FuzzWire
+	./plugins/broker/rabbitmq:FuzzWire \
+	./plugins/broker/nats:FuzzDurationJSON \
+	./plugins/registry/nats:FuzzKeyToken \
+	./plugins/store/nats:FuzzKey
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
