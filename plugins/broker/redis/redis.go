@@ -376,10 +376,7 @@ func deadLetter(e goredis.XMessage, group string, count int64, reason string) []
 		HeaderDeadLetterDeliveries: strconv.FormatInt(count, 10),
 		HeaderDeadLetterReason:     reason,
 	}
-	if _, ok := e.Values[FieldID]; !ok {
-		msg.ID = e.ID // keep the message ID it was delivered with
-	}
-	return encode(msg, extra)
+	return encode(msg, extra) // with the ID it was delivered with, the entry ID if it had none
 }
 
 func randomHex(n int) string {
