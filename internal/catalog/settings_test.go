@@ -11,6 +11,7 @@ import (
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 	brokerredis "github.com/seedmicro/micro/plugins/broker/redis"
 	registrynats "github.com/seedmicro/micro/plugins/registry/nats"
+	registryredis "github.com/seedmicro/micro/plugins/registry/redis"
 	storenats "github.com/seedmicro/micro/plugins/store/nats"
 	storeredis "github.com/seedmicro/micro/plugins/store/redis"
 
@@ -26,6 +27,7 @@ func TestSettingsMatchPluginConfigs(t *testing.T) {
 		"broker/redis":    brokerredis.Config{},
 		"broker/nats":     brokernats.Config{},
 		"registry/nats":   registrynats.Config{},
+		"registry/redis":  registryredis.Config{},
 		"store/nats":      storenats.Config{},
 		"store/redis":     storeredis.Config{},
 	}
