@@ -65,14 +65,15 @@ func ReadFile(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config file: %w", err)
 	}
-	cfg, err := parse(data)
+	cfg, err := Parse(data)
 	if err != nil {
 		return Config{}, fmt.Errorf("config file %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-func parse(data []byte) (Config, error) {
+// Parse decodes a config file's content, as ReadFile does.
+func Parse(data []byte) (Config, error) {
 	var cfg Config
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -264,6 +264,11 @@ func TestWatchEndsWithTheProcess(t *testing.T) {
 func TestUnresponsiveProcessIsRestarted(t *testing.T) {
 	c := mustOpenChild(t, plugin.KindStore, "store", plugin.WithName("store/frozen"), plugin.WithHealthCheck(100*time.Millisecond))
 	pid := plugin.PID(c)
+	// A process that answers passes its checks and keeps running.
+	time.Sleep(600 * time.Millisecond)
+	if p := plugin.PID(c); p != pid {
+		t.Fatalf("a healthy plugin was restarted: pid %d, then %d", pid, p)
+	}
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
