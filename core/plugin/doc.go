@@ -28,20 +28,26 @@
 //
 // # Host side
 //
-// Open (or OpenBroker, OpenRegistry, OpenStore) starts a plugin binary and
-// returns the implementation it serves, as a BrokerClient, RegistryClient or
-// StoreClient: a broker.Broker, registry.Registry or store.Store that behaves
-// as the implementation does in process, down to its errors (errors.Is
-// matches broker.ErrClosed, registry.ErrNotFound, store.ErrNotFound and
-// registry.ErrWatcherStopped; other errors keep their message). The core
-// conformance suites pass through the bridge.
+// A Manager opens plugins by name from the plugin directory (DefaultDir:
+// $MICRO_PLUGIN_DIR, else the user's data directory), where `micro-new
+// install` puts them, and starts only binaries whose checksum it can
+// verify; a service rarely uses it directly, but through package resolve,
+// which looks the checksum up in the directory's lock file:
 //
-//	b, err := plugin.OpenBroker(ctx, "/plugins/micro-plugin-broker-rabbitmq",
-//		plugin.WithSettings([]byte(`{"address": "amqp://localhost"}`)),
-//		plugin.WithChecksum(sum),
-//		plugin.WithLogger(logger))
+//	m := plugin.NewManager(dir, plugin.WithChecksumFunc(lookup), plugin.WithLogger(logger))
+//	c, err := m.Open(ctx, "broker/rabbitmq", plugin.WithSettings(settings))
 //	if err != nil { ... }
+//	b := c.Broker() // a broker.Broker
 //	defer b.Close(ctx)
+//
+// Open (or OpenBroker, OpenRegistry, OpenStore) does the same with a
+// binary's path. Either returns the implementation the plugin serves, as a
+// BrokerClient, RegistryClient or StoreClient: a broker.Broker,
+// registry.Registry or store.Store that behaves as the implementation does
+// in process, down to its errors (errors.Is matches broker.ErrClosed,
+// registry.ErrNotFound, store.ErrNotFound and registry.ErrWatcherStopped;
+// other errors keep their message). The core conformance suites pass
+// through the bridge.
 //
 // The plugin process runs until the implementation is closed. Its channel
 // is gRPC over a unix socket, authenticated both ways with mutual TLS; its
@@ -51,12 +57,62 @@
 //
 // # Lifecycle
 //
-//  1. Open verifies the binary's checksum (WithChecksum), then starts it.
-//  2. go-plugin handshakes: magic cookie, ProtocolVersion, gRPC, mutual TLS.
+//  1. Before every launch, the first and each restart: the checksum is
+//     looked up (WithChecksum, WithChecksumFunc), the binary is opened and
+//     checked, and what was opened is hashed (see Security). A binary that
+//     fails is not started: ErrChecksumMismatch, ErrUnsafeBinary.
+//  2. The host makes the launch's TLS certificates, and starts the binary
+//     through go-plugin, which handshakes: magic cookie, ProtocolVersion,
+//     gRPC, mutual TLS.
 //  3. The host calls Plugin.Configure with the settings; the plugin decodes
 //     them and builds its implementation (or reports a *SettingsError).
-//  4. The host calls the service of the plugin's kind.
-//  5. Close (of the Client or the implementation) closes the
+//  4. The host calls the service of the plugin's kind, and checks the
+//     process's health (WithHealthCheck; gRPC health, every 5 s by
+//     default).
+//  5. When the process dies, or fails three health checks in a row and is
+//     killed, calls in flight and calls made meanwhile fail at once with an
+//     error matching ErrRestarting, "plugin broker/rabbitmq crashed;
+//     restarting", and the host starts the plugin again from step 1, after
+//     50 ms, doubling up to 5 s, jittered. Once it is back, calls reach it.
+//     A broker's subscriptions subscribe again on the new process by
+//     themselves; a registry's watches end with the ErrRestarting error,
+//     for the caller to watch (and list) again, since it missed what
+//     changed meanwhile.
+//  6. Close (of the Client or the implementation) closes the
 //     implementation on both sides and stops the process: it is asked to
 //     exit, and killed after two seconds if it has not.
+//
+// # Security
+//
+// Only the host talks to a plugin: the socket is served with mutual TLS,
+// and each end accepts only the other's certificate, made by the host for
+// the launch (P-256 keys; go-plugin's AutoMTLS makes P-521 keys, each end
+// its own, at a cost of some 30 ms per start). The host hands the plugin
+// its certificate and key over a pipe that only the two processes hold,
+// not in the environment.
+//
+// The binary that runs is the binary that was verified. The host opens
+// every component of the binary's path without following symbolic links
+// (openat and O_NOFOLLOW), so a path through a link is refused, and so is a
+// binary that is not a regular file or that group or others may write. It
+// hashes the opened file, and on Linux starts that very file
+// (/proc/self/fd/N), not the path, so replacing the path after the check
+// changes nothing. What remains is writing into the file itself, which
+// takes its owner's rights, the same that rewrite the lock file pinning
+// its checksum. (go-plugin's SecureConfig, which hashes the path and then
+// starts the path, is not used.) Elsewhere than Linux the binary is started
+// from its path right after the check.
+//
+// # No orphans
+//
+// A plugin does not outlive its host, however the host ends. On Linux the
+// kernel kills the plugin when the host dies (the parent-death signal,
+// SIGKILL). That signal follows the thread that started the process rather
+// than the process, and the Go runtime ends a thread when a goroutine locked
+// to it exits: the host starts each plugin from a goroutine locked to its
+// thread for as long as the plugin runs, so that no other goroutine can
+// take and end that thread. The plugin also watches its host on its own
+// (Serve): the pipe from the host reaches end of file when the host dies,
+// and its parent process changes when it is orphaned; either way it closes
+// its implementation, for up to two seconds, and exits.
 package plugin

@@ -57,6 +57,30 @@ func ExampleOpenBroker() {
 	// b is a broker.Broker.
 }
 
+// A host opens an installed plugin by name from the plugin directory; the
+// checksum comes from the directory's lock file (package resolve does
+// this, and checks the project's lock file too), and is looked up again
+// before every restart.
+func ExampleManager() {
+	ctx := context.Background()
+	lookup := func(ctx context.Context, name string) ([]byte, error) {
+		return nil, errors.New("read it from the lock file, e.g. with pluginlock")
+	}
+	m := plugin.NewManager("" /* plugin.DefaultDir */, plugin.WithChecksumFunc(lookup))
+	defer m.Close()
+	c, err := m.Open(ctx, "broker/rabbitmq", plugin.WithSettings([]byte(`{"url": "amqp://localhost:5672"}`)))
+	switch {
+	case errors.Is(err, plugin.ErrNotInstalled):
+		log.Fatalf("%v: install it with `micro-new install broker/rabbitmq`", err)
+	case err != nil:
+		log.Fatal(err)
+	}
+	b := c.Broker() // a broker.Broker
+	if err := b.Publish(ctx, "greeted", &broker.Message{Body: []byte("hi")}); errors.Is(err, plugin.ErrRestarting) {
+		// The plugin crashed and is being started again: try later.
+	}
+}
+
 // TestClient runs an implementation through the bridge, without a plugin
 // process, in a test.
 func ExampleTestClient() {
