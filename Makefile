@@ -25,7 +25,8 @@ FUZZ_TARGETS := \
 	./plugins/broker/rabbitmq:FuzzWire \
 	./plugins/broker/nats:FuzzDurationJSON \
 	./plugins/registry/nats:FuzzKeyToken \
-	./plugins/store/nats:FuzzKey
+	./plugins/store/nats:FuzzKey \
+	./plugins/broker/redis:FuzzEntry
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
