@@ -217,6 +217,10 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
 	}
 	cmd.Env = append(cmd.Env, envLogLevel+"="+minLevel(logger).String())
+	hclogger := newHCLogAdapter(logger)
+	if cmd.Path != path {
+		hclogger.exe, hclogger.path = cmd.Path, path
+	}
 	pc := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake(),
 		VersionedPlugins: pluginSets(kind, nil),
@@ -225,7 +229,7 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		TLSConfig:        hostTLS,
 		AutoMTLS:         hostTLS == nil,
 		StartTimeout:     timeout,
-		Logger:           newHCLogAdapter(logger),
+		Logger:           hclogger,
 		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
 		SyncStderr:       &lineLogger{l: logger, level: slog.LevelWarn, attrs: []any{"stream", "stderr"}},
 	})

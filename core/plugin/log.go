@@ -81,6 +81,10 @@ type hclogAdapter struct {
 	l       *slog.Logger
 	name    string
 	implied []any
+	// exe is the name the process was started by (/proc/self/fd/N,
+	// exec_linux.go), which go-plugin logs; path is the binary's path,
+	// logged instead.
+	exe, path string
 }
 
 var _ hclog.Logger = (*hclogAdapter)(nil)
@@ -104,6 +108,9 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	for i := 0; i+1 < len(attrs); i += 2 {
 		if k, ok := attrs[i].(string); ok && k == "plugin" {
 			attrs[i] = "binary"
+		}
+		if v, ok := attrs[i+1].(string); ok && a.exe != "" && v == a.exe {
+			attrs[i+1] = a.path
 		}
 	}
 	a.l.Log(ctx, sl, msg, attrs...)
