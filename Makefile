@@ -74,8 +74,9 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
-bench: ## benchmarks: core micro-benchmarks, then micro vs grpc-go and net/rpc (ratio lines last)
+bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients, micro RPC vs grpc-go and net/rpc (ratio lines)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./core/...
+	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
 
 generate: ## regenerate protobuf code with the pinned generators
