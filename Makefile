@@ -26,7 +26,9 @@ FUZZ_TARGETS := \
 	./plugins/broker/nats:FuzzDurationJSON \
 	./plugins/registry/nats:FuzzKeyToken \
 	./plugins/store/nats:FuzzKey \
-	./plugins/broker/redis:FuzzEntry
+	./plugins/broker/redis:FuzzEntry \
+	./resolve:FuzzParse \
+	./core/plugin:FuzzServerTLS
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
@@ -76,6 +78,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 
 bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients, micro RPC vs grpc-go and net/rpc (ratio lines)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./core/...
+	$(GO) run ./bench/cmd/pluginbench
 	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
 
