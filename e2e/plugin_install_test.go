@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func amqpURL() string {
+	if u := os.Getenv("MICRO_TEST_AMQP"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+// pluginChildren returns the processes whose executable lies in dir.
+func pluginChildren(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, e := range entries {
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err == nil && strings.HasPrefix(exe, dir) {
+			found = append(found, e.Name()+" "+exe)
+		}
+	}
+	return found
+}
+
+// TestInstallRabbitMQPluginAndUseIt is what a user does to move a service
+// onto RabbitMQ without rebuilding it: install the plugin, start the service
+// with --broker rabbitmq, verify; and what happens when the installed binary
+// is tampered with.
+func TestInstallRabbitMQPluginAndUseIt(t *testing.T) {
+	bin := t.TempDir()
+	microNew := build(t, bin, "../cmd/micro-new")
+	service := build(t, bin, "../examples/greeter/service")
+	clientBin := build(t, bin, "../examples/greeter/client")
+	pluginDir := filepath.Join(t.TempDir(), "plugins")
+	if err := os.Mkdir(pluginDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "MICRO_PLUGIN_DIR="+pluginDir, "MICRO_REGISTRY_DIR="+t.TempDir())
+	run := func(name string, args ...string) (string, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	// An empty plugin directory: install, then verify.
+	if out, err := run(microNew, "install", "broker/rabbitmq"); err != nil {
+		t.Fatalf("micro-new install broker/rabbitmq: %v\n%s", err, out)
+	}
+	binary := filepath.Join(pluginDir, "micro-plugin-broker-rabbitmq")
+	if _, err := os.Stat(binary); err != nil {
+		t.Fatalf("installed binary missing: %v", err)
+	}
+	if out, err := run(microNew, "verify"); err != nil {
+		t.Fatalf("micro-new verify after install: %v\n%s", err, out)
+	}
+
+	// The service and the client use the plugin, out of process.
+	flags := []string{"--broker", "rabbitmq", "--broker-address", amqpURL()}
+	var logs syncBuffer
+	svc := exec.Command(service, flags...)
+	svc.Env, svc.Stdout, svc.Stderr = env, &logs, &logs
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- svc.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			svc.Process.Kill()
+			<-exited
+		}
+	}()
+	out, err := run(clientBin, append([]string{"-name", "rabbit"}, flags...)...)
+	if err != nil {
+		t.Fatalf("client: %v\n%s\nservice log:\n%s", err, out, logs.String())
+	}
+	if !strings.Contains(out, "Hello, rabbit!") {
+		t.Fatalf("client output %q", out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), "event received") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the event did not reach the service through RabbitMQ:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if procs := pluginChildren(t, pluginDir); len(procs) == 0 {
+		t.Fatal("no plugin process runs from the plugin directory: the broker is not out of process")
+	}
+	svc.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Fatalf("service exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("service did not stop after SIGTERM")
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for len(pluginChildren(t, pluginDir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin processes left after the service stopped: %v", pluginChildren(t, pluginDir))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// One byte flipped: verify fails, and the service refuses the plugin.
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(binary, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(microNew, "verify")
+	if err == nil {
+		t.Fatalf("verify passed on a tampered binary:\n%s", out)
+	}
+	if !strings.Contains(out, "broker/rabbitmq") || !strings.Contains(out, "micro-new install") {
+		t.Fatalf("verify output does not name the plugin and the fix:\n%s", out)
+	}
+	out, err = run(service, flags...)
+	if err == nil {
+		t.Fatalf("service started with a tampered plugin:\n%s", out)
+	}
+	if !strings.Contains(out, "broker/rabbitmq") || !strings.Contains(strings.ToLower(out), "checksum") {
+		t.Fatalf("the service's refusal does not say why:\n%s", out)
+	}
+	if procs := pluginChildren(t, pluginDir); len(procs) != 0 {
+		t.Fatalf("a tampered plugin was started: %v", procs)
+	}
+	t.Logf("refusal: %s", strings.TrimSpace(out))
+}
