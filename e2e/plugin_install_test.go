@@ -139,7 +139,7 @@ func TestInstallRabbitMQPluginAndUseIt(t *testing.T) {
 	if err == nil {
 		t.Fatalf("service started with a tampered plugin:\n%s", out)
 	}
-	if !strings.Contains(out, "broker/rabbitmq") || !strings.Contains(strings.ToLower(out), "checksum") {
+	if !strings.Contains(out, "micro-new install broker/rabbitmq") || !strings.Contains(strings.ToLower(out), "checksum") {
 		t.Fatalf("the service's refusal does not say why:\n%s", out)
 	}
 	if procs := pluginChildren(t, pluginDir); len(procs) != 0 {

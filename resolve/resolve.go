@@ -261,6 +261,8 @@ func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind,
 	case errors.As(err, &np) && np.Platform == "":
 		bin, _ := plugin.BinaryName(full)
 		return nil, notFound(fmt.Sprintf("%s is in %s, but its lock file does not pin it", bin, pluginDir))
+	case errors.Is(err, plugin.ErrChecksumMismatch):
+		return nil, fmt.Errorf("%w; the binary changed since it was installed: reinstall it with `micro-new install %s` (and check what changed it)", err, full)
 	case err != nil:
 		return nil, err
 	}
