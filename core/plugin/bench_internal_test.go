@@ -144,4 +144,78 @@ func BenchmarkPublish(b *testing.B) {
 			}
 		}
 	})
+	// 16 publishers per CPU, as brokerbench has 16 in all.
+	b.Run("raw-parallel", func(b *testing.B) {
+		client := pluginpb.NewBrokerClient(serveUnix(b, func(s *grpc.Server) {
+			pluginpb.RegisterBrokerServer(s, rawBroker{})
+		}))
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req := &pluginpb.PublishRequest{Topic: "t", Message: &pluginpb.Message{Header: header, Body: body}}
+				if _, err := client.Publish(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("bridge-parallel", func(b *testing.B) {
+		br := bridged(b, Broker(nopBroker{})).Broker()
+		ctx := context.Background()
+		msg := &broker.Message{Header: header, Body: body}
+		b.ReportAllocs()
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := br.Publish(ctx, "t", msg); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// handBroker keeps the handler of its one subscription, for the benchmark
+// to deliver by calling it, as a broker that calls one handler at a time.
+type handBroker struct {
+	broker.Broker
+	h chan broker.Handler
+}
+
+func (b *handBroker) Subscribe(_ context.Context, topic string, h broker.Handler, _ ...broker.SubscribeOption) (broker.Subscription, error) {
+	b.h <- h
+	return handSub{topic}, nil
+}
+
+type handSub struct{ topic string }
+
+func (s handSub) Topic() string                       { return s.topic }
+func (handSub) Unsubscribe(ctx context.Context) error { return nil }
+
+// BenchmarkDeliver measures one delivery's round trip through the bridge:
+// the plugin-side handler sends it, the host handler runs, and its answer
+// comes back, one at a time.
+func BenchmarkDeliver(b *testing.B) {
+	body := make([]byte, 1024)
+	header := map[string]string{"Content-Type": "application/octet-stream"}
+	hb := &handBroker{h: make(chan broker.Handler, 1)}
+	br := bridged(b, Broker(hb)).Broker()
+	ctx := context.Background()
+	sub, err := br.Subscribe(ctx, "t", func(context.Context, *broker.Message) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe(ctx)
+	h := <-hb.h
+	msg := &broker.Message{ID: "id", Header: header, Body: body}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -42,6 +42,9 @@ type BrokerClient struct {
 	closing   bool
 	subs      map[*subscription]struct{}
 	closeDone chan struct{} // closed when the first Close has returned
+
+	muxMu sync.Mutex
+	mux   *publishMux // Publish's stream; nil until the first Publish
 }
 
 var _ broker.Broker = (*BrokerClient)(nil)
@@ -62,7 +65,9 @@ func (b *BrokerClient) err(ctx context.Context, cn *conn, err error) error {
 }
 
 // Publish publishes msg to topic and returns once the plugin's broker has
-// taken it, with the broker's error. msg is not kept.
+// taken it, with the broker's error. msg is not kept. Concurrent calls share
+// one stream to the plugin (see publishMux), which publishes them
+// concurrently.
 func (b *BrokerClient) Publish(ctx context.Context, topic string, msg *broker.Message) error {
 	if b.c.closed.Load() {
 		return broker.ErrClosed
@@ -71,14 +76,14 @@ func (b *BrokerClient) Publish(ctx context.Context, topic string, msg *broker.Me
 	if err != nil {
 		return err
 	}
-	req := &pluginpb.PublishRequest{Topic: topic}
-	if msg != nil {
-		req.Message = &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if _, err := cn.broker.Publish(ctx, req); err != nil {
+	m, err := b.publishMux(cn)
+	if err != nil {
 		return b.err(ctx, cn, err)
 	}
-	return nil
+	return b.answerErr(ctx, cn, m.publish(ctx, topic, msg))
 }
 
 // Subscribe calls h for every message the plugin's broker delivers on topic,
@@ -223,6 +228,7 @@ func (b *BrokerClient) Close(ctx context.Context) error {
 		break
 	}
 	b.c.shutdown()
+	b.closeMux()
 	return err
 }
 

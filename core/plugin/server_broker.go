@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 
+	"google.golang.org/grpc/status"
+
 	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
@@ -241,4 +243,118 @@ func (a answer) err() error {
 		return nil
 	}
 	return errors.New(a.msg)
+}
+
+// maxConcurrentPublishes bounds the publishes a PublishMux stream runs at
+// once; past it, the stream stops reading until one returns.
+const maxConcurrentPublishes = 256
+
+// PublishMux publishes the host's calls concurrently, and answers each
+// once the broker's Publish returns. Answers are sent by combining: the
+// publish that finds no other sending sends the answers queued meanwhile
+// with its own.
+func (s *brokerServer) PublishMux(stream pluginpb.Broker_PublishMuxServer) error {
+	b, err := s.broker()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	ps := &serverPublish{stream: stream, b: b, sem: make(chan struct{}, maxConcurrentPublishes), calls: make(map[uint64]context.CancelFunc)}
+	defer ps.wg.Wait() // the publishes in progress answer, or fail to
+	for {
+		batch := new(pluginpb.PublishBatch)
+		if err := stream.RecvMsg(batch); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if len(batch.Cancel) > 0 {
+			ps.mu.Lock()
+			for _, id := range batch.Cancel {
+				if c := ps.calls[id]; c != nil {
+					c()
+				}
+			}
+			ps.mu.Unlock()
+		}
+		for _, call := range batch.Calls {
+			select {
+			case ps.sem <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			cctx, ccancel := context.WithCancel(ctx)
+			ps.mu.Lock()
+			ps.calls[call.Id] = ccancel
+			ps.mu.Unlock()
+			ps.wg.Add(1)
+			go ps.publish(cctx, ccancel, call)
+		}
+	}
+}
+
+// serverPublish is the plugin side of one PublishMux stream.
+type serverPublish struct {
+	stream pluginpb.Broker_PublishMuxServer
+	b      broker.Broker
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	calls   map[uint64]context.CancelFunc // in progress, by id
+	queue   []*pluginpb.PublishResult     // answers not yet sent
+	sending bool
+	spare   []*pluginpb.PublishResult
+}
+
+func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc, call *pluginpb.PublishCall) {
+	defer ps.wg.Done()
+	err := ps.b.Publish(ctx, call.Topic, messageFromPB(call.Message))
+	r := &pluginpb.PublishResult{Id: call.Id}
+	if err != nil {
+		st := status.Convert(toStatus(err, brokerSentinels))
+		r.Code, r.Error = uint32(st.Code()), st.Message()
+	}
+	ps.mu.Lock()
+	delete(ps.calls, call.Id)
+	ps.queue = append(ps.queue, r)
+	send := !ps.sending
+	ps.sending = true
+	ps.mu.Unlock()
+	cancel()
+	<-ps.sem
+	if send {
+		ps.sendQueue()
+	}
+}
+
+// sendQueue sends the queued answers until there are none; one publish at
+// a time runs it.
+func (ps *serverPublish) sendQueue() {
+	var batch pluginpb.PublishResultBatch
+	for {
+		ps.mu.Lock()
+		if len(ps.queue) == 0 {
+			ps.sending = false
+			ps.mu.Unlock()
+			return
+		}
+		batch.Results, ps.queue, ps.spare = ps.queue, ps.spare[:0], nil
+		ps.mu.Unlock()
+		err := ps.stream.Send(&batch)
+		clear(batch.Results)
+		ps.mu.Lock()
+		ps.spare = batch.Results[:0]
+		ps.mu.Unlock()
+		if err != nil {
+			// The stream is gone: the host fails the calls itself.
+			ps.mu.Lock()
+			ps.queue = ps.queue[:0]
+			ps.sending = false
+			ps.mu.Unlock()
+			return
+		}
+	}
 }

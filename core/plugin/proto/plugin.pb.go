@@ -997,6 +997,226 @@ func (x *PublishRequest) GetMessage() *Message {
 	return nil
 }
 
+type PublishCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Topic string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	// Message is unset when the host publishes a nil message.
+	Message       *Message `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishCall) Reset() {
+	*x = PublishCall{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishCall) ProtoMessage() {}
+
+func (x *PublishCall) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishCall.ProtoReflect.Descriptor instead.
+func (*PublishCall) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PublishCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PublishCall) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PublishCall) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type PublishBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Calls []*PublishCall         `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	// Cancel lists the ids of calls the host no longer waits for.
+	Cancel        []uint64 `protobuf:"varint,2,rep,packed,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatch) Reset() {
+	*x = PublishBatch{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatch) ProtoMessage() {}
+
+func (x *PublishBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatch.ProtoReflect.Descriptor instead.
+func (*PublishBatch) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PublishBatch) GetCalls() []*PublishCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *PublishBatch) GetCancel() []uint64 {
+	if x != nil {
+		return x.Cancel
+	}
+	return nil
+}
+
+// PublishResult answers one PublishCall: code and error are the status the
+// unary Publish would have returned (code 0: published).
+type PublishResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Code          uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishResult) Reset() {
+	*x = PublishResult{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishResult) ProtoMessage() {}
+
+func (x *PublishResult) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishResult.ProtoReflect.Descriptor instead.
+func (*PublishResult) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PublishResult) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PublishResult) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *PublishResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type PublishResultBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*PublishResult       `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishResultBatch) Reset() {
+	*x = PublishResultBatch{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishResultBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishResultBatch) ProtoMessage() {}
+
+func (x *PublishResultBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishResultBatch.ProtoReflect.Descriptor instead.
+func (*PublishResultBatch) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PublishResultBatch) GetResults() []*PublishResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type PublishStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Published counts the messages published.
@@ -1007,7 +1227,7 @@ type PublishStreamResponse struct {
 
 func (x *PublishStreamResponse) Reset() {
 	*x = PublishStreamResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[17]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1239,7 @@ func (x *PublishStreamResponse) String() string {
 func (*PublishStreamResponse) ProtoMessage() {}
 
 func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[17]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1252,7 @@ func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishStreamResponse.ProtoReflect.Descriptor instead.
 func (*PublishStreamResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{17}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishStreamResponse) GetPublished() uint64 {
@@ -1063,7 +1283,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[18]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1295,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[18]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1308,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{18}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubscribeRequest) GetTopic() string {
@@ -1147,7 +1367,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1379,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1392,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{19}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubscribeResponse) GetId() uint64 {
@@ -1204,7 +1424,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1436,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1449,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{20}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 type ReadRequest struct {
@@ -1241,7 +1461,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1473,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1486,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{21}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReadRequest) GetKey() string {
@@ -1287,7 +1507,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1519,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1532,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{22}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReadResponse) GetValue() []byte {
@@ -1340,7 +1560,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1572,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1585,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{23}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Record) GetKey() string {
@@ -1400,7 +1620,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1632,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1645,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{24}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WriteRequest) GetRecord() *Record {
@@ -1444,7 +1664,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1676,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1689,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{25}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteRequest) GetKey() string {
@@ -1488,7 +1708,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1720,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1733,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{26}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListKeysRequest) GetPrefix() string {
@@ -1532,7 +1752,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1764,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1777,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{27}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListKeysResponse) GetKeys() []string {
@@ -1635,7 +1855,20 @@ const file_core_plugin_proto_plugin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
 	"\x0ePublishRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x122\n" +
-	"\amessage\x18\x02 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\"5\n" +
+	"\amessage\x18\x02 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\"g\n" +
+	"\vPublishCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x122\n" +
+	"\amessage\x18\x03 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\"Z\n" +
+	"\fPublishBatch\x122\n" +
+	"\x05calls\x18\x01 \x03(\v2\x1c.micro.plugin.v1.PublishCallR\x05calls\x12\x16\n" +
+	"\x06cancel\x18\x02 \x03(\x04R\x06cancel\"I\n" +
+	"\rPublishResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"N\n" +
+	"\x12PublishResultBatch\x128\n" +
+	"\aresults\x18\x01 \x03(\v2\x1e.micro.plugin.v1.PublishResultR\aresults\"5\n" +
 	"\x15PublishStreamResponse\x12\x1c\n" +
 	"\tpublished\x18\x01 \x01(\x04R\tpublished\"\x9e\x01\n" +
 	"\x10SubscribeRequest\x12\x14\n" +
@@ -1680,10 +1913,12 @@ const file_core_plugin_proto_plugin_proto_rawDesc = "" +
 	"Deregister\x12\".micro.plugin.v1.DeregisterRequest\x1a\x16.micro.plugin.v1.Empty\x12K\n" +
 	"\x06Lookup\x12\x1e.micro.plugin.v1.LookupRequest\x1a!.micro.plugin.v1.ServicesResponse\x12O\n" +
 	"\x04List\x12$.micro.plugin.v1.ListServicesRequest\x1a!.micro.plugin.v1.ServicesResponse\x12E\n" +
-	"\x05Watch\x12\x1d.micro.plugin.v1.WatchRequest\x1a\x1b.micro.plugin.v1.WatchEvent0\x012\xc0\x02\n" +
+	"\x05Watch\x12\x1d.micro.plugin.v1.WatchRequest\x1a\x1b.micro.plugin.v1.WatchEvent0\x012\x96\x03\n" +
 	"\x06Broker\x12B\n" +
 	"\aPublish\x12\x1f.micro.plugin.v1.PublishRequest\x1a\x16.micro.plugin.v1.Empty\x12Z\n" +
-	"\rPublishStream\x12\x1f.micro.plugin.v1.PublishRequest\x1a&.micro.plugin.v1.PublishStreamResponse(\x01\x12V\n" +
+	"\rPublishStream\x12\x1f.micro.plugin.v1.PublishRequest\x1a&.micro.plugin.v1.PublishStreamResponse(\x01\x12T\n" +
+	"\n" +
+	"PublishMux\x12\x1d.micro.plugin.v1.PublishBatch\x1a#.micro.plugin.v1.PublishResultBatch(\x010\x01\x12V\n" +
 	"\tSubscribe\x12!.micro.plugin.v1.SubscribeRequest\x1a\".micro.plugin.v1.SubscribeResponse(\x010\x01\x12>\n" +
 	"\x05Close\x12\x1d.micro.plugin.v1.CloseRequest\x1a\x16.micro.plugin.v1.Empty2\x9b\x02\n" +
 	"\x05Store\x12C\n" +
@@ -1705,7 +1940,7 @@ func file_core_plugin_proto_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_core_plugin_proto_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_core_plugin_proto_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_core_plugin_proto_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_core_plugin_proto_plugin_proto_goTypes = []any{
 	(EventType)(0),                // 0: micro.plugin.v1.EventType
 	(*ConfigureRequest)(nil),      // 1: micro.plugin.v1.ConfigureRequest
@@ -1725,74 +1960,83 @@ var file_core_plugin_proto_plugin_proto_goTypes = []any{
 	(*WatchEvent)(nil),            // 15: micro.plugin.v1.WatchEvent
 	(*Message)(nil),               // 16: micro.plugin.v1.Message
 	(*PublishRequest)(nil),        // 17: micro.plugin.v1.PublishRequest
-	(*PublishStreamResponse)(nil), // 18: micro.plugin.v1.PublishStreamResponse
-	(*SubscribeRequest)(nil),      // 19: micro.plugin.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 20: micro.plugin.v1.SubscribeResponse
-	(*CloseRequest)(nil),          // 21: micro.plugin.v1.CloseRequest
-	(*ReadRequest)(nil),           // 22: micro.plugin.v1.ReadRequest
-	(*ReadResponse)(nil),          // 23: micro.plugin.v1.ReadResponse
-	(*Record)(nil),                // 24: micro.plugin.v1.Record
-	(*WriteRequest)(nil),          // 25: micro.plugin.v1.WriteRequest
-	(*DeleteRequest)(nil),         // 26: micro.plugin.v1.DeleteRequest
-	(*ListKeysRequest)(nil),       // 27: micro.plugin.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),      // 28: micro.plugin.v1.ListKeysResponse
-	nil,                           // 29: micro.plugin.v1.Service.MetadataEntry
-	nil,                           // 30: micro.plugin.v1.Node.MetadataEntry
-	nil,                           // 31: micro.plugin.v1.Endpoint.MetadataEntry
-	nil,                           // 32: micro.plugin.v1.Message.HeaderEntry
+	(*PublishCall)(nil),           // 18: micro.plugin.v1.PublishCall
+	(*PublishBatch)(nil),          // 19: micro.plugin.v1.PublishBatch
+	(*PublishResult)(nil),         // 20: micro.plugin.v1.PublishResult
+	(*PublishResultBatch)(nil),    // 21: micro.plugin.v1.PublishResultBatch
+	(*PublishStreamResponse)(nil), // 22: micro.plugin.v1.PublishStreamResponse
+	(*SubscribeRequest)(nil),      // 23: micro.plugin.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 24: micro.plugin.v1.SubscribeResponse
+	(*CloseRequest)(nil),          // 25: micro.plugin.v1.CloseRequest
+	(*ReadRequest)(nil),           // 26: micro.plugin.v1.ReadRequest
+	(*ReadResponse)(nil),          // 27: micro.plugin.v1.ReadResponse
+	(*Record)(nil),                // 28: micro.plugin.v1.Record
+	(*WriteRequest)(nil),          // 29: micro.plugin.v1.WriteRequest
+	(*DeleteRequest)(nil),         // 30: micro.plugin.v1.DeleteRequest
+	(*ListKeysRequest)(nil),       // 31: micro.plugin.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),      // 32: micro.plugin.v1.ListKeysResponse
+	nil,                           // 33: micro.plugin.v1.Service.MetadataEntry
+	nil,                           // 34: micro.plugin.v1.Node.MetadataEntry
+	nil,                           // 35: micro.plugin.v1.Endpoint.MetadataEntry
+	nil,                           // 36: micro.plugin.v1.Message.HeaderEntry
 }
 var file_core_plugin_proto_plugin_proto_depIdxs = []int32{
 	3,  // 0: micro.plugin.v1.ConfigureResponse.settings_error:type_name -> micro.plugin.v1.SettingsError
-	29, // 1: micro.plugin.v1.Service.metadata:type_name -> micro.plugin.v1.Service.MetadataEntry
+	33, // 1: micro.plugin.v1.Service.metadata:type_name -> micro.plugin.v1.Service.MetadataEntry
 	7,  // 2: micro.plugin.v1.Service.endpoints:type_name -> micro.plugin.v1.Endpoint
 	6,  // 3: micro.plugin.v1.Service.nodes:type_name -> micro.plugin.v1.Node
-	30, // 4: micro.plugin.v1.Node.metadata:type_name -> micro.plugin.v1.Node.MetadataEntry
+	34, // 4: micro.plugin.v1.Node.metadata:type_name -> micro.plugin.v1.Node.MetadataEntry
 	8,  // 5: micro.plugin.v1.Endpoint.request:type_name -> micro.plugin.v1.Value
 	8,  // 6: micro.plugin.v1.Endpoint.response:type_name -> micro.plugin.v1.Value
-	31, // 7: micro.plugin.v1.Endpoint.metadata:type_name -> micro.plugin.v1.Endpoint.MetadataEntry
+	35, // 7: micro.plugin.v1.Endpoint.metadata:type_name -> micro.plugin.v1.Endpoint.MetadataEntry
 	8,  // 8: micro.plugin.v1.Value.fields:type_name -> micro.plugin.v1.Value
 	5,  // 9: micro.plugin.v1.RegisterRequest.service:type_name -> micro.plugin.v1.Service
 	5,  // 10: micro.plugin.v1.DeregisterRequest.service:type_name -> micro.plugin.v1.Service
 	5,  // 11: micro.plugin.v1.ServicesResponse.services:type_name -> micro.plugin.v1.Service
 	0,  // 12: micro.plugin.v1.WatchEvent.type:type_name -> micro.plugin.v1.EventType
 	5,  // 13: micro.plugin.v1.WatchEvent.service:type_name -> micro.plugin.v1.Service
-	32, // 14: micro.plugin.v1.Message.header:type_name -> micro.plugin.v1.Message.HeaderEntry
+	36, // 14: micro.plugin.v1.Message.header:type_name -> micro.plugin.v1.Message.HeaderEntry
 	16, // 15: micro.plugin.v1.PublishRequest.message:type_name -> micro.plugin.v1.Message
-	16, // 16: micro.plugin.v1.SubscribeResponse.message:type_name -> micro.plugin.v1.Message
-	24, // 17: micro.plugin.v1.WriteRequest.record:type_name -> micro.plugin.v1.Record
-	1,  // 18: micro.plugin.v1.Plugin.Configure:input_type -> micro.plugin.v1.ConfigureRequest
-	9,  // 19: micro.plugin.v1.Registry.Register:input_type -> micro.plugin.v1.RegisterRequest
-	10, // 20: micro.plugin.v1.Registry.Deregister:input_type -> micro.plugin.v1.DeregisterRequest
-	11, // 21: micro.plugin.v1.Registry.Lookup:input_type -> micro.plugin.v1.LookupRequest
-	12, // 22: micro.plugin.v1.Registry.List:input_type -> micro.plugin.v1.ListServicesRequest
-	14, // 23: micro.plugin.v1.Registry.Watch:input_type -> micro.plugin.v1.WatchRequest
-	17, // 24: micro.plugin.v1.Broker.Publish:input_type -> micro.plugin.v1.PublishRequest
-	17, // 25: micro.plugin.v1.Broker.PublishStream:input_type -> micro.plugin.v1.PublishRequest
-	19, // 26: micro.plugin.v1.Broker.Subscribe:input_type -> micro.plugin.v1.SubscribeRequest
-	21, // 27: micro.plugin.v1.Broker.Close:input_type -> micro.plugin.v1.CloseRequest
-	22, // 28: micro.plugin.v1.Store.Read:input_type -> micro.plugin.v1.ReadRequest
-	25, // 29: micro.plugin.v1.Store.Write:input_type -> micro.plugin.v1.WriteRequest
-	26, // 30: micro.plugin.v1.Store.Delete:input_type -> micro.plugin.v1.DeleteRequest
-	27, // 31: micro.plugin.v1.Store.List:input_type -> micro.plugin.v1.ListKeysRequest
-	2,  // 32: micro.plugin.v1.Plugin.Configure:output_type -> micro.plugin.v1.ConfigureResponse
-	4,  // 33: micro.plugin.v1.Registry.Register:output_type -> micro.plugin.v1.Empty
-	4,  // 34: micro.plugin.v1.Registry.Deregister:output_type -> micro.plugin.v1.Empty
-	13, // 35: micro.plugin.v1.Registry.Lookup:output_type -> micro.plugin.v1.ServicesResponse
-	13, // 36: micro.plugin.v1.Registry.List:output_type -> micro.plugin.v1.ServicesResponse
-	15, // 37: micro.plugin.v1.Registry.Watch:output_type -> micro.plugin.v1.WatchEvent
-	4,  // 38: micro.plugin.v1.Broker.Publish:output_type -> micro.plugin.v1.Empty
-	18, // 39: micro.plugin.v1.Broker.PublishStream:output_type -> micro.plugin.v1.PublishStreamResponse
-	20, // 40: micro.plugin.v1.Broker.Subscribe:output_type -> micro.plugin.v1.SubscribeResponse
-	4,  // 41: micro.plugin.v1.Broker.Close:output_type -> micro.plugin.v1.Empty
-	23, // 42: micro.plugin.v1.Store.Read:output_type -> micro.plugin.v1.ReadResponse
-	4,  // 43: micro.plugin.v1.Store.Write:output_type -> micro.plugin.v1.Empty
-	4,  // 44: micro.plugin.v1.Store.Delete:output_type -> micro.plugin.v1.Empty
-	28, // 45: micro.plugin.v1.Store.List:output_type -> micro.plugin.v1.ListKeysResponse
-	32, // [32:46] is the sub-list for method output_type
-	18, // [18:32] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 16: micro.plugin.v1.PublishCall.message:type_name -> micro.plugin.v1.Message
+	18, // 17: micro.plugin.v1.PublishBatch.calls:type_name -> micro.plugin.v1.PublishCall
+	20, // 18: micro.plugin.v1.PublishResultBatch.results:type_name -> micro.plugin.v1.PublishResult
+	16, // 19: micro.plugin.v1.SubscribeResponse.message:type_name -> micro.plugin.v1.Message
+	28, // 20: micro.plugin.v1.WriteRequest.record:type_name -> micro.plugin.v1.Record
+	1,  // 21: micro.plugin.v1.Plugin.Configure:input_type -> micro.plugin.v1.ConfigureRequest
+	9,  // 22: micro.plugin.v1.Registry.Register:input_type -> micro.plugin.v1.RegisterRequest
+	10, // 23: micro.plugin.v1.Registry.Deregister:input_type -> micro.plugin.v1.DeregisterRequest
+	11, // 24: micro.plugin.v1.Registry.Lookup:input_type -> micro.plugin.v1.LookupRequest
+	12, // 25: micro.plugin.v1.Registry.List:input_type -> micro.plugin.v1.ListServicesRequest
+	14, // 26: micro.plugin.v1.Registry.Watch:input_type -> micro.plugin.v1.WatchRequest
+	17, // 27: micro.plugin.v1.Broker.Publish:input_type -> micro.plugin.v1.PublishRequest
+	17, // 28: micro.plugin.v1.Broker.PublishStream:input_type -> micro.plugin.v1.PublishRequest
+	19, // 29: micro.plugin.v1.Broker.PublishMux:input_type -> micro.plugin.v1.PublishBatch
+	23, // 30: micro.plugin.v1.Broker.Subscribe:input_type -> micro.plugin.v1.SubscribeRequest
+	25, // 31: micro.plugin.v1.Broker.Close:input_type -> micro.plugin.v1.CloseRequest
+	26, // 32: micro.plugin.v1.Store.Read:input_type -> micro.plugin.v1.ReadRequest
+	29, // 33: micro.plugin.v1.Store.Write:input_type -> micro.plugin.v1.WriteRequest
+	30, // 34: micro.plugin.v1.Store.Delete:input_type -> micro.plugin.v1.DeleteRequest
+	31, // 35: micro.plugin.v1.Store.List:input_type -> micro.plugin.v1.ListKeysRequest
+	2,  // 36: micro.plugin.v1.Plugin.Configure:output_type -> micro.plugin.v1.ConfigureResponse
+	4,  // 37: micro.plugin.v1.Registry.Register:output_type -> micro.plugin.v1.Empty
+	4,  // 38: micro.plugin.v1.Registry.Deregister:output_type -> micro.plugin.v1.Empty
+	13, // 39: micro.plugin.v1.Registry.Lookup:output_type -> micro.plugin.v1.ServicesResponse
+	13, // 40: micro.plugin.v1.Registry.List:output_type -> micro.plugin.v1.ServicesResponse
+	15, // 41: micro.plugin.v1.Registry.Watch:output_type -> micro.plugin.v1.WatchEvent
+	4,  // 42: micro.plugin.v1.Broker.Publish:output_type -> micro.plugin.v1.Empty
+	22, // 43: micro.plugin.v1.Broker.PublishStream:output_type -> micro.plugin.v1.PublishStreamResponse
+	21, // 44: micro.plugin.v1.Broker.PublishMux:output_type -> micro.plugin.v1.PublishResultBatch
+	24, // 45: micro.plugin.v1.Broker.Subscribe:output_type -> micro.plugin.v1.SubscribeResponse
+	4,  // 46: micro.plugin.v1.Broker.Close:output_type -> micro.plugin.v1.Empty
+	27, // 47: micro.plugin.v1.Store.Read:output_type -> micro.plugin.v1.ReadResponse
+	4,  // 48: micro.plugin.v1.Store.Write:output_type -> micro.plugin.v1.Empty
+	4,  // 49: micro.plugin.v1.Store.Delete:output_type -> micro.plugin.v1.Empty
+	32, // 50: micro.plugin.v1.Store.List:output_type -> micro.plugin.v1.ListKeysResponse
+	36, // [36:51] is the sub-list for method output_type
+	21, // [21:36] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_core_plugin_proto_plugin_proto_init() }
@@ -1806,7 +2050,7 @@ func file_core_plugin_proto_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_core_plugin_proto_plugin_proto_rawDesc), len(file_core_plugin_proto_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -433,6 +433,7 @@ var Registry_ServiceDesc = grpc.ServiceDesc{
 const (
 	Broker_Publish_FullMethodName       = "/micro.plugin.v1.Broker/Publish"
 	Broker_PublishStream_FullMethodName = "/micro.plugin.v1.Broker/PublishStream"
+	Broker_PublishMux_FullMethodName    = "/micro.plugin.v1.Broker/PublishMux"
 	Broker_Subscribe_FullMethodName     = "/micro.plugin.v1.Broker/Subscribe"
 	Broker_Close_FullMethodName         = "/micro.plugin.v1.Broker/Close"
 )
@@ -450,6 +451,15 @@ type BrokerClient interface {
 	// publish, with that error, and otherwise answers once the host has closed
 	// its side, with the number of messages published.
 	PublishStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishRequest, PublishStreamResponse], error)
+	// PublishMux carries the host's Publish calls, many at a time, over one
+	// stream. Each call has an id unique within the stream; the plugin
+	// publishes the calls concurrently and answers each, in the order they
+	// finish, with its id and its status (code 0: published). A batch may
+	// carry several calls, several answers, and cancellations: the host no
+	// longer waits for the call of that id, and the plugin cancels its ctx.
+	// The host ends the stream by closing its side; the plugin then answers
+	// the calls in progress and ends the call.
+	PublishMux(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PublishBatch, PublishResultBatch], error)
 	// Subscribe is one subscription. The host's first message names the
 	// topic and queue group; the plugin's first message (id 0, no message)
 	// says the subscription is active. Then the plugin sends deliveries, each
@@ -498,9 +508,22 @@ func (c *brokerClient) PublishStream(ctx context.Context, opts ...grpc.CallOptio
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Broker_PublishStreamClient = grpc.ClientStreamingClient[PublishRequest, PublishStreamResponse]
 
+func (c *brokerClient) PublishMux(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PublishBatch, PublishResultBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Broker_ServiceDesc.Streams[1], Broker_PublishMux_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PublishBatch, PublishResultBatch]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Broker_PublishMuxClient = grpc.BidiStreamingClient[PublishBatch, PublishResultBatch]
+
 func (c *brokerClient) Subscribe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SubscribeRequest, SubscribeResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Broker_ServiceDesc.Streams[1], Broker_Subscribe_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Broker_ServiceDesc.Streams[2], Broker_Subscribe_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -534,6 +557,15 @@ type BrokerServer interface {
 	// publish, with that error, and otherwise answers once the host has closed
 	// its side, with the number of messages published.
 	PublishStream(grpc.ClientStreamingServer[PublishRequest, PublishStreamResponse]) error
+	// PublishMux carries the host's Publish calls, many at a time, over one
+	// stream. Each call has an id unique within the stream; the plugin
+	// publishes the calls concurrently and answers each, in the order they
+	// finish, with its id and its status (code 0: published). A batch may
+	// carry several calls, several answers, and cancellations: the host no
+	// longer waits for the call of that id, and the plugin cancels its ctx.
+	// The host ends the stream by closing its side; the plugin then answers
+	// the calls in progress and ends the call.
+	PublishMux(grpc.BidiStreamingServer[PublishBatch, PublishResultBatch]) error
 	// Subscribe is one subscription. The host's first message names the
 	// topic and queue group; the plugin's first message (id 0, no message)
 	// says the subscription is active. Then the plugin sends deliveries, each
@@ -564,6 +596,9 @@ func (UnimplementedBrokerServer) Publish(context.Context, *PublishRequest) (*Emp
 }
 func (UnimplementedBrokerServer) PublishStream(grpc.ClientStreamingServer[PublishRequest, PublishStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method PublishStream not implemented")
+}
+func (UnimplementedBrokerServer) PublishMux(grpc.BidiStreamingServer[PublishBatch, PublishResultBatch]) error {
+	return status.Error(codes.Unimplemented, "method PublishMux not implemented")
 }
 func (UnimplementedBrokerServer) Subscribe(grpc.BidiStreamingServer[SubscribeRequest, SubscribeResponse]) error {
 	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
@@ -617,6 +652,13 @@ func _Broker_PublishStream_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Broker_PublishStreamServer = grpc.ClientStreamingServer[PublishRequest, PublishStreamResponse]
 
+func _Broker_PublishMux_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BrokerServer).PublishMux(&grpc.GenericServerStream[PublishBatch, PublishResultBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Broker_PublishMuxServer = grpc.BidiStreamingServer[PublishBatch, PublishResultBatch]
+
 func _Broker_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(BrokerServer).Subscribe(&grpc.GenericServerStream[SubscribeRequest, SubscribeResponse]{ServerStream: stream})
 }
@@ -662,6 +704,12 @@ var Broker_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "PublishStream",
 			Handler:       _Broker_PublishStream_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PublishMux",
+			Handler:       _Broker_PublishMux_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 		{
