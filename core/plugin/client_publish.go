@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
@@ -17,29 +18,29 @@ import (
 // the plugin answers each with its id and status, and receive hands the
 // answer to the caller waiting for it.
 //
-// Sending combines: a caller queues its call and, if no other caller is
-// sending, sends the queue, and again, until it is empty; so the calls
-// made while one batch is on its way go together in the next.
+// A caller encodes its call itself, and so keeps nothing of its message
+// once the call is queued. Sending combines: a caller queues its call and,
+// if no other caller is sending, sends the queue, and again, until it is
+// empty; so the calls made while one batch is on its way go together in
+// the next.
 type publishMux struct {
 	cn     *conn
 	stream pluginpb.Broker_PublishMuxClient
 	cancel context.CancelFunc
 
-	sendMu sync.Mutex // one Send at a time
-	batch  pluginpb.PublishBatch
-
 	mu      sync.Mutex
 	nextID  uint64
-	pending map[uint64]*publishCall // sent or queued, not answered
+	pending map[uint64]*publishCall // queued or sent, not answered
 	queue   []*publishCall          // not yet taken to be sent
+	cancels []uint64                // ids given up on, to tell the plugin
 	sending bool                    // a caller is sending the queue
 	err     error                   // set once the stream has failed
 }
 
 // publishCall is one Publish waiting for its answer.
 type publishCall struct {
-	req  pluginpb.PublishCall
-	msg  pluginpb.Message
+	id   uint64
+	enc  *[]byte            // the encoded PublishCall, from publishBufs; the sender's once taken
 	done chan publishAnswer // buffered: one answer
 }
 
@@ -50,9 +51,19 @@ type publishAnswer struct {
 	failed bool
 }
 
-var publishCalls = sync.Pool{New: func() any {
-	return &publishCall{done: make(chan publishAnswer, 1)}
-}}
+var (
+	publishCalls = sync.Pool{New: func() any {
+		return &publishCall{done: make(chan publishAnswer, 1)}
+	}}
+	publishBufs = sync.Pool{New: func() any { return new([]byte) }}
+	// publishReqs holds the PublishCall a caller encodes.
+	publishReqs = sync.Pool{New: func() any { return new(publishReq) }}
+)
+
+type publishReq struct {
+	call pluginpb.PublishCall
+	msg  pluginpb.Message
+}
 
 // publishMux returns the mux on cn, opening one if there is none or the
 // last one failed.
@@ -97,14 +108,37 @@ func (m *publishMux) failed() bool {
 // publish makes one call and waits for its answer, or for ctx. An error of
 // the stream is returned as failed, for the caller to interpret.
 func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Message) publishAnswer {
-	c := publishCalls.Get().(*publishCall)
-	c.req.Topic = topic
-	c.req.Message = nil
-	if msg != nil {
-		c.msg.Id, c.msg.Header, c.msg.Body = msg.ID, msg.Header, msg.Body
-		c.req.Message = &c.msg
+	m.mu.Lock()
+	if m.err != nil {
+		err := m.err
+		m.mu.Unlock()
+		return publishAnswer{failed: true, err: err}
 	}
+	m.nextID++
+	id := m.nextID
+	m.mu.Unlock()
 
+	r := publishReqs.Get().(*publishReq)
+	r.call.Id, r.call.Topic, r.call.Message, r.call.Deadline = id, topic, nil, 0
+	if msg != nil {
+		r.msg.Id, r.msg.Header, r.msg.Body = msg.ID, msg.Header, msg.Body
+		r.call.Message = &r.msg
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		r.call.Deadline = dl.UnixNano()
+	}
+	buf := publishBufs.Get().(*[]byte)
+	enc, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], &r.call)
+	r.msg.Header, r.msg.Body, r.call.Message = nil, nil, nil
+	publishReqs.Put(r)
+	if err != nil {
+		publishBufs.Put(buf)
+		return publishAnswer{failed: true, err: err}
+	}
+	*buf = enc
+
+	c := publishCalls.Get().(*publishCall)
+	c.id, c.enc = id, buf
 	m.mu.Lock()
 	if m.err != nil {
 		err := m.err
@@ -112,9 +146,7 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 		c.release()
 		return publishAnswer{failed: true, err: err}
 	}
-	m.nextID++
-	c.req.Id = m.nextID
-	m.pending[c.req.Id] = c
+	m.pending[id] = c
 	m.queue = append(m.queue, c)
 	send := !m.sending
 	m.sending = true
@@ -130,17 +162,24 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 	case <-ctx.Done():
 	}
 	// The caller gives up. If the call is still queued, it is never
-	// sent; if it is being sent, wait for the Send, which reads msg,
-	// since msg is not kept once Publish returns. Then tell the plugin.
+	// sent; else the plugin is told, with the next batch.
 	m.mu.Lock()
-	_, waiting := m.pending[c.req.Id]
-	delete(m.pending, c.req.Id)
-	queued := false
-	for i, q := range m.queue {
-		if q == c {
-			m.queue = append(m.queue[:i], m.queue[i+1:]...)
-			queued = true
-			break
+	_, waiting := m.pending[id]
+	delete(m.pending, id)
+	if waiting {
+		queued := false
+		for i, q := range m.queue {
+			if q == c {
+				m.queue = append(m.queue[:i], m.queue[i+1:]...)
+				queued = true
+				break
+			}
+		}
+		send = false
+		if !queued && m.err == nil {
+			m.cancels = append(m.cancels, id)
+			send = !m.sending
+			m.sending = true
 		}
 	}
 	m.mu.Unlock()
@@ -150,47 +189,59 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 		c.release()
 		return a
 	}
-	if !queued {
-		m.sendMu.Lock()
-		_ = m.stream.Send(&pluginpb.PublishBatch{Cancel: []uint64{c.req.Id}})
-		m.sendMu.Unlock()
+	// Neither the queue nor receive has c any more.
+	c.release()
+	if send {
+		m.sendQueue()
 	}
-	// c is not released: nothing may write to it any more, but be safe.
 	return publishAnswer{failed: true, err: ctx.Err()}
 }
 
+// release puts c, and its encoding if it still has it, back in their pools.
 func (c *publishCall) release() {
-	c.msg.Header, c.msg.Body = nil, nil
-	c.req.Message = nil
+	if c.enc != nil {
+		*c.enc = (*c.enc)[:0]
+		publishBufs.Put(c.enc)
+		c.enc = nil
+	}
 	publishCalls.Put(c)
 }
 
-// sendQueue sends the queued calls, batch after batch, until the queue is
-// empty; one caller at a time runs it.
+// sendQueue sends the queued calls and cancellations, batch after batch,
+// until there are none; one caller at a time runs it.
 func (m *publishMux) sendQueue() {
-	var calls []*publishCall
+	var (
+		bufs  []*[]byte
+		batch pluginpb.PublishBatchEncoded
+	)
 	for {
-		// sendMu before taking the queue: a caller that gives up on a
-		// call no longer queued waits on sendMu for its Send to be done.
-		m.sendMu.Lock()
 		m.mu.Lock()
-		if len(m.queue) == 0 || m.err != nil {
+		if (len(m.queue) == 0 && len(m.cancels) == 0) || m.err != nil {
 			m.sending = false
 			m.mu.Unlock()
-			m.sendMu.Unlock()
 			return
 		}
-		calls, m.queue = m.queue, calls[:0]
+		// Take the encodings: from here on the calls are not touched,
+		// for their callers may have their answers and reuse them.
+		batch.Calls, bufs = batch.Calls[:0], bufs[:0]
+		for _, c := range m.queue {
+			batch.Calls = append(batch.Calls, *c.enc)
+			bufs = append(bufs, c.enc)
+			c.enc = nil
+		}
+		clear(m.queue)
+		m.queue = m.queue[:0]
+		batch.Cancel, m.cancels = m.cancels, nil
 		m.mu.Unlock()
 
-		m.batch.Calls = m.batch.Calls[:0]
-		for _, c := range calls {
-			m.batch.Calls = append(m.batch.Calls, &c.req)
+		// SendMsg encodes batch, the same bytes as a PublishBatch.
+		err := m.stream.SendMsg(&batch)
+		for i, buf := range bufs {
+			*buf = (*buf)[:0]
+			publishBufs.Put(buf)
+			bufs[i] = nil
 		}
-		err := m.stream.Send(&m.batch)
-		clear(m.batch.Calls)
-		m.sendMu.Unlock()
-		clear(calls)
+		clear(batch.Calls)
 		if err != nil {
 			// io.EOF: the stream ended, and receive gets its status;
 			// anything else is the failure.
@@ -241,6 +292,7 @@ func (m *publishMux) fail(err error) {
 	}
 	clear(m.queue)
 	m.queue = m.queue[:0]
+	m.cancels = nil
 }
 
 // answerErr is the error of a's call, as Publish returns it.

@@ -94,11 +94,25 @@ func TestPublishCancel(t *testing.T) {
 	}
 	select {
 	case err := <-gb.cancelled:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the plugin's Publish ctx ended with %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the plugin's Publish ctx did not end")
+	}
+	// Without a deadline, the cancellation reaches the plugin.
+	ctx, cancel = context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := b.Publish(ctx, "block", &broker.Message{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Publish = %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-gb.cancelled:
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("the plugin's Publish ctx ended with %v, want context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the plugin's Publish ctx did not end")
+		t.Fatal("the plugin's Publish ctx was not cancelled")
 	}
 	// The stream still works.
 	if err := b.Publish(t.Context(), "t", &broker.Message{}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/status"
 
@@ -285,7 +286,15 @@ func (s *brokerServer) PublishMux(stream pluginpb.Broker_PublishMuxServer) error
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			cctx, ccancel := context.WithCancel(ctx)
+			var (
+				cctx    context.Context
+				ccancel context.CancelFunc
+			)
+			if call.Deadline != 0 {
+				cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.Deadline))
+			} else {
+				cctx, ccancel = context.WithCancel(ctx)
+			}
 			ps.mu.Lock()
 			ps.calls[call.Id] = ccancel
 			ps.mu.Unlock()

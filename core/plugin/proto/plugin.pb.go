@@ -1002,7 +1002,10 @@ type PublishCall struct {
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Topic string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
 	// Message is unset when the host publishes a nil message.
-	Message       *Message `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	Message *Message `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// Deadline is the caller's deadline, in nanoseconds since the Unix
+	// epoch; 0: none. The plugin's Publish gets a ctx with that deadline.
+	Deadline      int64 `protobuf:"varint,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1061,13 @@ func (x *PublishCall) GetMessage() *Message {
 	return nil
 }
 
+func (x *PublishCall) GetDeadline() int64 {
+	if x != nil {
+		return x.Deadline
+	}
+	return 0
+}
+
 type PublishBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Calls []*PublishCall         `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
@@ -1111,6 +1121,61 @@ func (x *PublishBatch) GetCancel() []uint64 {
 	return nil
 }
 
+// PublishBatchEncoded is a PublishBatch as the host sends it, the same on
+// the wire: each call is encoded by its caller, so that a caller keeps
+// nothing of its message once it has queued its call.
+type PublishBatchEncoded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Calls         [][]byte               `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	Cancel        []uint64               `protobuf:"varint,2,rep,packed,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchEncoded) Reset() {
+	*x = PublishBatchEncoded{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchEncoded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchEncoded) ProtoMessage() {}
+
+func (x *PublishBatchEncoded) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchEncoded.ProtoReflect.Descriptor instead.
+func (*PublishBatchEncoded) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PublishBatchEncoded) GetCalls() [][]byte {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *PublishBatchEncoded) GetCancel() []uint64 {
+	if x != nil {
+		return x.Cancel
+	}
+	return nil
+}
+
 // PublishResult answers one PublishCall: code and error are the status the
 // unary Publish would have returned (code 0: published).
 type PublishResult struct {
@@ -1124,7 +1189,7 @@ type PublishResult struct {
 
 func (x *PublishResult) Reset() {
 	*x = PublishResult{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1201,7 @@ func (x *PublishResult) String() string {
 func (*PublishResult) ProtoMessage() {}
 
 func (x *PublishResult) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[19]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1214,7 @@ func (x *PublishResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResult.ProtoReflect.Descriptor instead.
 func (*PublishResult) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{19}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PublishResult) GetId() uint64 {
@@ -1182,7 +1247,7 @@ type PublishResultBatch struct {
 
 func (x *PublishResultBatch) Reset() {
 	*x = PublishResultBatch{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1259,7 @@ func (x *PublishResultBatch) String() string {
 func (*PublishResultBatch) ProtoMessage() {}
 
 func (x *PublishResultBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[20]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1272,7 @@ func (x *PublishResultBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResultBatch.ProtoReflect.Descriptor instead.
 func (*PublishResultBatch) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{20}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishResultBatch) GetResults() []*PublishResult {
@@ -1227,7 +1292,7 @@ type PublishStreamResponse struct {
 
 func (x *PublishStreamResponse) Reset() {
 	*x = PublishStreamResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1304,7 @@ func (x *PublishStreamResponse) String() string {
 func (*PublishStreamResponse) ProtoMessage() {}
 
 func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[21]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1317,7 @@ func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishStreamResponse.ProtoReflect.Descriptor instead.
 func (*PublishStreamResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{21}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PublishStreamResponse) GetPublished() uint64 {
@@ -1283,7 +1348,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1360,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[22]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1373,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{22}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubscribeRequest) GetTopic() string {
@@ -1367,7 +1432,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1444,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[23]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1457,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{23}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SubscribeResponse) GetId() uint64 {
@@ -1424,7 +1489,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1501,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1514,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{24}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 type ReadRequest struct {
@@ -1461,7 +1526,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1538,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1551,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{25}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReadRequest) GetKey() string {
@@ -1507,7 +1572,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1584,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1597,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{26}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReadResponse) GetValue() []byte {
@@ -1560,7 +1625,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1637,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1650,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{27}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Record) GetKey() string {
@@ -1620,7 +1685,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1697,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1710,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{28}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WriteRequest) GetRecord() *Record {
@@ -1664,7 +1729,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1741,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1754,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{29}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteRequest) GetKey() string {
@@ -1708,7 +1773,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1785,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1798,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{30}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListKeysRequest) GetPrefix() string {
@@ -1752,7 +1817,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1829,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1842,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{31}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListKeysResponse) GetKeys() []string {
@@ -1855,13 +1920,17 @@ const file_core_plugin_proto_plugin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
 	"\x0ePublishRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x122\n" +
-	"\amessage\x18\x02 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\"g\n" +
+	"\amessage\x18\x02 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\"\x83\x01\n" +
 	"\vPublishCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x122\n" +
-	"\amessage\x18\x03 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\"Z\n" +
+	"\amessage\x18\x03 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\x12\x1a\n" +
+	"\bdeadline\x18\x04 \x01(\x03R\bdeadline\"Z\n" +
 	"\fPublishBatch\x122\n" +
 	"\x05calls\x18\x01 \x03(\v2\x1c.micro.plugin.v1.PublishCallR\x05calls\x12\x16\n" +
+	"\x06cancel\x18\x02 \x03(\x04R\x06cancel\"C\n" +
+	"\x13PublishBatchEncoded\x12\x14\n" +
+	"\x05calls\x18\x01 \x03(\fR\x05calls\x12\x16\n" +
 	"\x06cancel\x18\x02 \x03(\x04R\x06cancel\"I\n" +
 	"\rPublishResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
@@ -1940,7 +2009,7 @@ func file_core_plugin_proto_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_core_plugin_proto_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_core_plugin_proto_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_core_plugin_proto_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_core_plugin_proto_plugin_proto_goTypes = []any{
 	(EventType)(0),                // 0: micro.plugin.v1.EventType
 	(*ConfigureRequest)(nil),      // 1: micro.plugin.v1.ConfigureRequest
@@ -1962,46 +2031,47 @@ var file_core_plugin_proto_plugin_proto_goTypes = []any{
 	(*PublishRequest)(nil),        // 17: micro.plugin.v1.PublishRequest
 	(*PublishCall)(nil),           // 18: micro.plugin.v1.PublishCall
 	(*PublishBatch)(nil),          // 19: micro.plugin.v1.PublishBatch
-	(*PublishResult)(nil),         // 20: micro.plugin.v1.PublishResult
-	(*PublishResultBatch)(nil),    // 21: micro.plugin.v1.PublishResultBatch
-	(*PublishStreamResponse)(nil), // 22: micro.plugin.v1.PublishStreamResponse
-	(*SubscribeRequest)(nil),      // 23: micro.plugin.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 24: micro.plugin.v1.SubscribeResponse
-	(*CloseRequest)(nil),          // 25: micro.plugin.v1.CloseRequest
-	(*ReadRequest)(nil),           // 26: micro.plugin.v1.ReadRequest
-	(*ReadResponse)(nil),          // 27: micro.plugin.v1.ReadResponse
-	(*Record)(nil),                // 28: micro.plugin.v1.Record
-	(*WriteRequest)(nil),          // 29: micro.plugin.v1.WriteRequest
-	(*DeleteRequest)(nil),         // 30: micro.plugin.v1.DeleteRequest
-	(*ListKeysRequest)(nil),       // 31: micro.plugin.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),      // 32: micro.plugin.v1.ListKeysResponse
-	nil,                           // 33: micro.plugin.v1.Service.MetadataEntry
-	nil,                           // 34: micro.plugin.v1.Node.MetadataEntry
-	nil,                           // 35: micro.plugin.v1.Endpoint.MetadataEntry
-	nil,                           // 36: micro.plugin.v1.Message.HeaderEntry
+	(*PublishBatchEncoded)(nil),   // 20: micro.plugin.v1.PublishBatchEncoded
+	(*PublishResult)(nil),         // 21: micro.plugin.v1.PublishResult
+	(*PublishResultBatch)(nil),    // 22: micro.plugin.v1.PublishResultBatch
+	(*PublishStreamResponse)(nil), // 23: micro.plugin.v1.PublishStreamResponse
+	(*SubscribeRequest)(nil),      // 24: micro.plugin.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 25: micro.plugin.v1.SubscribeResponse
+	(*CloseRequest)(nil),          // 26: micro.plugin.v1.CloseRequest
+	(*ReadRequest)(nil),           // 27: micro.plugin.v1.ReadRequest
+	(*ReadResponse)(nil),          // 28: micro.plugin.v1.ReadResponse
+	(*Record)(nil),                // 29: micro.plugin.v1.Record
+	(*WriteRequest)(nil),          // 30: micro.plugin.v1.WriteRequest
+	(*DeleteRequest)(nil),         // 31: micro.plugin.v1.DeleteRequest
+	(*ListKeysRequest)(nil),       // 32: micro.plugin.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),      // 33: micro.plugin.v1.ListKeysResponse
+	nil,                           // 34: micro.plugin.v1.Service.MetadataEntry
+	nil,                           // 35: micro.plugin.v1.Node.MetadataEntry
+	nil,                           // 36: micro.plugin.v1.Endpoint.MetadataEntry
+	nil,                           // 37: micro.plugin.v1.Message.HeaderEntry
 }
 var file_core_plugin_proto_plugin_proto_depIdxs = []int32{
 	3,  // 0: micro.plugin.v1.ConfigureResponse.settings_error:type_name -> micro.plugin.v1.SettingsError
-	33, // 1: micro.plugin.v1.Service.metadata:type_name -> micro.plugin.v1.Service.MetadataEntry
+	34, // 1: micro.plugin.v1.Service.metadata:type_name -> micro.plugin.v1.Service.MetadataEntry
 	7,  // 2: micro.plugin.v1.Service.endpoints:type_name -> micro.plugin.v1.Endpoint
 	6,  // 3: micro.plugin.v1.Service.nodes:type_name -> micro.plugin.v1.Node
-	34, // 4: micro.plugin.v1.Node.metadata:type_name -> micro.plugin.v1.Node.MetadataEntry
+	35, // 4: micro.plugin.v1.Node.metadata:type_name -> micro.plugin.v1.Node.MetadataEntry
 	8,  // 5: micro.plugin.v1.Endpoint.request:type_name -> micro.plugin.v1.Value
 	8,  // 6: micro.plugin.v1.Endpoint.response:type_name -> micro.plugin.v1.Value
-	35, // 7: micro.plugin.v1.Endpoint.metadata:type_name -> micro.plugin.v1.Endpoint.MetadataEntry
+	36, // 7: micro.plugin.v1.Endpoint.metadata:type_name -> micro.plugin.v1.Endpoint.MetadataEntry
 	8,  // 8: micro.plugin.v1.Value.fields:type_name -> micro.plugin.v1.Value
 	5,  // 9: micro.plugin.v1.RegisterRequest.service:type_name -> micro.plugin.v1.Service
 	5,  // 10: micro.plugin.v1.DeregisterRequest.service:type_name -> micro.plugin.v1.Service
 	5,  // 11: micro.plugin.v1.ServicesResponse.services:type_name -> micro.plugin.v1.Service
 	0,  // 12: micro.plugin.v1.WatchEvent.type:type_name -> micro.plugin.v1.EventType
 	5,  // 13: micro.plugin.v1.WatchEvent.service:type_name -> micro.plugin.v1.Service
-	36, // 14: micro.plugin.v1.Message.header:type_name -> micro.plugin.v1.Message.HeaderEntry
+	37, // 14: micro.plugin.v1.Message.header:type_name -> micro.plugin.v1.Message.HeaderEntry
 	16, // 15: micro.plugin.v1.PublishRequest.message:type_name -> micro.plugin.v1.Message
 	16, // 16: micro.plugin.v1.PublishCall.message:type_name -> micro.plugin.v1.Message
 	18, // 17: micro.plugin.v1.PublishBatch.calls:type_name -> micro.plugin.v1.PublishCall
-	20, // 18: micro.plugin.v1.PublishResultBatch.results:type_name -> micro.plugin.v1.PublishResult
+	21, // 18: micro.plugin.v1.PublishResultBatch.results:type_name -> micro.plugin.v1.PublishResult
 	16, // 19: micro.plugin.v1.SubscribeResponse.message:type_name -> micro.plugin.v1.Message
-	28, // 20: micro.plugin.v1.WriteRequest.record:type_name -> micro.plugin.v1.Record
+	29, // 20: micro.plugin.v1.WriteRequest.record:type_name -> micro.plugin.v1.Record
 	1,  // 21: micro.plugin.v1.Plugin.Configure:input_type -> micro.plugin.v1.ConfigureRequest
 	9,  // 22: micro.plugin.v1.Registry.Register:input_type -> micro.plugin.v1.RegisterRequest
 	10, // 23: micro.plugin.v1.Registry.Deregister:input_type -> micro.plugin.v1.DeregisterRequest
@@ -2011,12 +2081,12 @@ var file_core_plugin_proto_plugin_proto_depIdxs = []int32{
 	17, // 27: micro.plugin.v1.Broker.Publish:input_type -> micro.plugin.v1.PublishRequest
 	17, // 28: micro.plugin.v1.Broker.PublishStream:input_type -> micro.plugin.v1.PublishRequest
 	19, // 29: micro.plugin.v1.Broker.PublishMux:input_type -> micro.plugin.v1.PublishBatch
-	23, // 30: micro.plugin.v1.Broker.Subscribe:input_type -> micro.plugin.v1.SubscribeRequest
-	25, // 31: micro.plugin.v1.Broker.Close:input_type -> micro.plugin.v1.CloseRequest
-	26, // 32: micro.plugin.v1.Store.Read:input_type -> micro.plugin.v1.ReadRequest
-	29, // 33: micro.plugin.v1.Store.Write:input_type -> micro.plugin.v1.WriteRequest
-	30, // 34: micro.plugin.v1.Store.Delete:input_type -> micro.plugin.v1.DeleteRequest
-	31, // 35: micro.plugin.v1.Store.List:input_type -> micro.plugin.v1.ListKeysRequest
+	24, // 30: micro.plugin.v1.Broker.Subscribe:input_type -> micro.plugin.v1.SubscribeRequest
+	26, // 31: micro.plugin.v1.Broker.Close:input_type -> micro.plugin.v1.CloseRequest
+	27, // 32: micro.plugin.v1.Store.Read:input_type -> micro.plugin.v1.ReadRequest
+	30, // 33: micro.plugin.v1.Store.Write:input_type -> micro.plugin.v1.WriteRequest
+	31, // 34: micro.plugin.v1.Store.Delete:input_type -> micro.plugin.v1.DeleteRequest
+	32, // 35: micro.plugin.v1.Store.List:input_type -> micro.plugin.v1.ListKeysRequest
 	2,  // 36: micro.plugin.v1.Plugin.Configure:output_type -> micro.plugin.v1.ConfigureResponse
 	4,  // 37: micro.plugin.v1.Registry.Register:output_type -> micro.plugin.v1.Empty
 	4,  // 38: micro.plugin.v1.Registry.Deregister:output_type -> micro.plugin.v1.Empty
@@ -2024,14 +2094,14 @@ var file_core_plugin_proto_plugin_proto_depIdxs = []int32{
 	13, // 40: micro.plugin.v1.Registry.List:output_type -> micro.plugin.v1.ServicesResponse
 	15, // 41: micro.plugin.v1.Registry.Watch:output_type -> micro.plugin.v1.WatchEvent
 	4,  // 42: micro.plugin.v1.Broker.Publish:output_type -> micro.plugin.v1.Empty
-	22, // 43: micro.plugin.v1.Broker.PublishStream:output_type -> micro.plugin.v1.PublishStreamResponse
-	21, // 44: micro.plugin.v1.Broker.PublishMux:output_type -> micro.plugin.v1.PublishResultBatch
-	24, // 45: micro.plugin.v1.Broker.Subscribe:output_type -> micro.plugin.v1.SubscribeResponse
+	23, // 43: micro.plugin.v1.Broker.PublishStream:output_type -> micro.plugin.v1.PublishStreamResponse
+	22, // 44: micro.plugin.v1.Broker.PublishMux:output_type -> micro.plugin.v1.PublishResultBatch
+	25, // 45: micro.plugin.v1.Broker.Subscribe:output_type -> micro.plugin.v1.SubscribeResponse
 	4,  // 46: micro.plugin.v1.Broker.Close:output_type -> micro.plugin.v1.Empty
-	27, // 47: micro.plugin.v1.Store.Read:output_type -> micro.plugin.v1.ReadResponse
+	28, // 47: micro.plugin.v1.Store.Read:output_type -> micro.plugin.v1.ReadResponse
 	4,  // 48: micro.plugin.v1.Store.Write:output_type -> micro.plugin.v1.Empty
 	4,  // 49: micro.plugin.v1.Store.Delete:output_type -> micro.plugin.v1.Empty
-	32, // 50: micro.plugin.v1.Store.List:output_type -> micro.plugin.v1.ListKeysResponse
+	33, // 50: micro.plugin.v1.Store.List:output_type -> micro.plugin.v1.ListKeysResponse
 	36, // [36:51] is the sub-list for method output_type
 	21, // [21:36] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
@@ -2050,7 +2120,7 @@ func file_core_plugin_proto_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_core_plugin_proto_plugin_proto_rawDesc), len(file_core_plugin_proto_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
