@@ -50,11 +50,24 @@ type SubscribeOption func(*SubscribeOptions)
 type SubscribeOptions struct {
 	// Queue is the queue group; empty means every subscriber gets every message.
 	Queue string
+	// Concurrency is the most handler calls of the subscription that run
+	// at once; 0 and 1 mean one at a time.
+	Concurrency int
 }
 
 // Queue puts the subscriber into a queue group.
 func Queue(name string) SubscribeOption {
 	return func(o *SubscribeOptions) { o.Queue = name }
+}
+
+// Concurrency lets up to n handler calls of the subscription run at once,
+// for handlers that wait on I/O (or sit across a process boundary) and would
+// otherwise cap a subscription at one message per round trip. The default is
+// one at a time. With n > 1, messages of a subscription may be handled out of
+// order. A broker that cannot run handlers concurrently documents it and
+// treats n as 1.
+func Concurrency(n int) SubscribeOption {
+	return func(o *SubscribeOptions) { o.Concurrency = n }
 }
 
 // NewSubscribeOptions applies opts.
