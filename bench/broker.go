@@ -44,8 +44,10 @@ type BrokerSystem struct {
 
 // MicroSystem measures a micro broker.Broker, in process or through a
 // plugin: it publishes a message with body and a Content-Type header, and
-// leaves the message ID to the broker.
-func MicroSystem(name string, b broker.Broker, body []byte) *BrokerSystem {
+// leaves the message ID to the broker. Its subscriber runs up to
+// concurrency handler calls at once (broker.Concurrency; 0 or 1 means one at
+// a time).
+func MicroSystem(name string, b broker.Broker, body []byte, concurrency int) *BrokerSystem {
 	msg := &broker.Message{Header: map[string]string{"Content-Type": ContentType}, Body: body}
 	return &BrokerSystem{
 		Name: name,
@@ -56,7 +58,7 @@ func MicroSystem(name string, b broker.Broker, body []byte) *BrokerSystem {
 			sub, err := b.Subscribe(ctx, topic, func(context.Context, *broker.Message) error {
 				got()
 				return nil
-			}, broker.Queue(group))
+			}, broker.Queue(group), broker.Concurrency(concurrency))
 			if err != nil {
 				return nil, err
 			}

@@ -17,7 +17,7 @@ func memorySystem(t *testing.T) *bench.BrokerSystem {
 	t.Helper()
 	b := memory.New()
 	t.Cleanup(func() { b.Close(context.Background()) })
-	return bench.MicroSystem("memory", b, bench.Body(1024))
+	return bench.MicroSystem("memory", b, bench.Body(1024), 4)
 }
 
 func TestMeasurePublish(t *testing.T) {

@@ -52,19 +52,20 @@ import (
 var known = []string{"rabbitmq", "redis", "nats"}
 
 type flags struct {
-	brokers    []string
-	duration   time.Duration
-	warmup     time.Duration
-	messages   int
-	publishers int
-	size       int
-	rounds     int
-	timeout    time.Duration
-	amqpURL    string
-	redisURL   string
-	natsURL    string
-	cpuprofile string
-	verbose    bool
+	brokers     []string
+	duration    time.Duration
+	warmup      time.Duration
+	messages    int
+	publishers  int
+	concurrency int
+	size        int
+	rounds      int
+	timeout     time.Duration
+	amqpURL     string
+	redisURL    string
+	natsURL     string
+	cpuprofile  string
+	verbose     bool
 }
 
 func main() {
@@ -74,6 +75,7 @@ func main() {
 	flag.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "publish: warm-up before each measurement")
 	flag.IntVar(&f.messages, "messages", 3000, "pubsub: messages published and consumed per system (after a warm-up of a tenth as many, at most 500)")
 	flag.IntVar(&f.publishers, "publishers", 16, "concurrent publishers")
+	flag.IntVar(&f.concurrency, "concurrency", 16, "pubsub: handler calls a micro subscription runs at once (broker.Concurrency); the raw consumers' handlers do no I/O and ack in a loop")
 	flag.IntVar(&f.size, "size", 1024, "message body size in bytes")
 	flag.IntVar(&f.rounds, "rounds", 3, "measure each figure this many times, the systems in a rotated order each round; the ratios use the median")
 	flag.DurationVar(&f.timeout, "timeout", 30*time.Second, "pubsub: longest wait for the messages to be consumed")
@@ -231,7 +233,7 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 		if err := ctx.Err(); err != nil {
 			return failed, err
 		}
-		systems, err := open(ctx, env, body, bins[env.Name()], log)
+		systems, err := open(ctx, env, body, bins[env.Name()], f.concurrency, log)
 		if err != nil {
 			return failed, err
 		}
@@ -334,7 +336,7 @@ func rotate[T any](s []T, n int) []T {
 }
 
 // open returns env's three systems: raw, inproc and plugin.
-func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.PluginBinary, log *slog.Logger) ([]*bench.BrokerSystem, error) {
+func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.PluginBinary, concurrency int, log *slog.Logger) ([]*bench.BrokerSystem, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var systems []*bench.BrokerSystem
@@ -351,7 +353,7 @@ func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.Plugi
 	if err != nil {
 		return fail("in-process broker", err)
 	}
-	systems = append(systems, bench.MicroSystem("inproc", in, body))
+	systems = append(systems, bench.MicroSystem("inproc", in, body, concurrency))
 	out, err := plugin.OpenBroker(ctx, bin.Path,
 		plugin.WithSettings(env.Settings()),
 		plugin.WithChecksum(bin.Sum),
@@ -359,7 +361,7 @@ func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.Plugi
 	if err != nil {
 		return fail("plugin "+bin.Path, err)
 	}
-	systems = append(systems, bench.MicroSystem("plugin", out, body))
+	systems = append(systems, bench.MicroSystem("plugin", out, body, concurrency))
 	return systems, nil
 }
 
