@@ -247,7 +247,10 @@ func decode(e goredis.XMessage, count int64) *broker.Message {
 // carries its values and is cancelled by Unsubscribe.
 //
 // Once Subscribe has returned, every message published to topic reaches the
-// subscription. Handlers of one subscription run one at a time.
+// subscription. Handlers of one subscription run one at a time, unless
+// broker.Concurrency(n) lets up to n calls run at once: the entries of each
+// read are then handled concurrently, possibly out of order, and each read
+// asks for at least n entries.
 func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, opts ...broker.SubscribeOption) (broker.Subscription, error) {
 	if topic == "" {
 		return nil, errors.New("broker/redis: subscribe: empty topic")
@@ -260,14 +263,15 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	}
 	o := broker.NewSubscribeOptions(opts...)
 	s := &subscription{
-		b:        b,
-		topic:    topic,
-		stream:   b.stream(topic),
-		group:    o.Queue,
-		consumer: b.host + "-" + randomHex(6),
-		h:        h,
-		exited:   make(chan struct{}),
-		held:     make(map[string]*held),
+		b:           b,
+		topic:       topic,
+		stream:      b.stream(topic),
+		group:       o.Queue,
+		consumer:    b.host + "-" + randomHex(6),
+		h:           h,
+		exited:      make(chan struct{}),
+		held:        make(map[string]*held),
+		concurrency: max(o.Concurrency, 1),
 	}
 	if s.group == "" {
 		s.group = EphemeralGroupPrefix + randomHex(8)

@@ -70,6 +70,8 @@ type subscription struct {
 	consumer  string
 	ephemeral bool
 	h         broker.Handler
+	// concurrency is the most handler calls that run at once (at least 1).
+	concurrency int
 
 	ctx    context.Context // the handlers' ctx; cancelled by Unsubscribe
 	cancel context.CancelFunc
@@ -82,7 +84,9 @@ type subscription struct {
 	mu   sync.Mutex
 	held map[string]*held // entries delivered to this consumer, not yet acknowledged
 
-	// Owned by the run goroutine.
+	// Owned by the run goroutine. Handler calls running concurrently
+	// (concurrency > 1) touch none of it: they hand their outcome back to
+	// the run goroutine, which settles it.
 	conn      *goredis.Conn
 	connID    int64
 	acks      []string  // acknowledged, not yet sent
@@ -111,7 +115,7 @@ type pending struct {
 func (s *subscription) Topic() string { return s.topic }
 
 // Unsubscribe stops deliveries, cancels the handler's ctx and waits until
-// the handler in progress, if any, has returned and the subscription has
+// the handler calls in progress, if any, have returned and the subscription has
 // sent its last acknowledgements, or until ctx is done. A subscriber
 // without queue group deletes its consumer group; a member of a queue group
 // hands the entries it received but did not handle back to the group.
@@ -299,6 +303,12 @@ func (s *subscription) reclaim(ctx context.Context, c goredis.Scripter, to strin
 	return reclaimScript.Run(ctx, c, []string{s.stream}, args...).Err()
 }
 
+// batch is the most entries one read or claim returns: Prefetch, and at
+// least enough to keep every concurrent handler call busy.
+func (s *subscription) batch() int64 {
+	return int64(max(s.b.cfg.Prefetch, s.concurrency))
+}
+
 // read flushes acknowledgements and reads new entries, waiting up to block
 // for them.
 func (s *subscription) read(block time.Duration) error {
@@ -321,7 +331,7 @@ func (s *subscription) read(block time.Duration) error {
 			Group:    s.group,
 			Consumer: s.consumer,
 			Streams:  []string{s.stream, ">"},
-			Count:    int64(s.b.cfg.Prefetch),
+			Count:    s.batch(),
 			Block:    block,
 		})
 		return nil
@@ -369,7 +379,7 @@ func (s *subscription) claim(now time.Time) error {
 			Consumer: s.consumer,
 			MinIdle:  time.Duration(s.b.cfg.MinIdle),
 			Start:    s.cursor,
-			Count:    int64(s.b.cfg.Prefetch),
+			Count:    s.batch(),
 		})
 		return nil
 	})
@@ -435,46 +445,100 @@ func ids(msgs []goredis.XMessage) []string {
 	return out
 }
 
-// handleAll delivers msgs one after the other: new entries (counts nil)
-// for the first time, claimed ones with their counter. When the
-// subscription ends meanwhile, the rest is left over.
+// handleAll delivers msgs: new entries (counts nil) for the first time,
+// claimed ones with their counter; one after the other, or with up to
+// concurrency handler calls at once. When the subscription ends meanwhile,
+// the rest is left over; calls in progress are waited for.
 func (s *subscription) handleAll(msgs []goredis.XMessage, counts map[string]int64) {
 	if counts == nil {
 		s.hold(msgs)
 	}
-	for i, m := range msgs {
-		count := int64(1)
-		if counts != nil {
-			count = max(counts[m.ID], 1)
+	countOf := func(m goredis.XMessage) int64 {
+		if counts == nil {
+			return 1
 		}
-		if s.ctx.Err() != nil {
-			for _, m := range msgs[i:] {
-				c := int64(1)
-				if counts != nil {
-					c = max(counts[m.ID], 1)
-				}
-				s.leftover = append(s.leftover, pending{m.ID, c})
+		return max(counts[m.ID], 1)
+	}
+	leave := func(rest []goredis.XMessage) {
+		for _, m := range rest {
+			s.leftover = append(s.leftover, pending{m.ID, countOf(m)})
+		}
+	}
+	if s.concurrency <= 1 {
+		for i, m := range msgs {
+			if s.ctx.Err() != nil {
+				leave(msgs[i:])
+				return
 			}
-			return
+			s.deliver(m, countOf(m))
 		}
-		s.deliver(m, count)
+		return
+	}
+
+	// Handler calls run in goroutines of their own; their outcomes come
+	// back here, where they are settled one at a time, so that the
+	// acknowledgements, releases and dead letters stay with the run
+	// goroutine (and its connection).
+	type outcome struct {
+		m     goredis.XMessage
+		count int64
+		err   error
+	}
+	done := make(chan outcome, s.concurrency)
+	running := 0
+	for next := 0; next < len(msgs) || running > 0; {
+		switch {
+		case next < len(msgs) && s.ctx.Err() != nil:
+			leave(msgs[next:])
+			next = len(msgs)
+		case next < len(msgs) && running < s.concurrency:
+			m, count := msgs[next], countOf(msgs[next])
+			next++
+			if !s.admit(m, count) {
+				continue
+			}
+			running++
+			go func() {
+				done <- outcome{m, count, s.call(decode(m, count))}
+			}()
+		default:
+			o := <-done
+			running--
+			s.settle(o.m, o.count, o.err)
+		}
 	}
 }
 
 // deliver makes delivery attempt count of entry m.
 func (s *subscription) deliver(m goredis.XMessage, count int64) {
+	if !s.admit(m, count) {
+		return
+	}
+	s.settle(m, count, s.call(decode(m, count)))
+}
+
+// admit reports whether delivery attempt count of entry m is to call the
+// handler. It drops an entry another consumer has claimed, and buries one
+// delivered too often without answer.
+func (s *subscription) admit(m goredis.XMessage, count int64) bool {
 	if s.isLost(m.ID) {
 		s.unhold(m.ID)
-		return
+		return false
 	}
 	limit := int64(s.b.cfg.MaxDeliveries)
 	if limit > 0 && count > limit {
 		// Delivered that often and never answered: its handler may
 		// crash the process every time.
 		s.bury(m, count-1, fmt.Sprintf("delivered %d times without acknowledgement", count-1))
-		return
+		return false
 	}
-	err := s.call(decode(m, count))
+	return true
+}
+
+// settle acts on err, the outcome of the handler call for delivery attempt
+// count of entry m: it acknowledges, buries or hands the entry back.
+func (s *subscription) settle(m goredis.XMessage, count int64, err error) {
+	limit := int64(s.b.cfg.MaxDeliveries)
 	switch {
 	case err == nil:
 		if len(s.acks) == 0 {
