@@ -31,7 +31,9 @@
 // rejected message is given up on: with Config.DeadLetterTopic set, a copy
 // goes to that topic first; the original is then terminated, and stays in
 // the stream until its age limit. Handlers of one subscriber run one at a
-// time; queue group members run in parallel.
+// time, or up to n at once with broker.Concurrency(n) (a pull request then
+// asks for at least n messages, and a consumer Subscribe creates gets a
+// MaxAckPending of at least n); queue group members run in parallel.
 //
 // # Core mode: at most once
 //
@@ -40,7 +42,8 @@
 // subscribers connected when it is published, or nobody. A handler's error
 // cannot cause a redelivery: it is logged and counted in Stats.Rejected. A
 // subscriber that falls too far behind loses messages to the client's
-// pending limits, counted in Stats.Dropped.
+// pending limits, counted in Stats.Dropped. With broker.Concurrency(n) up
+// to n handler calls of a subscriber run at once.
 //
 // # Wire format
 //
@@ -451,7 +454,7 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	if strings.ContainsFunc(o.Queue, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return nil, fmt.Errorf("nats: queue group %q holds white space or control characters", o.Queue)
 	}
-	s := &subscription{b: b, topic: topic, group: o.Queue, h: h, done: make(chan struct{})}
+	s := &subscription{b: b, topic: topic, group: o.Queue, h: h, conc: max(o.Concurrency, 1), done: make(chan struct{})}
 
 	b.mu.Lock()
 	if b.closed {
@@ -513,6 +516,7 @@ type subscription struct {
 	topic string
 	group string
 	h     broker.Handler
+	conc  int // handler calls that may run at once (broker.Concurrency), at least 1
 
 	ctx    context.Context // handlers' context; cancelled by Unsubscribe
 	cancel context.CancelFunc
@@ -575,7 +579,7 @@ func (s *subscription) dropped() uint64 {
 }
 
 // Unsubscribe stops deliveries, cancels the handlers' context and waits for
-// the handler in progress, until ctx ends. Calling it again is harmless.
+// the handlers in progress, until ctx ends. Calling it again is harmless.
 func (s *subscription) Unsubscribe(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopping {
@@ -644,15 +648,40 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 func (s *subscription) startCore(ctx context.Context) error {
 	b := s.b
 	cb := func(m *natsgo.Msg) {
-		if !s.enter() {
-			return
-		}
-		defer s.running.Done()
+		if s.conc <= 1 {
+			if !s.enter() {
+				return
+			}
+			defer s.running.Done()
+		} // else entered by the dispatching cb below
 		msg := decode(m.Header, m.Data, b.ids.next)
 		msg.Header[broker.DeliveryHeader] = "1"
 		if err := s.call(msg); err != nil {
 			b.log.Warn("nats: handler rejected a message; core NATS cannot deliver it again, so it is lost",
 				"topic", s.topic, "id", msg.ID, "err", err)
+		}
+	}
+	if s.conc > 1 {
+		// The client calls cb for one message at a time: cb waits for one
+		// of conc slots and hands the message to a goroutine of its own.
+		// While every slot is taken, messages wait in the client's pending
+		// queue, under its limits, as they do for a single handler.
+		handle, slots := cb, make(chan struct{}, s.conc)
+		cb = func(m *natsgo.Msg) {
+			select {
+			case slots <- struct{}{}:
+			case <-s.ctx.Done(): // Unsubscribe
+				return
+			}
+			if !s.enter() {
+				<-slots
+				return
+			}
+			go func() {
+				defer func() { <-slots }()
+				defer s.running.Done()
+				handle(m)
+			}()
 		}
 	}
 	subj := subject(b.cfg.SubjectPrefix, s.topic)
@@ -711,20 +740,39 @@ func (s *subscription) startJS(ctx context.Context) error {
 		cons jetstream.Consumer
 		err  error
 	)
+	// With broker.Concurrency(n) above MaxAckPending, a consumer is
+	// created with MaxAckPending n, or the server would never hand out n
+	// messages at once. An existing durable is not raised: it is created or
+	// updated with MaxAckPending as without Concurrency (see the README).
+	raised := cc
+	raised.MaxAckPending = max(cc.MaxAckPending, s.conc)
 	if s.group != "" {
 		cc.Durable = DurableName(s.topic, s.group)
 		cc.Description = fmt.Sprintf("micro queue group %q of topic %q", s.group, s.topic)
-		cons, err = b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+		if raised.MaxAckPending > cc.MaxAckPending {
+			// Some servers take a create of an existing consumer with
+			// other settings for an update: look first.
+			raised.Durable, raised.Description = cc.Durable, cc.Description
+			_, err = b.js.Consumer(ctx, cfg.Stream, cc.Durable)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cons, err = b.js.CreateConsumer(ctx, cfg.Stream, raised)
+			}
+			if err == nil && cons == nil || errors.Is(err, jetstream.ErrConsumerExists) {
+				cons, err = b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+			}
+		} else {
+			cons, err = b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+		}
 	} else {
-		cc.InactiveThreshold = time.Duration(cfg.InactiveThreshold)
-		cc.Description = fmt.Sprintf("micro subscriber of topic %q", s.topic)
-		cons, err = b.js.CreateConsumer(ctx, cfg.Stream, cc)
+		raised.InactiveThreshold = time.Duration(cfg.InactiveThreshold)
+		raised.Description = fmt.Sprintf("micro subscriber of topic %q", s.topic)
+		cons, err = b.js.CreateConsumer(ctx, cfg.Stream, raised)
 	}
 	if err != nil {
 		return err
 	}
 	name, ephemeral := cons.CachedInfo().Name, s.group == ""
-	pull, err := newPuller(b.nc, cfg.Stream, name, cfg.Prefetch)
+	pull, err := newPuller(b.nc, cfg.Stream, name, s.batch())
 	if err == nil {
 		s.mu.Lock()
 		if s.stopping {
@@ -745,14 +793,26 @@ func (s *subscription) startJS(ctx context.Context) error {
 	return nil
 }
 
+// batch is how many messages a pull request of the subscription asks
+// for: Prefetch, and at least enough for every handler slot.
+func (s *subscription) batch() int { return max(s.b.cfg.Prefetch, s.conc) }
+
 // handleJS handles one JetStream delivery.
 func (s *subscription) handleJS(jm *natsgo.Msg) {
-	b := s.b
 	if !s.enter() {
 		_ = jm.Nak() // back to the server for another member, at once
 		return
 	}
 	defer s.running.Done()
+	s.handleEntered(jm)
+}
+
+// handleEntered handles one JetStream delivery once s.enter has counted
+// it. Handlers of one subscription may run it concurrently: each has its
+// message, and acks, naks and "in progress" are publishes, which the
+// connection serialises.
+func (s *subscription) handleEntered(jm *natsgo.Msg) {
+	b := s.b
 	md, err := jm.Metadata()
 	if err != nil {
 		b.log.Warn("nats: delivery without JetStream metadata; terminated", "err", err)

@@ -65,20 +65,29 @@ func newPuller(nc *natsgo.Conn, stream, consumer string, prefetch int) (*puller,
 }
 
 // pullLoop runs until p.stop is closed, handling each message with
-// s.handleJS.
+// s.handleJS, or with up to s.conc goroutines at once.
 func (s *subscription) pullLoop(p *puller) {
 	defer close(p.done)
 	b := s.b
 	reconnected := b.nc.StatusChanged(natsgo.CONNECTED)
 	defer b.nc.RemoveStatusListener(reconnected)
 
-	req, _ := json.Marshal(pullRequest{Batch: b.cfg.Prefetch, Expires: pullExpiry, Heartbeat: pullHeartbeat})
+	batch := s.batch()
+	req, _ := json.Marshal(pullRequest{Batch: batch, Expires: pullExpiry, Heartbeat: pullHeartbeat})
 	outstanding := 0
 	request := func() {
 		if err := b.nc.PublishRequest(p.next, p.inbox, req); err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
 			b.log.Debug("nats: pull request", "consumer", s.consumer, "err", err)
 		}
-		outstanding = b.cfg.Prefetch
+		outstanding = batch
+	}
+	// With broker.Concurrency(n), up to n messages are handled at once,
+	// each by a goroutine holding one of the n slots; a message waits here
+	// for a free slot, and the next request goes out once the batch has
+	// been handed to handlers (rather than handled).
+	var slots chan struct{}
+	if s.conc > 1 {
+		slots = make(chan struct{}, s.conc)
 	}
 	watchdog := time.NewTimer(pullWatchdog)
 	defer watchdog.Stop()
@@ -105,7 +114,26 @@ func (s *subscription) pullLoop(p *puller) {
 				continue
 			}
 			outstanding--
-			s.handleJS(m)
+			if slots == nil {
+				s.handleJS(m)
+			} else {
+				select {
+				case slots <- struct{}{}:
+				case <-p.stop:
+					_ = m.Nak() // back to the server at once, as drain does
+					return
+				}
+				if !s.enter() {
+					<-slots
+					_ = m.Nak()
+					continue
+				}
+				go func() {
+					defer func() { <-slots }()
+					defer s.running.Done()
+					s.handleEntered(m)
+				}()
+			}
 			if outstanding <= 0 {
 				request()
 			}
