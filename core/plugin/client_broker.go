@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -22,7 +23,13 @@ import (
 // a handler in the plugin that sends the message to the host and waits for
 // the host handler's result: nil acknowledges the message, an error rejects
 // it, with its message, so acknowledgement, redelivery and dead-lettering
-// are the implementation's. A host handler's ctx carries the values of the
+// are the implementation's. broker.Concurrency(n) goes to the plugin's
+// broker, which then calls its handler up to n times at once: each call is
+// a delivery in flight on the subscription's stream, and the host runs a
+// handler call for each delivery as it arrives, so up to n host handler
+// calls overlap (one round trip no longer caps a subscription at one
+// message at a time). A broker that treats n as 1 keeps one in flight.
+// A host handler's ctx carries the values of the
 // ctx given to Subscribe; it is cancelled when the plugin-side handler's
 // ctx ends, and by Unsubscribe and Close. A handler that panics rejects its
 // message.
@@ -105,7 +112,8 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 	}
 	o := broker.NewSubscribeOptions(opts...)
 	base := context.WithoutCancel(ctx)
-	stream, cancelStream, err := b.subscribeStream(ctx, base, cn, topic, o.Queue)
+	conc := uint32(min(max(o.Concurrency, 0), math.MaxUint32))
+	stream, cancelStream, err := b.subscribeStream(ctx, base, cn, topic, o.Queue, conc)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -118,6 +126,7 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 		b:            b,
 		topic:        topic,
 		queue:        o.Queue,
+		concurrency:  conc,
 		h:            h,
 		base:         base,
 		stream:       stream,
@@ -144,7 +153,7 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 // subscribeStream opens a Subscribe stream on cn, a child of base, and
 // returns once the plugin confirms the subscription; until then ctx cancels
 // it.
-func (b *BrokerClient) subscribeStream(ctx, base context.Context, cn *conn, topic, queue string) (pluginpb.Broker_SubscribeClient, context.CancelFunc, error) {
+func (b *BrokerClient) subscribeStream(ctx, base context.Context, cn *conn, topic, queue string, concurrency uint32) (pluginpb.Broker_SubscribeClient, context.CancelFunc, error) {
 	sctx, cancelStream := context.WithCancel(base)
 	stream, err := cn.broker.Subscribe(sctx)
 	if err != nil {
@@ -153,7 +162,7 @@ func (b *BrokerClient) subscribeStream(ctx, base context.Context, cn *conn, topi
 	}
 	stop := context.AfterFunc(ctx, cancelStream)
 	var resp *pluginpb.SubscribeResponse
-	err = stream.Send(&pluginpb.SubscribeRequest{Topic: topic, Queue: queue})
+	err = stream.Send(&pluginpb.SubscribeRequest{Topic: topic, Queue: queue, Concurrency: concurrency})
 	if err == nil || err == io.EOF { // io.EOF: the status comes from Recv
 		resp, err = stream.Recv()
 	}
@@ -250,8 +259,10 @@ type subscription struct {
 	b     *BrokerClient
 	topic string
 	queue string
-	h     broker.Handler
-	base  context.Context // the values of Subscribe's ctx: the parent of the streams
+	// concurrency is broker.Concurrency, passed on to the plugin.
+	concurrency uint32
+	h           broker.Handler
+	base        context.Context // the values of Subscribe's ctx: the parent of the streams
 
 	// ctx is the parent of the handlers' contexts; cancel ends them all.
 	ctx    context.Context
@@ -416,7 +427,7 @@ func (s *subscription) resubscribe(dead *conn) bool {
 				return false
 			}
 		}
-		stream, cancelStream, err := s.b.subscribeStream(s.ctx, s.base, cn, s.topic, s.queue)
+		stream, cancelStream, err := s.b.subscribeStream(s.ctx, s.base, cn, s.topic, s.queue, s.concurrency)
 		if err == nil {
 			s.sendMu.Lock()
 			s.cancelStream()

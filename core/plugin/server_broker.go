@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -94,6 +95,11 @@ func (s *brokerServer) Subscribe(stream pluginpb.Broker_SubscribeServer) error {
 	var opts []broker.SubscribeOption
 	if first.Queue != "" {
 		opts = append(opts, broker.Queue(first.Queue))
+	}
+	if first.Concurrency > 0 {
+		// Each handler call waits for the host's answer, so this is also
+		// how many deliveries are in flight on the stream at once.
+		opts = append(opts, broker.Concurrency(int(min(first.Concurrency, math.MaxInt32))))
 	}
 	ctx := stream.Context()
 	sub, err := b.Subscribe(ctx, first.Topic, ss.handle, opts...)

@@ -38,6 +38,10 @@
 //     needed); Unsubscribe must wait for a handler in progress; after Close,
 //     Publish and Subscribe must return an error that errors.Is matches with
 //     broker.ErrClosed, so a bridge between processes has to carry it over.
+//   - Subtest Concurrency subscribes with broker.Concurrency(4) and checks
+//     that every message arrives and that no more than 4 handler calls run
+//     at once. It does not require calls to overlap: a broker that treats
+//     n as 1, as broker.Concurrency allows, passes.
 //   - Subtests run one after another, not in parallel.
 package brokertest
 
@@ -90,6 +94,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) broker.Broker) {
 		{"Unsubscribe", testUnsubscribe},
 		{"UnsubscribeWaitsForHandler", testUnsubscribeWaits},
 		{"ConcurrentPublishers", testConcurrentPublishers},
+		{"Concurrency", testConcurrency},
 		{"MessageID", testMessageID},
 		{"LargeBody", testLargeBody},
 		{"Close", testClose},
@@ -730,4 +735,44 @@ func testClose(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	if !errors.Is(err, broker.ErrClosed) {
 		t.Errorf("Subscribe after Close = %v, want broker.ErrClosed", err)
 	}
+}
+
+func testConcurrency(t *testing.T, newBroker func(*testing.T) broker.Broker) {
+	b := open(t, newBroker)
+	topic := newTopic(t)
+	const limit = 4
+	var (
+		mu            sync.Mutex
+		running, most int
+	)
+	rec := &recorder{}
+	record := rec.handler(0)
+	h := func(ctx context.Context, msg *broker.Message) error {
+		if isProbe(msg) {
+			return record(ctx, msg)
+		}
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond) // long enough for calls to overlap
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return record(ctx, msg)
+	}
+	subscribe(t, b, topic, h, broker.Concurrency(limit))
+	awaitActive(t, b, topic, rec)
+
+	want := bodies("concurrency-", 40)
+	publishBodies(t, b, topic, want)
+	rec.waitLen(t, "subscriber", len(want))
+	time.Sleep(grace)
+	rec.checkBodies(t, "subscriber", want, true)
+	mu.Lock()
+	defer mu.Unlock()
+	if most > limit {
+		t.Errorf("%d handler calls ran at once; broker.Concurrency(%d) allows at most %d", most, limit, limit)
+	}
+	t.Logf("at most %d handler calls at once", most)
 }

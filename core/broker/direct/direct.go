@@ -57,7 +57,12 @@
 //
 // Handlers run on the subscriber's transport server, one goroutine per
 // delivery, so the handler of one subscription may run concurrently with
-// itself, and messages arrive in no particular order. The ctx a handler gets
+// itself, and messages arrive in no particular order. By default the number
+// of concurrent calls is unbounded (it follows the deliveries in flight);
+// broker.Concurrency(n), n >= 1, makes n the most calls of the subscription
+// that run at once (so Concurrency(1) is one at a time): a delivery beyond
+// that waits on the subscriber's server for a call to return, and the wait
+// counts toward its attempt's WithAckTimeout. The ctx a handler gets
 // ends when the attempt's ack timeout passes, when the publisher abandons the
 // message (Close, the ctx of PublishSync), when the connection drops, or when
 // the ctx given to Unsubscribe or Close ends while they wait for handlers.

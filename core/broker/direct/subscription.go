@@ -45,6 +45,9 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	}
 
 	s := &subscription{b: b, id: newSubscriptionID(), topic: topic, h: h, idle: make(chan struct{})}
+	if o.Concurrency > 0 {
+		s.sem = make(chan struct{}, o.Concurrency)
+	}
 	s.kill, s.cancel = context.WithCancel(context.Background())
 	s.svc = &registry.Service{
 		Name:    ServiceName(topic),
@@ -159,7 +162,23 @@ func (b *Broker) handle(ctx context.Context, req *transport.Frame) *transport.Fr
 	b.mu.RLock()
 	s := b.subs[req.Service]
 	b.mu.RUnlock()
-	if s == nil || !s.enter() {
+	if s == nil {
+		return errorFrame(merrors.NotFound, "direct: no subscription "+req.Service)
+	}
+	if s.sem != nil {
+		// broker.Concurrency: wait for a turn. A delivery waiting here is
+		// not yet a handler call, so Unsubscribe does not wait for it; once
+		// it has its turn, enter turns it away if the subscription ended.
+		select {
+		case s.sem <- struct{}{}:
+			defer func() { <-s.sem }()
+		case <-ctx.Done():
+			return errorFrame(merrors.Aborted, "direct: delivery ended while waiting for a free handler: "+context.Cause(ctx).Error())
+		case <-s.kill.Done():
+			return errorFrame(merrors.NotFound, "direct: no subscription "+req.Service)
+		}
+	}
+	if !s.enter() {
 		return errorFrame(merrors.NotFound, "direct: no subscription "+req.Service)
 	}
 	defer s.leave()
@@ -192,6 +211,9 @@ type subscription struct {
 	topic string
 	h     broker.Handler
 	svc   *registry.Service
+	// sem bounds the handler calls in progress to broker.Concurrency;
+	// nil without it, for no bound.
+	sem chan struct{}
 
 	// kill is cancelled when Unsubscribe or Close stop waiting for the
 	// handlers; their contexts end with it.

@@ -19,6 +19,16 @@
 // queue lives as long as the group has members: when the last member
 // unsubscribes, the messages still waiting in it are discarded.
 //
+// # Concurrency
+//
+// With broker.Concurrency(n), n > 1, a subscription has n goroutines taking
+// messages from its queue instead of one, so up to n calls of its handler run
+// at once and messages may be handled out of order; 0 and 1 mean one
+// goroutine. In a queue group each member brings its own n: a group of two
+// members subscribed with Concurrency(4) and Concurrency(1) runs up to five
+// handler calls at once. The queue's capacity (WithQueueSize) is unchanged
+// and counts the messages being handled, so n larger than it buys nothing.
+//
 // # Back-pressure
 //
 // A queue holds at most WithQueueSize messages, counting the ones waiting,
@@ -44,7 +54,7 @@
 // The ctx a handler receives carries the values of the ctx given to
 // Subscribe, but not its deadline; it is cancelled when the subscription is
 // unsubscribed or the broker is closed. Unsubscribe stops deliveries, cancels
-// that ctx and waits for the handler in progress to return. Close does that
+// that ctx and waits for the handler calls in progress to return. Close does that
 // for every subscription, and from then on Publish and Subscribe return
 // broker.ErrClosed.
 package memory
@@ -143,7 +153,8 @@ func WithMaxDeliveries(n int) Option {
 // WithDeadLetter sets a function that receives every message given up on
 // after WithMaxDeliveries attempts, with the error of the last attempt. It
 // runs on the goroutine of the subscription that gave up, so it holds up that
-// subscription's deliveries while it runs, and Unsubscribe waits for it. The
+// goroutine's deliveries (with broker.Concurrency(1), the subscription's)
+// while it runs, and Unsubscribe waits for it. The
 // message is a copy that f may keep. Without it such messages are dropped.
 func WithDeadLetter(f func(topic string, msg *broker.Message, err error)) Option {
 	return optionFunc(func(c *config) { c.deadLetter = f })
@@ -360,7 +371,19 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &subscription{b: b, q: q, h: h, ctx: hctx, cancel: cancel, exited: make(chan struct{})}
 	b.subs[s] = struct{}{}
-	b.wg.Go(s.run)
+	workers := max(o.Concurrency, 1)
+	b.wg.Go(func() {
+		defer close(s.exited)
+		if workers == 1 {
+			s.run()
+			return
+		}
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(s.run)
+		}
+		wg.Wait()
+	})
 	return s, nil
 }
 
@@ -399,21 +422,22 @@ func (b *Broker) Close(ctx context.Context) error {
 	}
 }
 
-// subscription is one member of a queue: a goroutine calling a handler.
+// subscription is one member of a queue: one goroutine calling a handler, or
+// broker.Concurrency of them.
 type subscription struct {
 	b      *Broker
 	q      *queue
 	h      broker.Handler
 	ctx    context.Context // the handlers' ctx
 	cancel context.CancelFunc
-	exited chan struct{}
+	exited chan struct{} // closed once every goroutine of s has returned
 }
 
 // Topic returns the subscribed topic.
 func (s *subscription) Topic() string { return s.q.topic }
 
 // Unsubscribe stops deliveries, cancels the handler's ctx and waits until
-// the handler in progress, if any, returns or ctx is done. Unsubscribing
+// the handler calls in progress, if any, return or ctx is done. Unsubscribing
 // again, or after Close, returns nil once the handler has returned.
 func (s *subscription) Unsubscribe(ctx context.Context) error {
 	s.b.leave(s)
@@ -450,8 +474,9 @@ func (b *Broker) leave(s *subscription) {
 	}
 }
 
+// run takes messages from the queue and handles them until s ends; a
+// subscription with broker.Concurrency(n) runs it on n goroutines.
 func (s *subscription) run() {
-	defer close(s.exited)
 	for {
 		select {
 		case <-s.ctx.Done():

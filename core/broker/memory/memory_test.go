@@ -560,3 +560,144 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// gauge counts the handler calls in progress and remembers the most.
+type gauge struct {
+	mu        sync.Mutex
+	running   int
+	most      int
+	reached   chan struct{} // closed once running has reached want
+	want      int
+	closeOnce sync.Once
+}
+
+func newGauge(want int) *gauge { return &gauge{want: want, reached: make(chan struct{})} }
+
+func (g *gauge) enter() {
+	g.mu.Lock()
+	g.running++
+	g.most = max(g.most, g.running)
+	if g.running >= g.want {
+		g.closeOnce.Do(func() { close(g.reached) })
+	}
+	g.mu.Unlock()
+}
+
+func (g *gauge) leave() {
+	g.mu.Lock()
+	g.running--
+	g.mu.Unlock()
+}
+
+func (g *gauge) max() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.most
+}
+
+func TestConcurrency(t *testing.T) {
+	tests := []struct {
+		name    string
+		members []int // the Concurrency of each subscriber
+		group   bool
+	}{
+		{"subscriber", []int{4}, false},
+		{"queue group", []int{2, 2}, true},
+		{"queue group mixed", []int{3, 1}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := memory.New(memory.WithRedeliveryDelay(time.Millisecond))
+			closeBroker(t, b)
+			const n, limit = 40, 4
+			g := newGauge(limit)
+			var (
+				mu       sync.Mutex
+				attempts = make(map[string]int)
+				acked    = make(map[string]bool)
+				all      = make(chan struct{})
+			)
+			h := func(ctx context.Context, msg *broker.Message) error {
+				g.enter()
+				defer g.leave()
+				// Hold the first calls until limit of them run at once.
+				select {
+				case <-g.reached:
+				case <-time.After(10 * time.Second):
+				}
+				time.Sleep(time.Millisecond)
+				mu.Lock()
+				defer mu.Unlock()
+				key := string(msg.Body)
+				attempts[key]++
+				if attempts[key] == 1 && len(key)%2 == 0 { // some are rejected once
+					return errors.New("rejected on purpose")
+				}
+				acked[key] = true
+				if len(acked) == n {
+					close(all)
+				}
+				return nil
+			}
+			var opts []broker.SubscribeOption
+			if tt.group {
+				opts = append(opts, broker.Queue("g"))
+			}
+			for _, c := range tt.members {
+				mustSubscribe(t, b, "t", h, append(opts, broker.Concurrency(c))...)
+			}
+			for i := range n {
+				mustPublish(t, b, "t", &broker.Message{Body: fmt.Appendf(nil, "m%d", i)})
+			}
+			select {
+			case <-all:
+			case <-time.After(10 * time.Second):
+				t.Fatal("not every message was acknowledged")
+			}
+			if got := g.max(); got != limit {
+				t.Errorf("most handler calls at once = %d, want %d", got, limit)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range n {
+				key := fmt.Sprintf("m%d", i)
+				want := 1
+				if len(key)%2 == 0 {
+					want = 2
+				}
+				if attempts[key] != want {
+					t.Errorf("message %s handled %d times, want %d", key, attempts[key], want)
+				}
+			}
+		})
+	}
+}
+
+func TestConcurrencyUnsubscribeWaits(t *testing.T) {
+	b := memory.New()
+	closeBroker(t, b)
+	g := newGauge(3)
+	release := make(chan struct{})
+	sub := mustSubscribe(t, b, "t", func(ctx context.Context, msg *broker.Message) error {
+		g.enter()
+		defer g.leave()
+		<-release
+		return nil
+	}, broker.Concurrency(3))
+	for range 3 {
+		mustPublish(t, b, "t", &broker.Message{})
+	}
+	<-g.reached
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+	}()
+	if err := sub.Unsubscribe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running != 0 {
+		t.Errorf("Unsubscribe returned with %d handler calls running", g.running)
+	}
+}

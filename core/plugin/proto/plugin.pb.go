@@ -1328,7 +1328,7 @@ func (x *PublishStreamResponse) GetPublished() uint64 {
 }
 
 // SubscribeRequest is a message from the host on a Subscribe stream. The
-// first one carries topic and queue; each later one either answers a
+// first one carries topic, queue and concurrency; each later one either answers a
 // delivery (id, reject, error) or asks to unsubscribe.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1341,7 +1341,11 @@ type SubscribeRequest struct {
 	// Error is the message of the host handler's error, for a rejection.
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// Unsubscribe ends the subscription.
-	Unsubscribe   bool `protobuf:"varint,6,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	Unsubscribe bool `protobuf:"varint,6,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	// Concurrency is broker.Concurrency of the subscription, passed to the
+	// plugin's broker when greater than 0: the most handler calls, and so
+	// deliveries in flight, at once. 0 (an older host) means the default.
+	Concurrency   uint32 `protobuf:"varint,7,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1416,6 +1420,13 @@ func (x *SubscribeRequest) GetUnsubscribe() bool {
 		return x.Unsubscribe
 	}
 	return false
+}
+
+func (x *SubscribeRequest) GetConcurrency() uint32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
 }
 
 // SubscribeResponse is a message from the plugin on a Subscribe stream:
@@ -1939,14 +1950,15 @@ const file_core_plugin_proto_plugin_proto_rawDesc = "" +
 	"\x12PublishResultBatch\x128\n" +
 	"\aresults\x18\x01 \x03(\v2\x1e.micro.plugin.v1.PublishResultR\aresults\"5\n" +
 	"\x15PublishStreamResponse\x12\x1c\n" +
-	"\tpublished\x18\x01 \x01(\x04R\tpublished\"\x9e\x01\n" +
+	"\tpublished\x18\x01 \x01(\x04R\tpublished\"\xc0\x01\n" +
 	"\x10SubscribeRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06reject\x18\x04 \x01(\bR\x06reject\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12 \n" +
-	"\vunsubscribe\x18\x06 \x01(\bR\vunsubscribe\"o\n" +
+	"\vunsubscribe\x18\x06 \x01(\bR\vunsubscribe\x12 \n" +
+	"\vconcurrency\x18\a \x01(\rR\vconcurrency\"o\n" +
 	"\x11SubscribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x122\n" +
 	"\amessage\x18\x02 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\x12\x16\n" +

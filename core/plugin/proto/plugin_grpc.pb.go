@@ -461,7 +461,7 @@ type BrokerClient interface {
 	// the calls in progress and ends the call.
 	PublishMux(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PublishBatch, PublishResultBatch], error)
 	// Subscribe is one subscription. The host's first message names the
-	// topic and queue group; the plugin's first message (id 0, no message)
+	// topic, queue group and concurrency; the plugin's first message (id 0, no message)
 	// says the subscription is active. Then the plugin sends deliveries, each
 	// with an id unique within the stream, and the host answers each with an
 	// acknowledgement or a rejection carrying the same id. The plugin-side
@@ -471,7 +471,10 @@ type BrokerClient interface {
 	// that id and keeps waiting for the answer; the host cancels the handler's
 	// context. To unsubscribe, the host sends unsubscribe and keeps answering
 	// deliveries in progress; the plugin ends the call once the broker's
-	// Unsubscribe has returned.
+	// Unsubscribe has returned. With concurrency n > 1 the plugin's broker may
+	// call its handler up to n times at once, so up to n deliveries are in
+	// flight on the stream, answered in any order; the host handles them
+	// concurrently and matches answers to deliveries by id.
 	Subscribe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SubscribeRequest, SubscribeResponse], error)
 	// Close closes the broker behind the plugin.
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*Empty, error)
@@ -567,7 +570,7 @@ type BrokerServer interface {
 	// the calls in progress and ends the call.
 	PublishMux(grpc.BidiStreamingServer[PublishBatch, PublishResultBatch]) error
 	// Subscribe is one subscription. The host's first message names the
-	// topic and queue group; the plugin's first message (id 0, no message)
+	// topic, queue group and concurrency; the plugin's first message (id 0, no message)
 	// says the subscription is active. Then the plugin sends deliveries, each
 	// with an id unique within the stream, and the host answers each with an
 	// acknowledgement or a rejection carrying the same id. The plugin-side
@@ -577,7 +580,10 @@ type BrokerServer interface {
 	// that id and keeps waiting for the answer; the host cancels the handler's
 	// context. To unsubscribe, the host sends unsubscribe and keeps answering
 	// deliveries in progress; the plugin ends the call once the broker's
-	// Unsubscribe has returned.
+	// Unsubscribe has returned. With concurrency n > 1 the plugin's broker may
+	// call its handler up to n times at once, so up to n deliveries are in
+	// flight on the stream, answered in any order; the host handles them
+	// concurrently and matches answers to deliveries by id.
 	Subscribe(grpc.BidiStreamingServer[SubscribeRequest, SubscribeResponse]) error
 	// Close closes the broker behind the plugin.
 	Close(context.Context, *CloseRequest) (*Empty, error)

@@ -1,0 +1,170 @@
+package direct_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seedmicro/micro/core/broker"
+)
+
+// gauge counts the handler calls in progress and remembers the most; the
+// first calls wait until want of them run at once (or a while has passed).
+type gauge struct {
+	mu      sync.Mutex
+	running int
+	most    int
+	want    int
+	reached chan struct{}
+	once    sync.Once
+}
+
+func newGauge(want int) *gauge { return &gauge{want: want, reached: make(chan struct{})} }
+
+func (g *gauge) enter() {
+	g.mu.Lock()
+	g.running++
+	g.most = max(g.most, g.running)
+	if g.running >= g.want {
+		g.once.Do(func() { close(g.reached) })
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.reached:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+func (g *gauge) leave() {
+	g.mu.Lock()
+	g.running--
+	g.mu.Unlock()
+}
+
+func (g *gauge) max() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.most
+}
+
+// TestConcurrency checks that broker.Concurrency(4) lets 4 handler calls of
+// a subscription overlap and never more, that every message is acknowledged,
+// and that a rejected message is delivered again.
+func TestConcurrency(t *testing.T) {
+	reg := newRegistry(t)
+	pub := newBroker(t, reg)
+	sub := newBroker(t, reg)
+	const topic, n, limit = "concurrency", 40, 4
+	g := newGauge(limit)
+	var (
+		mu       sync.Mutex
+		attempts = make(map[string]int)
+		acked    = make(map[string]bool)
+	)
+	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+		g.enter()
+		defer g.leave()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		key := string(msg.Body)
+		attempts[key]++
+		if attempts[key] == 1 && len(key) == 2 { // m0 … m9 are rejected once
+			return errors.New("rejected on purpose")
+		}
+		acked[key] = true
+		return nil
+	}, broker.Concurrency(limit))
+	for i := range n {
+		if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: fmt.Appendf(nil, "m%d", i)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	waitFor(t, "every message to be acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) == n
+	})
+	if got := g.max(); got != limit {
+		t.Errorf("most handler calls at once = %d, want %d", got, limit)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 10 {
+		if key := fmt.Sprintf("m%d", i); attempts[key] < 2 {
+			t.Errorf("rejected message %s handled %d times, want at least 2", key, attempts[key])
+		}
+	}
+}
+
+// TestConcurrencyDefault checks that without broker.Concurrency handler
+// calls are not bounded, as before the option existed.
+func TestConcurrencyDefault(t *testing.T) {
+	reg := newRegistry(t)
+	pub := newBroker(t, reg)
+	sub := newBroker(t, reg)
+	const topic, n = "concurrency.default", 8
+	g := newGauge(n)
+	var in inbox
+	record := in.handler("s", nil)
+	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+		g.enter()
+		defer g.leave()
+		return record(ctx, msg)
+	})
+	for i := range n {
+		if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: fmt.Appendf(nil, "m%d", i)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	waitFor(t, "every message", func() bool { return in.len() == n })
+	if got := g.max(); got != n {
+		t.Errorf("most handler calls at once = %d, want %d", got, n)
+	}
+}
+
+// TestConcurrencyUnsubscribe checks that deliveries waiting for a turn do
+// not hold up Unsubscribe, and are not handled after it.
+func TestConcurrencyUnsubscribe(t *testing.T) {
+	reg := newRegistry(t)
+	pub := newBroker(t, reg)
+	sub := newBroker(t, reg)
+	const topic = "concurrency.unsubscribe"
+	started := make(chan struct{}, 10)
+	release := make(chan struct{})
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	s := subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		started <- struct{}{}
+		<-release
+		return nil
+	}, broker.Concurrency(1))
+	for i := range 3 {
+		if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: fmt.Appendf(nil, "m%d", i)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	<-started
+	time.Sleep(50 * time.Millisecond) // the others reach the subscriber and wait
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+	}()
+	if err := s.Unsubscribe(ctxFor(t)); err != nil {
+		t.Fatalf("Unsubscribe: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("%d handler calls, want 1: deliveries waiting for a turn ran after Unsubscribe", calls)
+	}
+}
