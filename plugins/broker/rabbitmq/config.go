@@ -24,6 +24,9 @@ const (
 	DefaultReconnectMax   = 10 * time.Second
 )
 
+// maxPrefetch is the largest prefetch count AMQP carries (a short).
+const maxPrefetch = 65535
+
 // NoLimit is the value of Config.MaxDeliveries that turns dead-lettering
 // off: a rejected message is redelivered until a handler acknowledges it.
 const NoLimit = -1
@@ -51,7 +54,8 @@ type Config struct {
 	// Prefetch is how many messages each subscription may hold
 	// unacknowledged: the ones being handled and the ones delivered ahead of
 	// the handler. 1 to 65535. Lower values share a queue group's work more
-	// evenly. Default DefaultPrefetch.
+	// evenly. A subscription with broker.Concurrency(n) holds at least n.
+	// Default DefaultPrefetch.
 	Prefetch int `json:"prefetch,omitempty"`
 	// MaxDeliveries is how many times a message is delivered to a
 	// subscription (or a queue group) before it is given up on and
@@ -111,7 +115,7 @@ func (c Config) validate() error {
 	case len(c.Exchange)+len(".dlx") > 255:
 		return bad("Exchange", "%d bytes long; want at most 251", len(c.Exchange))
 	}
-	if c.Prefetch < 1 || c.Prefetch > 65535 {
+	if c.Prefetch < 1 || c.Prefetch > maxPrefetch {
 		return bad("Prefetch", "%d; want 1 to 65535", c.Prefetch)
 	}
 	if c.MaxDeliveries < NoLimit {

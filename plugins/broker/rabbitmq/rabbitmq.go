@@ -25,7 +25,9 @@
 //
 // Every subscription consumes with manual acknowledgements and at most
 // Config.Prefetch unacknowledged messages, and calls its handler for one
-// message at a time. A handler that returns nil acknowledges the message; one
+// message at a time; with broker.Concurrency(n) it calls it for up to n
+// messages at once, each acknowledged on its own, and holds at least n
+// unacknowledged. A handler that returns nil acknowledges the message; one
 // that returns an error, or panics, rejects it (basic.nack with requeue)
 // and the server delivers it again. After Config.MaxDeliveries deliveries a
 // rejected message is dead-lettered instead: to the exchange

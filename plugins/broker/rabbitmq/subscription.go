@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -17,7 +18,9 @@ import (
 // joins a queue group, whose durable queue it declares when it does not
 // exist. Subscribe returns once the subscription consumes, so a message
 // published after it returns reaches it. ctx bounds only the call itself;
-// the handler's ctx carries its values.
+// the handler's ctx carries its values. With broker.Concurrency(n), n > 1,
+// up to n handler calls run at once, and the subscription may hold
+// max(Config.Prefetch, n) messages unacknowledged.
 func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, opts ...broker.SubscribeOption) (broker.Subscription, error) {
 	if err := checkTopic(topic); err != nil {
 		return nil, fmt.Errorf("broker/rabbitmq: subscribe: %w", err)
@@ -41,6 +44,7 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 		topic:   topic,
 		group:   o.Queue,
 		h:       h,
+		workers: min(max(o.Concurrency, 1), maxPrefetch),
 		ctx:     hctx,
 		cancel:  cancel,
 		stopped: make(chan struct{}),
@@ -76,6 +80,9 @@ type subscription struct {
 	group string
 	queue string // the group's durable queue; "" for an exclusive queue
 	h     broker.Handler
+	// workers is how many handler calls run at once (broker.Concurrency),
+	// each in a goroutine of its own receiving from the same deliveries.
+	workers int
 
 	ctx      context.Context // the handlers' ctx
 	cancel   context.CancelFunc
@@ -84,15 +91,16 @@ type subscription struct {
 	exited   chan struct{} // closed when run returns
 
 	// fails counts the rejections of the messages in an exclusive queue,
-	// by failureKey. Only run uses it.
-	fails map[string]int
+	// by failureKey. The workers share it under failsMu.
+	failsMu sync.Mutex
+	fails   map[string]int
 }
 
 // Topic returns the subscribed topic.
 func (s *subscription) Topic() string { return s.topic }
 
 // Unsubscribe stops deliveries, cancels the handler's ctx and waits until
-// the handler in progress, if any, returns or ctx is done; the messages
+// the handler calls in progress, if any, return or ctx is done; the messages
 // delivered ahead of the handler go back to the queue. A queue group's
 // queue stays, with the messages its members have not acknowledged.
 // Unsubscribing again, or after Close, returns nil once the handler has
@@ -160,7 +168,7 @@ func (s *subscription) setup(conn *amqp.Connection) (*amqp.Channel, <-chan amqp.
 	if err := s.b.declareExchanges(ch); err != nil {
 		return fail(err)
 	}
-	if err := ch.Qos(cfg.Prefetch, 0, false); err != nil {
+	if err := ch.Qos(max(cfg.Prefetch, s.workers), 0, false); err != nil {
 		return fail(fmt.Errorf("set prefetch: %w", err))
 	}
 	name := s.queue
@@ -211,7 +219,9 @@ func (s *subscription) run(ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
 		if !lost {
 			return
 		}
+		s.failsMu.Lock()
 		s.fails = nil // a new exclusive queue starts empty
+		s.failsMu.Unlock()
 		s.b.log.Warn("broker/rabbitmq: subscription lost; restoring it", "topic", s.topic, "group", s.group)
 		var ok bool
 		if ch, deliveries, ok = s.restore(); !ok {
@@ -242,10 +252,31 @@ func (s *subscription) restore() (*amqp.Channel, <-chan amqp.Delivery, bool) {
 	}
 }
 
-// consume handles deliveries until the subscription stops (false) or the
-// deliveries end because the channel, the connection or the consumer was
-// lost (true).
+// consume handles deliveries with s.workers handler calls at a time until
+// the subscription stops (false) or the deliveries end because the channel,
+// the connection or the consumer was lost (true). It returns once every
+// handler call has returned.
 func (s *subscription) consume(deliveries <-chan amqp.Delivery) (lost bool) {
+	if s.workers <= 1 {
+		return s.work(deliveries)
+	}
+	var (
+		wg    sync.WaitGroup
+		lostN atomic.Int32
+	)
+	for range s.workers {
+		wg.Go(func() {
+			if s.work(deliveries) {
+				lostN.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return lostN.Load() > 0 && !s.isStopped()
+}
+
+// work is one worker of consume: it handles one delivery at a time.
+func (s *subscription) work(deliveries <-chan amqp.Delivery) (lost bool) {
 	for {
 		select {
 		case <-s.stopped:
@@ -265,6 +296,9 @@ func (s *subscription) consume(deliveries <-chan amqp.Delivery) (lost bool) {
 // handle makes one delivery attempt and acknowledges or rejects d.
 // Acknowledgements that fail, because the channel is gone, are ignored: the
 // server delivers the message again.
+// The workers of one subscription call it concurrently: amqp091-go
+// serializes Ack and Nack on the channel, and acknowledging single delivery
+// tags (multiple=false) in any order is valid AMQP.
 func (s *subscription) handle(d *amqp.Delivery) {
 	attempt, key := 1, ""
 	if s.queue != "" {
@@ -275,34 +309,45 @@ func (s *subscription) handle(d *amqp.Delivery) {
 		}
 	} else {
 		key = failureKey(d)
+		s.failsMu.Lock()
 		attempt = s.fails[key] + 1
+		s.failsMu.Unlock()
 	}
 	msg := decode(d, attempt, s.b.newID)
 	err := s.call(msg)
 	if err == nil {
 		d.Ack(false)
-		if key != "" {
-			delete(s.fails, key)
-		}
+		s.setFails(key, 0)
 		return
 	}
 	if max := s.b.cfg.MaxDeliveries; max > 0 && attempt >= max {
 		s.b.log.Warn("broker/rabbitmq: message dead-lettered",
 			"topic", s.topic, "group", s.group, "id", msg.ID, "deliveries", attempt,
 			"exchange", s.b.cfg.deadLetterExchange(), "err", err)
-		if key != "" {
-			delete(s.fails, key)
-		}
+		s.setFails(key, 0)
 		d.Nack(false, false) // to the queue's dead-letter exchange
 		return
 	}
-	if key != "" {
-		if s.fails == nil {
-			s.fails = make(map[string]int)
-		}
-		s.fails[key] = attempt
-	}
+	s.setFails(key, attempt)
 	d.Nack(false, true)
+}
+
+// setFails records n rejections of the message of key in an exclusive
+// queue; 0 forgets it. An empty key (a queue group's) is ignored.
+func (s *subscription) setFails(key string, n int) {
+	if key == "" {
+		return
+	}
+	s.failsMu.Lock()
+	defer s.failsMu.Unlock()
+	if n == 0 {
+		delete(s.fails, key)
+		return
+	}
+	if s.fails == nil {
+		s.fails = make(map[string]int)
+	}
+	s.fails[key] = n
 }
 
 // call runs the handler, turning a panic into an error.
