@@ -1,12 +1,11 @@
 package nats
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
 // Modes of a Broker, the values of Config.Mode.
@@ -128,31 +127,24 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	setDefault(&c.URL, DefaultURL)
-	setDefault(&c.Name, "micro-broker")
-	setDefault(&c.Mode, ModeJetStream)
-	setDefault(&c.SubjectPrefix, DefaultSubjectPrefix)
-	setDefault(&c.Stream, DefaultStream)
-	setDefault(&c.StreamStorage, "file")
-	setDefault(&c.StreamReplicas, 1)
-	setDefault(&c.StreamMaxAge, Duration(DefaultStreamMaxAge))
-	setDefault(&c.DuplicateWindow, Duration(DefaultDuplicateWindow))
-	setDefault(&c.AckWait, Duration(DefaultAckWait))
-	setDefault(&c.NakDelay, Duration(DefaultNakDelay))
-	setDefault(&c.MaxDeliver, DefaultMaxDeliver)
-	setDefault(&c.MaxAckPending, DefaultMaxAckPending)
-	setDefault(&c.Prefetch, DefaultPrefetch)
-	setDefault(&c.InactiveThreshold, Duration(DefaultInactiveThreshold))
-	setDefault(&c.PublishTimeout, Duration(DefaultPublishTimeout))
-	setDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
+	settings.SetDefault(&c.URL, DefaultURL)
+	settings.SetDefault(&c.Name, "micro-broker")
+	settings.SetDefault(&c.Mode, ModeJetStream)
+	settings.SetDefault(&c.SubjectPrefix, DefaultSubjectPrefix)
+	settings.SetDefault(&c.Stream, DefaultStream)
+	settings.SetDefault(&c.StreamStorage, "file")
+	settings.SetDefault(&c.StreamReplicas, 1)
+	settings.SetDefault(&c.StreamMaxAge, Duration(DefaultStreamMaxAge))
+	settings.SetDefault(&c.DuplicateWindow, Duration(DefaultDuplicateWindow))
+	settings.SetDefault(&c.AckWait, Duration(DefaultAckWait))
+	settings.SetDefault(&c.NakDelay, Duration(DefaultNakDelay))
+	settings.SetDefault(&c.MaxDeliver, DefaultMaxDeliver)
+	settings.SetDefault(&c.MaxAckPending, DefaultMaxAckPending)
+	settings.SetDefault(&c.Prefetch, DefaultPrefetch)
+	settings.SetDefault(&c.InactiveThreshold, Duration(DefaultInactiveThreshold))
+	settings.SetDefault(&c.PublishTimeout, Duration(DefaultPublishTimeout))
+	settings.SetDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
 	return c
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 // validate reports the first invalid field of c, after defaults.
@@ -221,31 +213,4 @@ func (c Config) validate() error {
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.
-type Duration time.Duration
-
-// String formats d as time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		n, nerr := strconv.ParseInt(string(b), 10, 64)
-		if nerr != nil {
-			return errors.New("nats: a duration must be a string such as \"30s\" or a number of nanoseconds")
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("nats: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = settings.Duration

@@ -1,14 +1,13 @@
 package rabbitmq
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
 // Defaults applied by New to the zero fields of a Config.
@@ -82,23 +81,16 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	setDefault(&c.URL, DefaultURL)
-	setDefault(&c.ConnectionName, DefaultConnectionName)
-	setDefault(&c.Exchange, DefaultExchange)
-	setDefault(&c.Prefetch, DefaultPrefetch)
-	setDefault(&c.MaxDeliveries, DefaultMaxDeliveries)
-	setDefault(&c.Heartbeat, Duration(DefaultHeartbeat))
-	setDefault(&c.DialTimeout, Duration(DefaultDialTimeout))
-	setDefault(&c.ReconnectMin, Duration(DefaultReconnectMin))
-	setDefault(&c.ReconnectMax, Duration(max(DefaultReconnectMax, time.Duration(c.ReconnectMin))))
+	settings.SetDefault(&c.URL, DefaultURL)
+	settings.SetDefault(&c.ConnectionName, DefaultConnectionName)
+	settings.SetDefault(&c.Exchange, DefaultExchange)
+	settings.SetDefault(&c.Prefetch, DefaultPrefetch)
+	settings.SetDefault(&c.MaxDeliveries, DefaultMaxDeliveries)
+	settings.SetDefault(&c.Heartbeat, Duration(DefaultHeartbeat))
+	settings.SetDefault(&c.DialTimeout, Duration(DefaultDialTimeout))
+	settings.SetDefault(&c.ReconnectMin, Duration(DefaultReconnectMin))
+	settings.SetDefault(&c.ReconnectMax, Duration(max(DefaultReconnectMax, time.Duration(c.ReconnectMin))))
 	return c
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 // validate reports the first invalid field of c, after defaults.
@@ -152,31 +144,4 @@ func (c *Config) deadLetterQueue() string { return c.Exchange + ".dlq" }
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.
-type Duration time.Duration
-
-// String formats d as time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		n, nerr := strconv.ParseInt(string(b), 10, 64)
-		if nerr != nil {
-			return errors.New("broker/rabbitmq: a duration must be a string such as \"10s\" or a number of nanoseconds")
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("broker/rabbitmq: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = settings.Duration

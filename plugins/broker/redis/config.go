@@ -1,15 +1,14 @@
 package redis
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
 // Defaults applied by New to the zero fields of a Config.
@@ -85,24 +84,17 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	setDefault(&c.URL, DefaultURL)
-	setDefault(&c.Prefix, DefaultPrefix)
-	setDefault(&c.MaxLen, DefaultMaxLen)
-	setDefault(&c.Prefetch, DefaultPrefetch)
-	setDefault(&c.Block, Duration(DefaultBlock))
-	setDefault(&c.MinIdle, Duration(DefaultMinIdle))
-	setDefault(&c.ClaimInterval, Duration(DefaultClaimInterval))
-	setDefault(&c.RedeliveryDelay, Duration(DefaultRedeliveryDelay))
-	setDefault(&c.MaxDeliveries, DefaultMaxDeliveries)
-	setDefault(&c.ReapAfter, Duration(DefaultReapAfter))
+	settings.SetDefault(&c.URL, DefaultURL)
+	settings.SetDefault(&c.Prefix, DefaultPrefix)
+	settings.SetDefault(&c.MaxLen, DefaultMaxLen)
+	settings.SetDefault(&c.Prefetch, DefaultPrefetch)
+	settings.SetDefault(&c.Block, Duration(DefaultBlock))
+	settings.SetDefault(&c.MinIdle, Duration(DefaultMinIdle))
+	settings.SetDefault(&c.ClaimInterval, Duration(DefaultClaimInterval))
+	settings.SetDefault(&c.RedeliveryDelay, Duration(DefaultRedeliveryDelay))
+	settings.SetDefault(&c.MaxDeliveries, DefaultMaxDeliveries)
+	settings.SetDefault(&c.ReapAfter, Duration(DefaultReapAfter))
 	return c
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 // validate reports the first invalid field of c, after defaults.
@@ -155,34 +147,7 @@ func redact(raw string) string {
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.
-type Duration time.Duration
-
-// String formats d as time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		n, nerr := strconv.ParseInt(string(b), 10, 64)
-		if nerr != nil {
-			return errors.New("broker/redis: a duration must be a string such as \"30s\" or a number of nanoseconds")
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("broker/redis: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = settings.Duration
 
 // Option configures a Broker beyond its Config: the things that cannot be
 // written in JSON.

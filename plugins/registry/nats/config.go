@@ -2,15 +2,15 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
 // Defaults applied by New to the zero fields of a Config.
@@ -62,21 +62,14 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	setDefault(&c.URL, DefaultURL)
-	setDefault(&c.Name, "micro-registry")
-	setDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
-	setDefault(&c.Bucket, DefaultBucket)
-	setDefault(&c.Storage, "file")
-	setDefault(&c.Replicas, 1)
-	setDefault(&c.WatchQueue, DefaultWatchQueue)
+	settings.SetDefault(&c.URL, DefaultURL)
+	settings.SetDefault(&c.Name, "micro-registry")
+	settings.SetDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
+	settings.SetDefault(&c.Bucket, DefaultBucket)
+	settings.SetDefault(&c.Storage, "file")
+	settings.SetDefault(&c.Replicas, 1)
+	settings.SetDefault(&c.WatchQueue, DefaultWatchQueue)
 	return c
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 func (c Config) validate() error {
@@ -175,31 +168,4 @@ func redact(url string) string {
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.
-type Duration time.Duration
-
-// String formats d as time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		n, nerr := strconv.ParseInt(string(b), 10, 64)
-		if nerr != nil {
-			return errors.New("nats: a duration must be a string such as \"30s\" or a number of nanoseconds")
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("nats: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = settings.Duration

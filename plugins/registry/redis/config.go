@@ -1,15 +1,14 @@
 package redis
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
 // Defaults applied by New to the zero fields of a Config.
@@ -48,18 +47,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.URL == "" {
-		c.URL = DefaultURL
-	}
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
-	if c.SweepInterval == 0 {
-		c.SweepInterval = Duration(DefaultSweepInterval)
-	}
-	if c.ResyncInterval == 0 {
-		c.ResyncInterval = Duration(DefaultResyncInterval)
-	}
+	settings.SetDefault(&c.URL, DefaultURL)
+	settings.SetDefault(&c.Prefix, DefaultPrefix)
+	settings.SetDefault(&c.SweepInterval, Duration(DefaultSweepInterval))
+	settings.SetDefault(&c.ResyncInterval, Duration(DefaultResyncInterval))
 	return c
 }
 
@@ -91,34 +82,7 @@ func redact(raw string) string {
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.
-type Duration time.Duration
-
-// String formats d as time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		n, nerr := strconv.ParseInt(string(b), 10, 64)
-		if nerr != nil {
-			return errors.New("registry/redis: a duration must be a string such as \"30s\" or a number of nanoseconds")
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("registry/redis: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = settings.Duration
 
 // Option configures a Registry beyond its Config.
 type Option interface {

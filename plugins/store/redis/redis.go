@@ -22,6 +22,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/store"
+
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
 // Defaults applied by New to the zero fields of a Config.
@@ -51,15 +53,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.URL == "" {
-		c.URL = DefaultURL
-	}
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
-	if c.ScanCount == 0 {
-		c.ScanCount = DefaultScanCount
-	}
+	settings.SetDefault(&c.URL, DefaultURL)
+	settings.SetDefault(&c.Prefix, DefaultPrefix)
+	settings.SetDefault(&c.ScanCount, DefaultScanCount)
 	return c
 }
 
