@@ -24,7 +24,7 @@ FUZZ_TARGETS := \
 	./core/plugin:FuzzDecodeSettings \
 	./plugins/broker/rabbitmq:FuzzWire \
 	./plugins/broker/nats:FuzzDurationJSON \
-	./plugins/registry/nats:FuzzKeyToken \
+	./plugins/internal/natskv:FuzzKeyToken \
 	./plugins/store/nats:FuzzKey \
 	./plugins/broker/redis:FuzzEntry \
 	./resolve:FuzzParse \

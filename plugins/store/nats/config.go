@@ -10,6 +10,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/seedmicro/micro/plugins/internal/natskv"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
@@ -78,7 +79,7 @@ func (c Config) validate() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
 	}
-	if !validBucket(c.Bucket) {
+	if !natskv.ValidBucket(c.Bucket) {
 		return bad("Bucket", "%q; a bucket name holds only ASCII letters, digits, '-' and '_'", c.Bucket)
 	}
 	if c.Storage != "file" && c.Storage != "memory" {
@@ -94,19 +95,6 @@ func (c Config) validate() error {
 		return bad("TLSCertFile", "TLSCertFile and TLSKeyFile must be set together")
 	}
 	return nil
-}
-
-func validBucket(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // connect dials the server of cfg, retrying until ctx ends.

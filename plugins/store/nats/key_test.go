@@ -3,33 +3,9 @@ package nats
 import (
 	"strings"
 	"testing"
-)
 
-func TestEscapeToken(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", "="},
-		{"greeter", "greeter"},
-		{"Greeter_v-2", "Greeter_v-2"},
-		{"1.0.0", "1=2E0=2E0"},
-		{"a b/c", "a=20b=2Fc"},
-		{"=", "=3D"},
-		{"*>", "=2A=3E"},
-		{"é", "=C3=A9"},
-	}
-	for _, tt := range tests {
-		if got := escapeToken(tt.in); got != tt.want {
-			t.Errorf("escapeToken(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-		if back, err := unescapeToken(tt.want); err != nil || back != tt.in {
-			t.Errorf("unescapeToken(%q) = %q, %v; want %q", tt.want, back, err, tt.in)
-		}
-	}
-	for _, bad := range []string{"", "a.b", "=2", "=2g", "=2e", "=41", "a=", "a b", "=="} {
-		if got, err := unescapeToken(bad); err == nil {
-			t.Errorf("unescapeToken(%q) = %q, want an error", bad, got)
-		}
-	}
-}
+	"github.com/seedmicro/micro/plugins/internal/natskv"
+)
 
 func TestEncodeKey(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -101,16 +77,8 @@ func matches(filter, subject string) bool {
 	return strings.HasPrefix(subject, p) && len(subject) > len(p)
 }
 
-// validToken reports whether s is a valid token of a key-value key.
+// validToken reports whether s is a valid token of a key-value key: the
+// characters of a bucket name and '='.
 func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(keep(c) || c == '=') {
-			return false
-		}
-	}
-	return true
+	return natskv.ValidBucket(strings.ReplaceAll(s, "=", "_"))
 }
