@@ -68,6 +68,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/plugins/internal/natsconn"
 )
 
 var _ broker.Broker = (*Broker)(nil)
@@ -203,18 +204,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 // connect dials the server of cfg; it retries until ctx ends, so that a
 // server starting at the same time as the service is waited for.
 func connect(ctx context.Context, cfg Config, log *slog.Logger, extra []natsgo.Option) (*natsgo.Conn, error) {
-	opts := []natsgo.Option{
-		natsgo.Name(cfg.Name),
-		natsgo.MaxReconnects(-1),
-		natsgo.ReconnectWait(time.Duration(cfg.ReconnectWait)),
-		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			if err != nil {
-				log.Warn("nats: disconnected; reconnecting", "err", err)
-			}
-		}),
-		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
-			log.Info("nats: reconnected", "server", c.ConnectedUrlRedacted())
-		}),
+	opts := append([]natsgo.Option{
 		natsgo.ErrorHandler(func(_ *natsgo.Conn, sub *natsgo.Subscription, err error) {
 			if errors.Is(err, natsgo.ErrSlowConsumer) && sub != nil {
 				log.Warn("nats: subscriber falls behind; the client drops its messages", "subject", sub.Subject)
@@ -222,47 +212,13 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger, extra []natsgo.O
 			}
 			log.Warn("nats: asynchronous error", "err", err)
 		}),
-	}
-	if cfg.User != "" || cfg.Password != "" {
-		opts = append(opts, natsgo.UserInfo(cfg.User, cfg.Password))
-	}
-	if cfg.Token != "" {
-		opts = append(opts, natsgo.Token(cfg.Token))
-	}
-	if cfg.CredsFile != "" {
-		opts = append(opts, natsgo.UserCredentials(cfg.CredsFile))
-	}
-	if cfg.TLSCAFile != "" {
-		opts = append(opts, natsgo.RootCAs(cfg.TLSCAFile))
-	}
-	if cfg.TLSCertFile != "" {
-		opts = append(opts, natsgo.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
-	}
-	opts = append(opts, extra...)
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		nc, err := natsgo.Connect(cfg.URL, opts...)
-		if err == nil {
-			return nc, nil
-		}
-		if !errors.Is(err, natsgo.ErrNoServers) {
-			return nil, fmt.Errorf("nats: connect to %s: %w", redact(cfg.URL), err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("nats: connect to %s: %w (%w)", redact(cfg.URL), err, ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-}
-
-// redact hides the password of a URL for error messages.
-func redact(url string) string {
-	if at := strings.LastIndexByte(url, '@'); at >= 0 {
-		if scheme := strings.Index(url, "://"); scheme >= 0 && scheme < at {
-			return url[:scheme+3] + "***" + url[at:]
-		}
-	}
-	return url
+	}, extra...)
+	return natsconn.Connect(ctx, natsconn.Settings{
+		URL: cfg.URL, Name: cfg.Name,
+		User: cfg.User, Password: cfg.Password, Token: cfg.Token, CredsFile: cfg.CredsFile,
+		TLSCAFile: cfg.TLSCAFile, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
+		ReconnectWait: time.Duration(cfg.ReconnectWait),
+	}, log, opts...)
 }
 
 // ensureStream creates the stream of cfg when it does not exist and checks

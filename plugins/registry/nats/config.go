@@ -2,14 +2,13 @@ package nats
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/seedmicro/micro/plugins/internal/natsconn"
 	"github.com/seedmicro/micro/plugins/internal/natskv"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
@@ -100,58 +99,12 @@ func (c Config) validate() error {
 
 // connect dials the server of cfg, retrying until ctx ends.
 func connect(ctx context.Context, cfg Config, log *slog.Logger) (*natsgo.Conn, error) {
-	opts := []natsgo.Option{
-		natsgo.Name(cfg.Name),
-		natsgo.MaxReconnects(-1),
-		natsgo.ReconnectWait(time.Duration(cfg.ReconnectWait)),
-		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			if err != nil {
-				log.Warn("nats: disconnected; reconnecting", "err", err)
-			}
-		}),
-		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
-			log.Info("nats: reconnected", "server", c.ConnectedUrlRedacted())
-		}),
-	}
-	if cfg.User != "" || cfg.Password != "" {
-		opts = append(opts, natsgo.UserInfo(cfg.User, cfg.Password))
-	}
-	if cfg.Token != "" {
-		opts = append(opts, natsgo.Token(cfg.Token))
-	}
-	if cfg.CredsFile != "" {
-		opts = append(opts, natsgo.UserCredentials(cfg.CredsFile))
-	}
-	if cfg.TLSCAFile != "" {
-		opts = append(opts, natsgo.RootCAs(cfg.TLSCAFile))
-	}
-	if cfg.TLSCertFile != "" {
-		opts = append(opts, natsgo.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
-	}
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		nc, err := natsgo.Connect(cfg.URL, opts...)
-		if err == nil {
-			return nc, nil
-		}
-		if !errors.Is(err, natsgo.ErrNoServers) {
-			return nil, fmt.Errorf("nats: connect to %s: %w", redact(cfg.URL), err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("nats: connect to %s: %w (%w)", redact(cfg.URL), err, ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-}
-
-// redact hides the password of a URL for error messages.
-func redact(url string) string {
-	if at := strings.LastIndexByte(url, '@'); at >= 0 {
-		if scheme := strings.Index(url, "://"); scheme >= 0 && scheme < at {
-			return url[:scheme+3] + "***" + url[at:]
-		}
-	}
-	return url
+	return natsconn.Connect(ctx, natsconn.Settings{
+		URL: cfg.URL, Name: cfg.Name,
+		User: cfg.User, Password: cfg.Password, Token: cfg.Token, CredsFile: cfg.CredsFile,
+		TLSCAFile: cfg.TLSCAFile, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
+		ReconnectWait: time.Duration(cfg.ReconnectWait),
+	}, log)
 }
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
