@@ -2,13 +2,9 @@ package nats_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +13,7 @@ import (
 	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/plugin"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 // settings returns cfg as the JSON settings of the plugin.
@@ -57,7 +54,7 @@ func TestConformanceBridge(t *testing.T) {
 // the conformance suite through it, out of process.
 func TestConformancePluginBinary(t *testing.T) {
 	rawJS(t)
-	path, sum := buildPlugin(t)
+	path, sum := plugintest.Build(t, "github.com/seedmicro/micro/plugins/broker/nats/cmd/micro-plugin-broker-nats")
 	brokertest.Run(t, func(t *testing.T) broker.Broker {
 		cfg := testConfig(t, micronats.ModeJetStream)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -89,27 +86,6 @@ func TestConformancePluginBinary(t *testing.T) {
 			t.Errorf("OpenBroker with mode fast = %v, want an error naming Config.Mode", err)
 		}
 	})
-}
-
-// buildPlugin builds the plugin binary into a temporary directory and
-// returns its path and SHA-256.
-func buildPlugin(t *testing.T) (string, []byte) {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the plugin binary: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "micro-plugin-broker-nats")
-	build := exec.Command(gobin, "build", "-o", path, "github.com/seedmicro/micro/plugins/broker/nats/cmd/micro-plugin-broker-nats")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(bin)
-	return path, sum[:]
 }
 
 func containsAll(s string, parts ...string) bool {

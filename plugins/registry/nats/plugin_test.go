@@ -2,13 +2,9 @@ package nats_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +12,7 @@ import (
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
 
@@ -57,7 +54,7 @@ func TestConformanceBridge(t *testing.T) {
 // the conformance suite through it, out of process.
 func TestConformancePluginBinary(t *testing.T) {
 	cfg := micronats.Config{URL: serverURL(), Bucket: testBucket(t), Storage: "memory"}
-	path, sum := buildPlugin(t)
+	path, sum := plugintest.Build(t, "github.com/seedmicro/micro/plugins/registry/nats/cmd/micro-plugin-registry-nats")
 	registrytest.Run(t, func(t *testing.T) registry.Registry {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
@@ -89,25 +86,4 @@ func TestConformancePluginBinary(t *testing.T) {
 			t.Errorf("OpenRegistry with storage disk = %v, want an error naming Config.Storage", err)
 		}
 	})
-}
-
-// buildPlugin builds the plugin binary into a temporary directory and
-// returns its path and SHA-256.
-func buildPlugin(t *testing.T) (string, []byte) {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the plugin binary: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "micro-plugin-registry-nats")
-	build := exec.Command(gobin, "build", "-o", path, "github.com/seedmicro/micro/plugins/registry/nats/cmd/micro-plugin-registry-nats")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(bin)
-	return path, sum[:]
 }

@@ -2,13 +2,9 @@ package redis_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +12,7 @@ import (
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
@@ -53,33 +50,12 @@ func TestConformanceBridge(t *testing.T) {
 	})
 }
 
-// buildPlugin builds the command at pkg into a temporary directory and
-// returns its path and SHA-256.
-func buildPlugin(t testing.TB, pkg string) (string, []byte) {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the plugin binary: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	build := exec.Command(gobin, "build", "-o", path, pkg)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(bin)
-	return path, sum[:]
-}
-
 const pluginPackage = "github.com/seedmicro/micro/plugins/registry/redis/cmd/micro-plugin-registry-redis"
 
 // TestConformancePluginBinary builds cmd/micro-plugin-registry-redis and runs
 // the conformance suite through it, out of process.
 func TestConformancePluginBinary(t *testing.T) {
-	path, sum := buildPlugin(t, pluginPackage)
+	path, sum := plugintest.Build(t, pluginPackage)
 	cfg := redis.Config{URL: testURL(), Prefix: testPrefix(t)}
 	registrytest.Run(t, func(t *testing.T) registry.Registry {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
