@@ -49,6 +49,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/plugins/internal/natskv"
 )
 
 // ErrClosed is returned by every method of a Registry after Close.
@@ -140,31 +141,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 }
 
 func (r *Registry) open(ctx context.Context) error {
-	js, err := jetstream.New(r.nc)
-	if err != nil {
-		return err
-	}
-	kv, err := js.KeyValue(ctx, r.cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		storage := jetstream.FileStorage
-		if r.cfg.Storage == "memory" {
-			storage = jetstream.MemoryStorage
-		}
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      r.cfg.Bucket,
-			Description: "micro service registry",
-			History:     1,
-			Storage:     storage,
-			Replicas:    r.cfg.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, r.cfg.Bucket) // created meanwhile
-		}
-	}
-	if err != nil {
-		return err
-	}
-	stream, err := js.Stream(ctx, "KV_"+r.cfg.Bucket)
+	js, kv, stream, err := natskv.OpenBucket(ctx, r.nc, natskv.BucketConfig{
+		Bucket: r.cfg.Bucket, Description: "micro service registry", Storage: r.cfg.Storage, Replicas: r.cfg.Replicas,
+	})
 	if err != nil {
 		return err
 	}

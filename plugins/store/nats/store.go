@@ -33,6 +33,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/plugins/internal/natskv"
 )
 
 // ExpiresHeader is the message header that holds a record's expiry, in
@@ -133,31 +134,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 }
 
 func (s *Store) open(ctx context.Context) error {
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		return err
-	}
-	kv, err := js.KeyValue(ctx, s.cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		storage := jetstream.FileStorage
-		if s.cfg.Storage == "memory" {
-			storage = jetstream.MemoryStorage
-		}
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      s.cfg.Bucket,
-			Description: "micro store",
-			History:     1,
-			Storage:     storage,
-			Replicas:    s.cfg.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, s.cfg.Bucket) // created meanwhile
-		}
-	}
-	if err != nil {
-		return err
-	}
-	stream, err := js.Stream(ctx, "KV_"+s.cfg.Bucket)
+	js, kv, stream, err := natskv.OpenBucket(ctx, s.nc, natskv.BucketConfig{
+		Bucket: s.cfg.Bucket, Description: "micro store", Storage: s.cfg.Storage, Replicas: s.cfg.Replicas,
+	})
 	if err != nil {
 		return err
 	}
