@@ -28,7 +28,8 @@ FUZZ_TARGETS := \
 	./plugins/store/nats:FuzzKey \
 	./plugins/broker/redis:FuzzEntry \
 	./resolve:FuzzParse \
-	./core/plugin:FuzzServerTLS
+	./core/plugin:FuzzServerTLS \
+	./core/plugin:FuzzLinkFrame
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 

@@ -83,6 +83,9 @@ type conn struct {
 
 	// down is the error of every call while the plugin restarts.
 	down error
+	// data is the data link of a broker plugin that serves one, for
+	// Publish; nil otherwise.
+	data *hostData
 
 	registry pluginpb.RegistryClient
 	broker   pluginpb.BrokerClient
@@ -300,6 +303,9 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	if err := configure(ctx, cn.cc, kind, name, o.settings); err != nil {
 		cn.stop()
 		return nil, err
+	}
+	if link != nil && kind == KindBroker {
+		cn.data = readHello(link.host, logger)
 	}
 	logger.Debug("plugin started", "path", path, "pid", cn.pid)
 	return cn, nil

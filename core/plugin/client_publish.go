@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"io"
+	"runtime"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -25,8 +26,8 @@ import (
 // the next.
 type publishMux struct {
 	cn     *conn
-	stream pluginpb.Broker_PublishMuxClient
-	cancel context.CancelFunc
+	stream publishStream
+	cancel func()
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -35,6 +36,15 @@ type publishMux struct {
 	cancels []uint64                // ids given up on, to tell the plugin
 	sending bool                    // a caller is sending the queue
 	err     error                   // set once the stream has failed
+}
+
+// publishStream is where a publishMux sends calls and receives answers: a
+// PublishMux gRPC stream, or the data link of the plugin process. SendMsg
+// takes a *pluginpb.PublishBatchEncoded, RecvMsg a
+// *pluginpb.PublishResultBatch.
+type publishStream interface {
+	SendMsg(m any) error
+	RecvMsg(m any) error
 }
 
 // publishCall is one Publish waiting for its answer.
@@ -77,11 +87,23 @@ func (b *BrokerClient) publishMux(cn *conn) (*publishMux, error) {
 		b.mux.cancel() // on a dead connection, or failed
 		b.mux = nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := cn.broker.PublishMux(ctx)
-	if err != nil {
-		cancel()
-		return nil, err
+	var (
+		stream publishStream
+		cancel = func() {}
+	)
+	if cn.data.take() {
+		// The data link ends with the process; a mux that fails on
+		// it leaves it, and the next one uses gRPC.
+		stream = cn.data
+	} else {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		s, err := cn.broker.PublishMux(ctx)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		stream = s
 	}
 	m := &publishMux{cn: cn, stream: stream, cancel: cancel, pending: make(map[uint64]*publishCall)}
 	b.mux = m
@@ -215,6 +237,7 @@ func (m *publishMux) sendQueue() {
 		batch pluginpb.PublishBatchEncoded
 	)
 	for {
+		runtime.Gosched()
 		m.mu.Lock()
 		if (len(m.queue) == 0 && len(m.cancels) == 0) || m.err != nil {
 			m.sending = false

@@ -17,3 +17,10 @@ func LaunchMaterial() ([]byte, error) {
 
 // EnvHostLink is the variable that gives a plugin its host link.
 const EnvHostLink = envHostLink
+
+// DataLink says whether c's plugin process serves the data link, and
+// whether Publish took it.
+func DataLink(c *Client) (served, used bool) {
+	d := c.conn.Load().data
+	return d != nil, d != nil && d.taken.Load()
+}

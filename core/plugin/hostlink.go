@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"time"
@@ -28,23 +29,23 @@ const (
 
 // hostLink is the host's side of the link to one plugin process.
 type hostLink struct {
-	r *os.File // the plugin's end, closed in the host once it started
-	w *os.File // the host's end, closed once the process exited
+	r    *os.File // the plugin's end, closed in the host once it started
+	host net.Conn // the host's end, closed once the process exited
 }
 
-// newHostLink makes a link and writes material to it. The pipe holds it
-// until the plugin reads it.
+// newHostLink makes a link and writes material to it. The socket buffer
+// holds it until the plugin reads it.
 func newHostLink(material []byte) (*hostLink, error) {
-	r, w, err := os.Pipe()
+	r, host, err := socketPair()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Write(append(material, '\n')); err != nil {
+	if _, err := host.Write(append(material, '\n')); err != nil {
 		r.Close()
-		w.Close()
+		host.Close()
 		return nil, err
 	}
-	return &hostLink{r: r, w: w}, nil
+	return &hostLink{r: r, host: host}, nil
 }
 
 func (l *hostLink) closeChildEnd() {
@@ -56,15 +57,17 @@ func (l *hostLink) closeChildEnd() {
 func (l *hostLink) close() {
 	if l != nil {
 		l.r.Close()
-		l.w.Close()
+		l.host.Close()
 	}
 }
 
 // pluginLink is the plugin's side of the link: the TLS material the host
-// sent, and the rest of the pipe.
+// sent, and the rest of the link, which is the data link (datalink.go) when
+// the link is a socket.
 type pluginLink struct {
 	material []byte
-	rest     io.Reader
+	rest     *bufio.Reader
+	conn     net.Conn // nil if the link is not a socket (a host before the data link)
 }
 
 // openPluginLink reads the TLS material from the host link, if the host
@@ -87,12 +90,21 @@ func openPluginLink() (*pluginLink, error) {
 	if err != nil || fd < 3 {
 		return nil, fmt.Errorf("%s=%q: not a file descriptor", envHostLink, v)
 	}
-	r := bufio.NewReader(os.NewFile(uintptr(fd), "host-link"))
+	f := os.NewFile(uintptr(fd), "host-link")
+	var (
+		src  io.Reader = f
+		conn net.Conn
+	)
+	if c, err := net.FileConn(f); err == nil {
+		f.Close() // FileConn made its own descriptor
+		src, conn = c, c
+	}
+	r := bufio.NewReader(src)
 	line, err := r.ReadBytes('\n')
 	if err != nil {
 		return nil, fmt.Errorf("read the host link: %w", err)
 	}
-	return &pluginLink{material: line[:len(line)-1], rest: r}, nil
+	return &pluginLink{material: line[:len(line)-1], rest: r, conn: conn}, nil
 }
 
 // Intervals of watchHost.
@@ -113,7 +125,11 @@ func watchHost(link *pluginLink, srv *server) {
 	gone := make(chan string, 2)
 	if link != nil {
 		go func() {
-			_, _ = io.Copy(io.Discard, link.rest)
+			if link.conn == nil {
+				_, _ = io.Copy(io.Discard, link.rest)
+			} else if err := serveData(link.conn, link.rest, srv); err != nil {
+				slog.Error("plugin data link", "error", err)
+			}
 			gone <- "the host link closed"
 		}()
 	}

@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,10 +15,13 @@ import (
 
 // gateBroker's Publish fails on topic "closed" with broker.ErrClosed, on
 // topic "bad" with an error of its own, blocks on topic "block" until its
-// ctx ends, and takes anything else.
+// ctx ends, and takes anything else. Topic "last-block" fails with how the
+// last block ended, for a test across a process boundary to see it.
 type gateBroker struct {
 	broker.Broker
-	cancelled chan error
+	mu        sync.Mutex
+	lastBlock error
+	maxBatch  int
 }
 
 func (b *gateBroker) Publish(ctx context.Context, topic string, msg *broker.Message) error {
@@ -28,25 +32,73 @@ func (b *gateBroker) Publish(ctx context.Context, topic string, msg *broker.Mess
 		return errors.New("bad topic " + string(msg.Body))
 	case "block":
 		<-ctx.Done()
-		b.cancelled <- ctx.Err()
+		b.mu.Lock()
+		b.lastBlock = ctx.Err()
+		b.mu.Unlock()
 		return ctx.Err()
+	case "last-block": // and forget it
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		err := fmt.Errorf("last block: %v", b.lastBlock)
+		b.lastBlock = nil
+		return err
+	case "max-batch":
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return fmt.Errorf("max batch: %d", b.maxBatch)
 	}
 	return nil
 }
 
 func (b *gateBroker) Close(context.Context) error { return nil }
 
+// batchGateBroker is a gateBroker that publishes batches, each message as
+// gateBroker.Publish does, all at once, and records the largest batch.
+type batchGateBroker struct{ gateBroker }
+
+func (b *batchGateBroker) PublishBatch(ctx context.Context, pubs []broker.Publication, errs []error) {
+	b.mu.Lock()
+	b.maxBatch = max(b.maxBatch, len(pubs))
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for i, p := range pubs {
+		wg.Go(func() { errs[i] = b.Publish(ctx, p.Topic, p.Message) })
+	}
+	wg.Wait()
+}
+
+func init() {
+	testPlugins["gate-broker"] = func() plugin.Plugin { return plugin.Broker(&gateBroker{}) }
+	testPlugins["batch-gate-broker"] = func() plugin.Plugin { return plugin.Broker(&batchGateBroker{}) }
+}
+
+// gateModes are the ways the publish tests reach the gate brokers: over
+// gRPC in process, and over the data link of a plugin process.
+func eachGate(t *testing.T, test func(t *testing.T, b broker.Broker)) {
+	for _, serve := range []string{"gate-broker", "batch-gate-broker"} {
+		for _, m := range modes {
+			t.Run(serve+"/"+m.name, func(t *testing.T) {
+				c := m.open(t, plugin.KindBroker, serve)
+				b := c.Broker()
+				defer b.Close(context.Background())
+				test(t, b)
+				if m.name == "child-process" {
+					if served, used := plugin.DataLink(c); !served || !used {
+						t.Errorf("data link served %v, used %v; want both", served, used)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestPublishConcurrent publishes from many goroutines at once, over the
 // one stream Publish uses: each call gets its own result.
 func TestPublishConcurrent(t *testing.T) {
-	gb := &gateBroker{cancelled: make(chan error, 1)}
-	c, err := plugin.TestClient(t, plugin.Broker(gb))
-	if err != nil {
-		t.Fatalf("TestClient: %v", err)
-	}
-	b := c.Broker()
-	defer b.Close(context.Background())
+	eachGate(t, testPublishConcurrent)
+}
 
+func testPublishConcurrent(t *testing.T, b broker.Broker) {
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Add(1)
@@ -79,41 +131,44 @@ func TestPublishConcurrent(t *testing.T) {
 // TestPublishCancel: a Publish whose ctx ends returns the ctx's error at
 // once, and the plugin's Publish sees its ctx end.
 func TestPublishCancel(t *testing.T) {
-	gb := &gateBroker{cancelled: make(chan error, 1)}
-	c, err := plugin.TestClient(t, plugin.Broker(gb))
-	if err != nil {
-		t.Fatalf("TestClient: %v", err)
-	}
-	b := c.Broker()
-	defer b.Close(context.Background())
+	eachGate(t, testPublishCancel)
+}
 
+// lastBlock waits until the plugin's last blocked Publish ended with one
+// of want.
+func lastBlock(t *testing.T, b broker.Broker, want ...error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := b.Publish(t.Context(), "last-block", &broker.Message{})
+		for _, w := range want {
+			if err != nil && err.Error() == "last block: "+w.Error() {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin's Publish ctx: %v, want it ended with %v", err, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testPublishCancel(t *testing.T, b broker.Broker) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	if err := b.Publish(ctx, "block", &broker.Message{}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Publish = %v, want context.DeadlineExceeded", err)
 	}
-	select {
-	case err := <-gb.cancelled:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("the plugin's Publish ctx ended with %v, want context.DeadlineExceeded", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the plugin's Publish ctx did not end")
-	}
+	// The deadline, or the host's cancellation sent when it passed: which
+	// comes first in the plugin is a race.
+	lastBlock(t, b, context.DeadlineExceeded, context.Canceled)
 	// Without a deadline, the cancellation reaches the plugin.
 	ctx, cancel = context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	if err := b.Publish(ctx, "block", &broker.Message{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Publish = %v, want context.Canceled", err)
 	}
-	select {
-	case err := <-gb.cancelled:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the plugin's Publish ctx ended with %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the plugin's Publish ctx was not cancelled")
-	}
+	lastBlock(t, b, context.Canceled)
 	// The stream still works.
 	if err := b.Publish(t.Context(), "t", &broker.Message{}); err != nil {
 		t.Errorf("Publish after a cancelled one: %v", err)
@@ -122,5 +177,37 @@ func TestPublishCancel(t *testing.T) {
 	cancel()
 	if err := b.Publish(ctx, "t", &broker.Message{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Publish with a done ctx = %v, want context.Canceled", err)
+	}
+}
+
+// TestPublishBatches: calls made together reach a broker.BatchPublisher
+// together, in process and across the data link.
+func TestPublishBatches(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			c := m.open(t, plugin.KindBroker, "batch-gate-broker")
+			b := c.Broker()
+			defer b.Close(context.Background())
+			// 64 publishers, each blocking until the others are
+			// waiting: at least some of the calls go together.
+			var wg sync.WaitGroup
+			for range 64 {
+				wg.Go(func() {
+					for range 50 {
+						if err := b.Publish(t.Context(), "t", &broker.Message{Body: []byte("x")}); err != nil {
+							t.Errorf("Publish: %v", err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			err := b.Publish(t.Context(), "max-batch", &broker.Message{})
+			var n int
+			if _, scanErr := fmt.Sscanf(fmt.Sprint(err), "max batch: %d", &n); scanErr != nil || n < 2 {
+				t.Errorf("largest batch: %v; want more than one call in some batch", err)
+			}
+			t.Logf("largest batch: %d calls", n)
+		})
 	}
 }

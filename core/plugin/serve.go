@@ -63,6 +63,12 @@ func Serve(p Plugin) {
 			os.Exit(1)
 		}
 		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
+		if link.conn != nil {
+			if err := sendHello(link.conn); err != nil {
+				fmt.Fprintf(os.Stderr, "plugin: host link: %v\n", err)
+				os.Exit(1)
+			}
+		}
 	}
 	if os.Getenv(MagicCookieKey) == MagicCookieValue {
 		go watchHost(link, srv)

@@ -267,7 +267,7 @@ func (s *brokerServer) PublishMux(stream pluginpb.Broker_PublishMuxServer) error
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	ps := &serverPublish{stream: stream, b: b, sem: make(chan struct{}, maxConcurrentPublishes), calls: make(map[uint64]context.CancelFunc)}
+	ps := newServerPublish(b, stream.Send)
 	defer ps.wg.Wait() // the publishes in progress answer, or fail to
 	for {
 		batch := new(pluginpb.PublishBatch)
@@ -277,45 +277,87 @@ func (s *brokerServer) PublishMux(stream pluginpb.Broker_PublishMuxServer) error
 			}
 			return err
 		}
-		if len(batch.Cancel) > 0 {
-			ps.mu.Lock()
-			for _, id := range batch.Cancel {
-				if c := ps.calls[id]; c != nil {
-					c()
-				}
-			}
-			ps.mu.Unlock()
+		if err := ps.handle(ctx, batch); err != nil {
+			return err
 		}
-		for _, call := range batch.Calls {
+	}
+}
+
+func newServerPublish(b broker.Broker, send func(*pluginpb.PublishResultBatch) error) *serverPublish {
+	ps := &serverPublish{send: send, b: b, sem: make(chan struct{}, maxConcurrentPublishes), calls: make(map[uint64]context.CancelFunc)}
+	// A broker that publishes batches gets the calls waiting as one batch.
+	ps.bp, _ = b.(broker.BatchPublisher)
+	return ps
+}
+
+// handle starts the publishes of batch and cancels the calls it names. It
+// returns once they are started (waiting while maxConcurrentPublishes are
+// in progress), or with ctx's error.
+func (ps *serverPublish) handle(ctx context.Context, batch *pluginpb.PublishBatch) error {
+	if len(batch.Cancel) > 0 {
+		ps.mu.Lock()
+		for _, id := range batch.Cancel {
+			if c := ps.calls[id]; c != nil {
+				c()
+			} else {
+				ps.cancelCall(id)
+			}
+		}
+		ps.mu.Unlock()
+	}
+	if ps.bp != nil {
+		for range batch.Calls {
 			select {
 			case ps.sem <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			var (
-				cctx    context.Context
-				ccancel context.CancelFunc
-			)
-			if call.Deadline != 0 {
-				cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.Deadline))
-			} else {
-				cctx, ccancel = context.WithCancel(ctx)
-			}
-			ps.mu.Lock()
-			ps.calls[call.Id] = ccancel
-			ps.mu.Unlock()
-			ps.wg.Add(1)
-			go ps.publish(cctx, ccancel, call)
 		}
+		ps.enqueue(ctx, ps.bp, batch.Calls)
+		return nil
 	}
+	for _, call := range batch.Calls {
+		select {
+		case ps.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		var (
+			cctx    context.Context
+			ccancel context.CancelFunc
+		)
+		if call.Deadline != 0 {
+			cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.Deadline))
+		} else {
+			cctx, ccancel = context.WithCancel(ctx)
+		}
+		ps.mu.Lock()
+		ps.calls[call.Id] = ccancel
+		ps.mu.Unlock()
+		ps.wg.Add(1)
+		go ps.publish(cctx, ccancel, call)
+	}
+	return nil
 }
+
+// maxConcurrentBatches bounds the batches a PublishMux stream publishes at
+// once through a broker.BatchPublisher. The calls that arrive meanwhile
+// wait, and go together in the next batch: the fewer batches in flight,
+// the larger each (a Redis pipeline, a run of NATS publishes) and the
+// fewer round trips and system calls per message. Two keep the server
+// busy while the plugin answers the last batch and gathers the next.
+const maxConcurrentBatches = 4
 
 // serverPublish is the plugin side of one PublishMux stream.
 type serverPublish struct {
-	stream pluginpb.Broker_PublishMuxServer
-	b      broker.Broker
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	send    func(*pluginpb.PublishResultBatch) error // sends answers
+	b       broker.Broker
+	bp      broker.BatchPublisher // b, if it is one
+	sem     chan struct{}
+	waiting []*pluginpb.PublishCall // for a BatchPublisher: calls not yet in a batch
+	running int                     // batches in progress
+	inBatch map[uint64]*batchCtl    // calls in a batch in progress, by id
+	wg      sync.WaitGroup
 
 	mu      sync.Mutex
 	calls   map[uint64]context.CancelFunc // in progress, by id
@@ -345,6 +387,133 @@ func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc,
 	}
 }
 
+// enqueue adds calls to the waiting ones and starts a batch if fewer than
+// maxConcurrentBatches are in progress.
+func (ps *serverPublish) enqueue(ctx context.Context, bp broker.BatchPublisher, calls []*pluginpb.PublishCall) {
+	ps.mu.Lock()
+	ps.waiting = append(ps.waiting, calls...)
+	start := ps.running < maxConcurrentBatches
+	if start {
+		ps.running++
+	}
+	ps.mu.Unlock()
+	if start {
+		ps.wg.Add(1)
+		go ps.batchLoop(ctx, bp)
+	}
+}
+
+// batchLoop publishes the waiting calls, batch after batch, until none
+// wait.
+func (ps *serverPublish) batchLoop(ctx context.Context, bp broker.BatchPublisher) {
+	defer ps.wg.Done()
+	for {
+		ps.mu.Lock()
+		calls := ps.waiting
+		ps.waiting = nil
+		if len(calls) == 0 {
+			ps.running--
+			ps.mu.Unlock()
+			return
+		}
+		ps.mu.Unlock()
+		ps.publishBatch(ctx, bp, calls)
+	}
+}
+
+// batchCtl lets the host's cancellations end a batch: once every call of
+// it is given up on, its ctx is cancelled.
+type batchCtl struct {
+	live   int
+	cancel context.CancelFunc
+}
+
+// cancelCall gives up on call id, if it is not started on its own (those
+// are in ps.calls): a waiting call is dropped, one in a batch counts
+// towards the batch's cancellation. ps.mu is held.
+func (ps *serverPublish) cancelCall(id uint64) {
+	for i, c := range ps.waiting {
+		if c.Id == id {
+			ps.waiting = append(ps.waiting[:i], ps.waiting[i+1:]...)
+			<-ps.sem
+			return
+		}
+	}
+	if bc := ps.inBatch[id]; bc != nil {
+		delete(ps.inBatch, id)
+		if bc.live--; bc.live == 0 {
+			bc.cancel()
+		}
+	}
+}
+
+// publishBatch publishes calls with one PublishBatch and answers each.
+// The batch runs until the latest deadline of its calls (none if one has
+// none), or until the host has given up on every call in it; a call given
+// up on while the others go on is published all the same, as one whose
+// cancellation comes too late would be.
+func (ps *serverPublish) publishBatch(ctx context.Context, bp broker.BatchPublisher, calls []*pluginpb.PublishCall) {
+	var latest int64
+	pubs := make([]broker.Publication, len(calls))
+	for i, call := range calls {
+		pubs[i] = broker.Publication{Topic: call.Topic, Message: messageFromPB(call.Message)}
+		if latest >= 0 {
+			if call.Deadline == 0 {
+				latest = -1
+			} else {
+				latest = max(latest, call.Deadline)
+			}
+		}
+	}
+	var cancel context.CancelFunc
+	if latest > 0 {
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, latest))
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	bc := &batchCtl{live: len(calls), cancel: cancel}
+	ps.mu.Lock()
+	if ps.inBatch == nil {
+		ps.inBatch = make(map[uint64]*batchCtl)
+	}
+	for _, call := range calls {
+		ps.inBatch[call.Id] = bc
+	}
+	ps.mu.Unlock()
+	defer func() {
+		ps.mu.Lock()
+		for _, call := range calls {
+			if ps.inBatch[call.Id] == bc {
+				delete(ps.inBatch, call.Id)
+			}
+		}
+		ps.mu.Unlock()
+	}()
+	errs := make([]error, len(calls))
+	bp.PublishBatch(ctx, pubs, errs)
+	results := make([]*pluginpb.PublishResult, len(calls))
+	for i, call := range calls {
+		r := &pluginpb.PublishResult{Id: call.Id}
+		if errs[i] != nil {
+			st := status.Convert(toStatus(errs[i], brokerSentinels))
+			r.Code, r.Error = uint32(st.Code()), st.Message()
+		}
+		results[i] = r
+	}
+	ps.mu.Lock()
+	ps.queue = append(ps.queue, results...)
+	send := !ps.sending
+	ps.sending = true
+	ps.mu.Unlock()
+	for range calls {
+		<-ps.sem
+	}
+	if send {
+		ps.sendQueue()
+	}
+}
+
 // sendQueue sends the queued answers until there are none; one publish at
 // a time runs it.
 func (ps *serverPublish) sendQueue() {
@@ -358,7 +527,7 @@ func (ps *serverPublish) sendQueue() {
 		}
 		batch.Results, ps.queue, ps.spare = ps.queue, ps.spare[:0], nil
 		ps.mu.Unlock()
-		err := ps.stream.Send(&batch)
+		err := ps.send(&batch)
 		clear(batch.Results)
 		ps.mu.Lock()
 		ps.spare = batch.Results[:0]

@@ -186,6 +186,49 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 	return nil
 }
 
+var _ broker.BatchPublisher = (*Broker)(nil)
+
+// PublishBatch publishes every publication as Publish does, in one
+// pipeline: one write and one read on one connection for the whole batch.
+// errs[i] is Publish's error for pubs[i].
+func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, errs []error) {
+	if b.isClosed() {
+		for i := range errs {
+			errs[i] = broker.ErrClosed
+		}
+		return
+	}
+	pipe := b.client.Pipeline()
+	cmds := make([]*goredis.StringCmd, len(pubs))
+	for i, p := range pubs {
+		switch {
+		case p.Topic == "":
+			errs[i] = errors.New("broker/redis: publish: empty topic")
+		case p.Message == nil:
+			errs[i] = errors.New("broker/redis: publish: nil message")
+		default:
+			cmds[i] = pipe.XAdd(ctx, b.xaddArgs(b.stream(p.Topic), encode(p.Message, nil)))
+		}
+	}
+	if pipe.Len() > 0 {
+		pipe.Exec(ctx) // each command carries its own error
+	}
+	closed := b.isClosed()
+	for i, c := range cmds {
+		if c == nil {
+			continue
+		}
+		switch err := c.Err(); {
+		case err == nil:
+			errs[i] = nil
+		case closed:
+			errs[i] = broker.ErrClosed
+		default:
+			errs[i] = fmt.Errorf("broker/redis: publish to %s: %w", pubs[i].Topic, err)
+		}
+	}
+}
+
 func (b *Broker) xaddArgs(stream string, values []any) *goredis.XAddArgs {
 	a := &goredis.XAddArgs{Stream: stream, ID: "*", Values: values}
 	if b.cfg.MaxLen > 0 {
