@@ -53,6 +53,17 @@
 // is gRPC over a unix socket, authenticated both ways with mutual TLS; its
 // logs go to the host's slog.Logger, tagged with the plugin's name.
 //
+// A broker's Publish, the hot path, takes a shorter way on Unix: the data
+// link, a socket pair the plugin inherits at its start, which no other
+// process can reach, so it carries length-prefixed protocol buffers with
+// neither TLS nor HTTP/2 (datalink.go has the format). The calls made while
+// a batch is on its way go together in the next, and in the plugin, the
+// calls waiting while a batch is published go together to a broker that
+// implements broker.BatchPublisher (a Redis pipeline, JetStream
+// asynchronous publishes, RabbitMQ confirms awaited together): at most two
+// batches at a time, so that batches grow with the load. A plugin built
+// before the data link is spoken to over gRPC for everything.
+//
 // TestClient connects a Plugin to a Client within one process, for tests.
 //
 // # Lifecycle
@@ -88,8 +99,9 @@
 // and each end accepts only the other's certificate, made by the host for
 // the launch (P-256 keys; go-plugin's AutoMTLS makes P-521 keys, each end
 // its own, at a cost of some 30 ms per start). The host hands the plugin
-// its certificate and key over a pipe that only the two processes hold,
-// not in the environment.
+// its certificate and key over the host link, a socket pair that only the
+// two processes hold, not in the environment; the same link then carries
+// the data link.
 //
 // The binary that runs is the binary that was verified. The host opens
 // every component of the binary's path without following symbolic links

@@ -12,13 +12,15 @@ import (
 	"time"
 )
 
-// The host link is a pipe from a host to each plugin process it starts
-// (on Unix). The host writes the plugin's TLS material to it, one line of
-// JSON (mtls.go), and keeps its end open for as long as the process runs;
-// the plugin reads the line, then reads on: end of file means that the host
-// is gone, however it died, since the kernel closes a dead process's files.
-// The plugin then exits (see watchHost). The environment tells the plugin
-// which descriptor the link is.
+// The host link is a socket pair between a host and each plugin process it
+// starts (on Unix). The host writes the plugin's TLS material to it, one
+// line of JSON (mtls.go), and keeps its end open for as long as the process
+// runs; the plugin reads the line, then reads on, the frames of the data
+// link (datalink.go): end of file means that the host is gone, however it
+// died, since the kernel closes a dead process's files. The plugin then
+// exits (see watchHost). The environment tells the plugin which descriptor
+// the link is. A plugin also takes a pipe there, from a host before the
+// data link, and then only watches it.
 const (
 	// envHostLink is the descriptor of the host link in the plugin.
 	envHostLink = "MICRO_PLUGIN_HOST_LINK"

@@ -94,6 +94,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) broker.Broker) {
 		{"Unsubscribe", testUnsubscribe},
 		{"UnsubscribeWaitsForHandler", testUnsubscribeWaits},
 		{"ConcurrentPublishers", testConcurrentPublishers},
+		{"PublishBatch", testPublishBatch},
 		{"Concurrency", testConcurrency},
 		{"MessageID", testMessageID},
 		{"LargeBody", testLargeBody},
@@ -421,6 +422,66 @@ func testFanOut(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	time.Sleep(grace)
 	for i, rec := range recs {
 		rec.checkBodies(t, fmt.Sprintf("subscriber %d", i), want, true)
+	}
+}
+
+// testPublishBatch: a broker.BatchPublisher publishes every valid
+// publication of a batch, each once, and reports each invalid one (empty
+// topic, nil message) in its place without losing the others. A broker
+// that is no BatchPublisher passes.
+func testPublishBatch(t *testing.T, newBroker func(*testing.T) broker.Broker) {
+	b := open(t, newBroker)
+	bp, ok := b.(broker.BatchPublisher)
+	if !ok {
+		t.Log("not a broker.BatchPublisher")
+		return
+	}
+	topic := newTopic(t)
+	rec := new(recorder)
+	subscribe(t, b, topic, rec.handler(0), broker.Queue(unique("brokertest-batch-")))
+	awaitActive(t, b, topic, rec)
+
+	var (
+		pubs []broker.Publication
+		want []string
+		bad  []int
+	)
+	for i := range 60 {
+		switch i % 20 {
+		case 7:
+			bad = append(bad, len(pubs))
+			pubs = append(pubs, broker.Publication{Topic: "", Message: &broker.Message{Body: []byte("no topic")}})
+		case 13:
+			bad = append(bad, len(pubs))
+			pubs = append(pubs, broker.Publication{Topic: topic})
+		}
+		body := fmt.Sprintf("batch-%03d", i)
+		want = append(want, body)
+		pubs = append(pubs, broker.Publication{Topic: topic, Message: &broker.Message{
+			Header: map[string]string{"Content-Type": "text/plain"}, Body: []byte(body)}})
+	}
+	errs := make([]error, len(pubs))
+	for i := range errs {
+		errs[i] = errors.New("not set by PublishBatch")
+	}
+	bp.PublishBatch(timeout(t), pubs, errs)
+	for i, err := range errs {
+		if slices.Contains(bad, i) {
+			if err == nil {
+				t.Errorf("publication %d (topic %q, message %v): nil error, want one", i, pubs[i].Topic, pubs[i].Message)
+			}
+		} else if err != nil {
+			t.Errorf("publication %d: %v", i, err)
+		}
+	}
+	rec.waitLen(t, "batch subscriber", len(want))
+	time.Sleep(grace)
+	rec.checkBodies(t, "batch subscriber", want, true)
+	for _, d := range rec.deliveries() {
+		if got := d.msg.Header["Content-Type"]; got != "text/plain" {
+			t.Errorf("message %q: Content-Type %q, want text/plain", d.msg.Body, got)
+			break
+		}
 	}
 }
 

@@ -58,6 +58,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -313,6 +314,116 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 		return nil
 	}
 	return b.publishJS(ctx, topic, &o.m)
+}
+
+var _ broker.BatchPublisher = (*Broker)(nil)
+
+// PublishBatch publishes every publication as Publish does. In JetStream
+// mode it sends them all before it waits for their acknowledgements
+// (asynchronous publishes, one flush for the batch); one whose
+// acknowledgement reports a failure worth retrying, or does not come
+// within an attempt's timeout, is published again as Publish would,
+// under the same message ID, so that the stream keeps one copy. In core
+// mode it publishes each in turn: core publishes do not wait anyway.
+func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, errs []error) {
+	if b.js == nil || len(pubs) == 1 {
+		broker.PublishEach(ctx, b, pubs, errs)
+		return
+	}
+	if b.isClosed() {
+		for i := range errs {
+			errs[i] = broker.ErrClosed
+		}
+		return
+	}
+	type sent struct {
+		i   int
+		o   *outMsg
+		ack jetstream.PubAckFuture
+	}
+	all := make([]sent, 0, len(pubs))
+	for i, p := range pubs {
+		if p.Message == nil {
+			errs[i] = errors.New("nats: Publish of a nil message")
+			continue
+		}
+		if err := checkTopic(p.Topic); err != nil {
+			errs[i] = err
+			continue
+		}
+		id := p.Message.ID
+		if id == "" {
+			id = b.ids.next()
+		}
+		o, err := encode(b.out, b.subject(p.Topic), id, p.Message)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := b.checkSize(o.size); err != nil {
+			o.release()
+			errs[i] = err
+			continue
+		}
+		ack, err := b.js.PublishMsgAsync(&o.m)
+		if err != nil {
+			// Not sent (too many pending, reconnecting): the way of
+			// Publish, with its retries.
+			errs[i] = b.publishJS(ctx, p.Topic, &o.m)
+			o.release()
+			continue
+		}
+		all = append(all, sent{i, o, ack})
+	}
+	expired := make(chan struct{}) // closed when the attempt's time is up
+	t := time.AfterFunc(attemptTimeout, func() { close(expired) })
+	defer t.Stop()
+	for _, s := range all {
+		topic := pubs[s.i].Topic
+		ack, err, again := waitAck(ctx, s.ack, expired)
+		switch {
+		case ack != nil:
+			b.stats.published.Add(1)
+			if ack.Duplicate {
+				b.stats.duplicates.Add(1)
+			}
+			errs[s.i] = nil
+			s.o.release()
+		case !again:
+			errs[s.i] = b.mapErr("publish to "+topic, err)
+		default:
+			// Again, as Publish does; the message ID makes the stream
+			// keep one copy if the first reached it after all. The
+			// asynchronous publisher may still hold s.o, which is left
+			// to the collector.
+			b.stats.retries.Add(1)
+			m := natsgo.Msg{Subject: s.o.m.Subject, Header: maps.Clone(s.o.m.Header), Data: s.o.m.Data}
+			errs[s.i] = b.publishJS(ctx, topic, &m)
+		}
+	}
+}
+
+// waitAck waits for the acknowledgement of an asynchronous publish: the
+// ack, or the error and whether to publish again (a failure worth
+// retrying, or no answer before expired is closed).
+func waitAck(ctx context.Context, f jetstream.PubAckFuture, expired <-chan struct{}) (*jetstream.PubAck, error, bool) {
+	select { // what has come first, then what comes
+	case ack := <-f.Ok():
+		return ack, nil, false
+	case err := <-f.Err():
+		return nil, err, retryable(err)
+	default:
+	}
+	select {
+	case ack := <-f.Ok():
+		return ack, nil, false
+	case err := <-f.Err():
+		return nil, err, retryable(err)
+	case <-expired:
+		return nil, nil, true
+	case <-ctx.Done():
+		return nil, ctx.Err(), false
+	}
 }
 
 // checkSize reports a message of size bytes (body and headers) larger than

@@ -177,6 +177,16 @@ func (b *tracked) Subscribe(ctx context.Context, topic string, h broker.Handler,
 	return b.Broker.Subscribe(ctx, topic, h, opts...)
 }
 
+// PublishBatch passes the batch on, for the conformance suite to test the
+// broker's own PublishBatch.
+func (b *tracked) PublishBatch(ctx context.Context, pubs []broker.Publication, errs []error) {
+	if bp, ok := b.Broker.(broker.BatchPublisher); ok {
+		bp.PublishBatch(ctx, pubs, errs)
+		return
+	}
+	broker.PublishEach(ctx, b.Broker, pubs, errs)
+}
+
 // testLogger logs through t, at warning level and above.
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -253,6 +253,82 @@ func (b *Broker) openPublisher(conn *amqp.Connection) (*pubChannel, error) {
 	return pc, nil
 }
 
+var _ broker.BatchPublisher = (*Broker)(nil)
+
+// PublishBatch publishes every publication as Publish does. It sends them
+// all on the publishing channel before it waits for their confirms, so the
+// batch costs one round trip, not one per message; a message that is not
+// confirmed (the server nacked it, the channel or the connection failed)
+// goes through Publish, with its retries, under the same message ID.
+func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, errs []error) {
+	if len(pubs) == 1 {
+		broker.PublishEach(ctx, b, pubs, errs)
+		return
+	}
+	type sent struct {
+		i  int
+		id string
+		dc *amqp.DeferredConfirmation // nil: not sent
+	}
+	all := make([]sent, 0, len(pubs))
+	pc, err := b.publisher(ctx)
+	if err != nil {
+		if errors.Is(err, broker.ErrClosed) || ctx.Err() != nil {
+			for i := range errs {
+				errs[i] = err
+			}
+			return
+		}
+		pc = nil // each goes through Publish
+	}
+	for i, p := range pubs {
+		if err := checkTopic(p.Topic); err != nil {
+			errs[i] = fmt.Errorf("broker/rabbitmq: publish: %w", err)
+			continue
+		}
+		if p.Message == nil {
+			errs[i] = errors.New("broker/rabbitmq: publish: nil message")
+			continue
+		}
+		id := p.Message.ID
+		if id == "" {
+			id = b.newID()
+		}
+		s := sent{i: i, id: id}
+		if pc != nil {
+			m, err := encode(p.Message, id)
+			if err != nil {
+				errs[i] = fmt.Errorf("broker/rabbitmq: publish to %q: %w", p.Topic, err)
+				continue
+			}
+			if s.dc, err = pc.ch.PublishWithDeferredConfirm(b.cfg.Exchange, p.Topic, false, false, m); err != nil {
+				s.dc, pc = nil, nil // the channel is broken: Publish for the rest
+			}
+		}
+		all = append(all, s)
+	}
+	for _, s := range all {
+		if s.dc != nil {
+			select {
+			case <-s.dc.Done():
+			case <-ctx.Done():
+				errs[s.i] = fmt.Errorf("broker/rabbitmq: publish to %q: %w", pubs[s.i].Topic, ctx.Err())
+				continue
+			case <-b.done:
+				errs[s.i] = broker.ErrClosed
+				continue
+			}
+			if s.dc.Acked() {
+				errs[s.i] = nil
+				continue
+			}
+		}
+		msg := *pubs[s.i].Message
+		msg.ID = s.id
+		errs[s.i] = b.Publish(ctx, pubs[s.i].Topic, &msg)
+	}
+}
+
 // Publish sends msg to topic and returns once the server has confirmed it.
 // When msg.ID is empty the message gets a new unique ID. msg is not
 // modified or kept.
