@@ -214,3 +214,80 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveries: a plugin process sends deliveries, and takes their
+// answers, on its data link; in process they travel on the stream. Either
+// way every message arrives, a rejection is redelivered, and handlers run
+// concurrently.
+func TestDeliveries(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			b := mode.open(t, plugin.KindBroker, "broker").Broker()
+			defer b.Close(context.Background())
+			const n = 300
+			var (
+				mu      sync.Mutex
+				got     = make(map[string]int) // deliveries by body
+				running atomic.Int32
+				most    atomic.Int32
+				done    = make(chan struct{})
+			)
+			sub, err := b.Subscribe(t.Context(), "t", func(_ context.Context, msg *broker.Message) error {
+				r := running.Add(1)
+				defer running.Add(-1)
+				for m := most.Load(); r > m && !most.CompareAndSwap(m, r); m = most.Load() {
+				}
+				time.Sleep(time.Millisecond)
+				mu.Lock()
+				defer mu.Unlock()
+				body := string(msg.Body)
+				if got[body]++; got[body] == 1 {
+					return errors.New("first time: again, please")
+				}
+				if msg.Header[broker.DeliveryHeader] != "2" {
+					t.Errorf("%s redelivered with %s %q, want 2", body, broker.DeliveryHeader, msg.Header[broker.DeliveryHeader])
+				}
+				if len(got) == n && allTwice(got) {
+					close(done)
+				}
+				return nil
+			}, broker.Queue("g"), broker.Concurrency(8))
+			if err != nil {
+				t.Fatalf("Subscribe: %v", err)
+			}
+			key := plugin.SubscriptionLink(sub)
+			if (mode.name == "child-process") != (key != 0) {
+				t.Errorf("%s: data-link key %d", mode.name, key)
+			}
+			for i := range n {
+				if err := b.Publish(t.Context(), "t", &broker.Message{Body: []byte(strconv.Itoa(i))}); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+			}
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				mu.Lock()
+				t.Fatalf("%d of %d messages arrived twice", countTwice(got), n)
+			}
+			if m := most.Load(); m < 2 {
+				t.Errorf("at most %d handler calls at once, want concurrency", m)
+			}
+			if err := sub.Unsubscribe(t.Context()); err != nil {
+				t.Errorf("Unsubscribe: %v", err)
+			}
+		})
+	}
+}
+
+func allTwice(m map[string]int) bool { return countTwice(m) == len(m) }
+
+func countTwice(m map[string]int) int {
+	c := 0
+	for _, v := range m {
+		if v >= 2 {
+			c++
+		}
+	}
+	return c
+}

@@ -113,30 +113,29 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 	o := broker.NewSubscribeOptions(opts...)
 	base := context.WithoutCancel(ctx)
 	conc := uint32(min(max(o.Concurrency, 0), math.MaxUint32))
-	stream, cancelStream, err := b.subscribeStream(ctx, base, cn, topic, o.Queue, conc)
+	hctx, cancel := context.WithCancel(base)
+	s := &subscription{
+		b:           b,
+		topic:       topic,
+		queue:       o.Queue,
+		concurrency: conc,
+		h:           h,
+		base:        base,
+		cn:          cn,
+		ctx:         hctx,
+		cancel:      cancel,
+		inflight:    make(map[delivery]context.CancelFunc),
+		done:        make(chan struct{}),
+	}
+	stream, cancelStream, key, err := b.subscribeStream(ctx, cn, s, 0)
 	if err != nil {
+		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, b.err(ctx, cn, err)
 	}
-
-	hctx, cancel := context.WithCancel(base)
-	s := &subscription{
-		b:            b,
-		topic:        topic,
-		queue:        o.Queue,
-		concurrency:  conc,
-		h:            h,
-		base:         base,
-		stream:       stream,
-		cancelStream: cancelStream,
-		cn:           cn,
-		ctx:          hctx,
-		cancel:       cancel,
-		inflight:     make(map[delivery]context.CancelFunc),
-		done:         make(chan struct{}),
-	}
+	s.stream, s.cancelStream, s.link = stream, cancelStream, key
 	go s.receive()
 
 	b.mu.Lock()
@@ -150,19 +149,21 @@ func (b *BrokerClient) Subscribe(ctx context.Context, topic string, h broker.Han
 	return s, nil
 }
 
-// subscribeStream opens a Subscribe stream on cn, a child of base, and
-// returns once the plugin confirms the subscription; until then ctx cancels
-// it.
-func (b *BrokerClient) subscribeStream(ctx, base context.Context, cn *conn, topic, queue string, concurrency uint32) (pluginpb.Broker_SubscribeClient, context.CancelFunc, error) {
-	sctx, cancelStream := context.WithCancel(base)
+// subscribeStream opens a Subscribe stream on cn for s, its gen-th, a
+// child of s.base, and returns once the plugin confirms the subscription;
+// until then ctx cancels it. When cn has a data link, the deliveries come
+// there, under the key it returns (0: on the stream).
+func (b *BrokerClient) subscribeStream(ctx context.Context, cn *conn, s *subscription, gen uint64) (pluginpb.Broker_SubscribeClient, context.CancelFunc, uint64, error) {
+	sctx, cancelStream := context.WithCancel(s.base)
 	stream, err := cn.broker.Subscribe(sctx)
 	if err != nil {
 		cancelStream()
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
+	key := cn.data.register(s, gen)
 	stop := context.AfterFunc(ctx, cancelStream)
 	var resp *pluginpb.SubscribeResponse
-	err = stream.Send(&pluginpb.SubscribeRequest{Topic: topic, Queue: queue, Concurrency: concurrency})
+	err = stream.Send(&pluginpb.SubscribeRequest{Topic: s.topic, Queue: s.queue, Concurrency: s.concurrency, Link: key})
 	if err == nil || err == io.EOF { // io.EOF: the status comes from Recv
 		resp, err = stream.Recv()
 	}
@@ -173,10 +174,11 @@ func (b *BrokerClient) subscribeStream(ctx, base context.Context, cn *conn, topi
 		err = fmt.Errorf("plugin %s: subscribe: the plugin sent a delivery before confirming the subscription", b.c.name)
 	}
 	if err != nil {
+		cn.data.unregister(key)
 		cancelStream()
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return stream, cancelStream, nil
+	return stream, cancelStream, key, nil
 }
 
 func (b *BrokerClient) forget(s *subscription) {
@@ -275,6 +277,7 @@ type subscription struct {
 	cancelStream context.CancelFunc
 	cn           *conn  // the connection of the stream
 	gen          uint64 // counts the streams
+	link         uint64 // the stream's key on cn's data link; 0: none
 
 	mu       sync.Mutex
 	stopping bool                            // no more handler calls
@@ -343,9 +346,11 @@ func (s *subscription) receive() {
 	)
 	for {
 		s.sendMu.Lock()
-		stream, gen, cn := s.stream, s.gen, s.cn
+		stream, gen, cn, key := s.stream, s.gen, s.cn, s.link
 		s.sendMu.Unlock()
 		err = s.pump(stream, gen)
+		// The plugin's side has ended: no delivery comes on the link.
+		cn.data.unregister(key)
 		if err == io.EOF || s.b.c.closed.Load() || s.isStopping() || !s.b.c.died(context.Background(), cn, err) {
 			break
 		}
@@ -390,15 +395,21 @@ func (s *subscription) pump(stream pluginpb.Broker_SubscribeClient, gen uint64) 
 		}
 		switch {
 		case resp.Cancel:
-			s.mu.Lock()
-			if cancel := s.inflight[delivery{gen, resp.Id}]; cancel != nil {
-				cancel()
-			}
-			s.mu.Unlock()
+			s.cancelDelivery(gen, resp.Id)
 		case resp.Id != 0 && resp.Message != nil:
 			s.dispatch(gen, resp.Id, resp.Message)
 		}
 	}
+}
+
+// cancelDelivery cancels the handler's ctx of delivery id of the gen-th
+// stream, if it is in progress.
+func (s *subscription) cancelDelivery(gen, id uint64) {
+	s.mu.Lock()
+	if cancel := s.inflight[delivery{gen, id}]; cancel != nil {
+		cancel()
+	}
+	s.mu.Unlock()
 }
 
 // abandon cancels the handlers of the deliveries of the gen-th stream,
@@ -427,12 +438,15 @@ func (s *subscription) resubscribe(dead *conn) bool {
 				return false
 			}
 		}
-		stream, cancelStream, err := s.b.subscribeStream(s.ctx, s.base, cn, s.topic, s.queue, s.concurrency)
+		s.sendMu.Lock()
+		gen := s.gen + 1 // only receive, which runs this, changes it
+		s.sendMu.Unlock()
+		stream, cancelStream, key, err := s.b.subscribeStream(s.ctx, cn, s, gen)
 		if err == nil {
 			s.sendMu.Lock()
 			s.cancelStream()
-			s.stream, s.cancelStream, s.cn = stream, cancelStream, cn
-			s.gen++
+			s.stream, s.cancelStream, s.cn, s.link = stream, cancelStream, cn, key
+			s.gen = gen
 			s.sendMu.Unlock()
 			// Unsubscribe may have come meanwhile, and sent its
 			// request on the old stream: send it on this one.
@@ -466,11 +480,28 @@ func (s *subscription) resubscribe(dead *conn) bool {
 // that cancellations keep arriving, and a broker that calls handlers
 // concurrently keeps doing so.
 func (s *subscription) dispatch(gen, id uint64, m *pluginpb.Message) {
-	d := delivery{gen, id}
+	s.run(delivery{gen, id}, m, s.answer)
+}
+
+// dispatchLink is dispatch for a delivery that came on data link data
+// under key: its answer goes back there, whatever happened to the stream
+// meanwhile (a delivery of a new stream may come before the stream is in
+// place).
+func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *pluginpb.Message) {
+	s.run(delivery{gen, id}, m, func(d delivery, err error) {
+		a := &pluginpb.Answer{Sub: key, Id: d.id}
+		if err != nil {
+			a.Reject, a.Error = true, err.Error()
+		}
+		data.answers.add(a)
+	})
+}
+
+func (s *subscription) run(d delivery, m *pluginpb.Message, answer func(delivery, error)) {
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
-		s.answer(d, errUnsubscribed)
+		answer(d, errUnsubscribed)
 		return
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -484,7 +515,7 @@ func (s *subscription) dispatch(gen, id uint64, m *pluginpb.Message) {
 		delete(s.inflight, d)
 		s.mu.Unlock()
 		cancel()
-		s.answer(d, err)
+		answer(d, err)
 	}()
 }
 

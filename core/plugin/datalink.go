@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +26,10 @@ import (
 // it needs neither TLS nor HTTP/2. Once the plugin has read its TLS
 // material, both sides use it for the hot path of a broker, Publish: the
 // host writes batches of calls and the plugin answers them, as on a
-// PublishMux gRPC stream, with the same messages, framed as
+// PublishMux gRPC stream, with the same messages; and for the deliveries of
+// subscriptions: the plugin writes batches of deliveries (and
+// cancellations) and the host batches of answers, each tagged with the
+// subscription's key (SubscribeRequest.link). Frames are
 //
 //	length  uint32, big endian: the bytes that follow (type and payload)
 //	type    byte
@@ -32,8 +37,9 @@ import (
 //
 // The plugin first sends a linkHello frame; a host that does not read one
 // (a plugin built before the data link, whose descriptor 3 may be a pipe)
-// publishes over gRPC. Everything else (configuration, subscriptions,
-// registry and store calls) stays on gRPC.
+// publishes and takes deliveries over gRPC. Everything else
+// (configuration, subscribing and unsubscribing, registry and store calls)
+// stays on gRPC.
 const (
 	// linkHello (plugin to host, first frame): the plugin serves the data
 	// link. Payload: the version, one byte, linkVersion.
@@ -41,6 +47,10 @@ const (
 	// linkPublish: host to plugin a PublishBatch, plugin to host a
 	// PublishResultBatch.
 	linkPublish byte = 2
+	// linkDeliver: plugin to host, a DeliveryBatch.
+	linkDeliver byte = 3
+	// linkAnswer: host to plugin, an AnswerBatch.
+	linkAnswer byte = 4
 
 	linkVersion = 1
 	// maxLinkFrame bounds a frame's length: the length is checked before
@@ -116,36 +126,200 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
-// hostData is the host's side of a plugin's data link.
-type hostData struct {
-	c  net.Conn
-	r  *bufio.Reader
-	mu sync.Mutex // writes
-	wb []byte
+// combiner gathers what goroutines add concurrently and flushes it in
+// batches: the one that finds no flush in progress flushes, after letting
+// the goroutines ready to run add theirs (runtime.Gosched), and again until
+// nothing is left. A failed flush is dropped: the link is broken, and its
+// reader ends what depends on it.
+type combiner[T any] struct {
+	flush func([]T) error
 
-	taken atomic.Bool
+	mu      sync.Mutex
+	items   []T
+	spare   []T
+	sending bool
 }
 
-// readHello reads the plugin's hello within linkHelloWait. It returns nil
-// when the plugin sent none: it publishes over gRPC.
+func (c *combiner[T]) add(x T) {
+	c.mu.Lock()
+	c.items = append(c.items, x)
+	if c.sending {
+		c.mu.Unlock()
+		return
+	}
+	c.sending = true
+	c.mu.Unlock()
+	for {
+		runtime.Gosched()
+		c.mu.Lock()
+		if len(c.items) == 0 {
+			c.sending = false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.items
+		c.items, c.spare = c.spare[:0], nil
+		c.mu.Unlock()
+		_ = c.flush(batch)
+		clear(batch)
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+	}
+}
+
+// linkWriter writes frames to a data link, one at a time.
+type linkWriter struct {
+	c  net.Conn
+	mu sync.Mutex
+	wb []byte
+}
+
+func (w *linkWriter) write(typ byte, m proto.Message) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var err error
+	if w.wb, err = appendLinkFrame(w.wb[:0], typ, m); err != nil {
+		return err
+	}
+	_, err = w.c.Write(w.wb)
+	if cap(w.wb) > 1<<20 {
+		w.wb = nil
+	}
+	return err
+}
+
+// hostData is the host's side of a plugin's data link. One goroutine reads
+// it (read), handing publish answers to the publish mux (RecvMsg) and
+// deliveries to their subscriptions, until the link ends with the process.
+type hostData struct {
+	w       linkWriter
+	r       *bufio.Reader
+	taken   atomic.Bool
+	results chan []byte   // payloads of publish answers, for RecvMsg
+	done    chan struct{} // closed when read ends; err is then set
+	err     error
+	answers combiner[*pluginpb.Answer]
+
+	subsMu  sync.Mutex
+	subs    map[uint64]linkSub
+	nextKey uint64
+}
+
+// linkSub is the subscription stream a data-link key stands for.
+type linkSub struct {
+	s   *subscription
+	gen uint64
+}
+
+// readHello reads the plugin's hello within linkHelloWait, and then reads
+// the link until it ends. It returns nil when the plugin sent no hello: it
+// is spoken to over gRPC only.
 func readHello(c net.Conn, log *slog.Logger) *hostData {
-	d := &hostData{c: c, r: bufio.NewReader(c)}
+	d := &hostData{
+		w:       linkWriter{c: c},
+		r:       bufio.NewReader(c),
+		results: make(chan []byte, 64),
+		done:    make(chan struct{}),
+		subs:    make(map[uint64]linkSub),
+	}
+	d.answers.flush = func(as []*pluginpb.Answer) error {
+		return d.w.write(linkAnswer, &pluginpb.AnswerBatch{Answers: as})
+	}
 	c.SetReadDeadline(time.Now().Add(linkHelloWait))
 	var buf []byte
 	typ, p, err := readLinkFrame(d.r, &buf)
 	c.SetReadDeadline(time.Time{})
 	switch {
 	case err != nil:
-		log.Debug("the plugin has no data link; publishing over gRPC", "error", err)
+		log.Debug("the plugin has no data link; it is spoken to over gRPC only", "error", err)
 		return nil
 	case typ != linkHello || len(p) != 1:
-		log.Warn("the plugin's data link starts with a frame that is not a hello; publishing over gRPC", "type", typ)
+		log.Warn("the plugin's data link starts with a frame that is not a hello; it is spoken to over gRPC only", "type", typ)
 		return nil
 	case p[0] != linkVersion:
-		log.Warn("the plugin's data link has another version; publishing over gRPC", "version", p[0], "want", linkVersion)
+		log.Warn("the plugin's data link has another version; it is spoken to over gRPC only", "version", p[0], "want", linkVersion)
 		return nil
 	}
+	go d.read(log)
 	return d
+}
+
+// read reads frames until the link ends.
+func (d *hostData) read(log *slog.Logger) {
+	var buf []byte
+	for {
+		typ, p, err := readLinkFrame(d.r, &buf)
+		if err == nil {
+			err = d.frame(typ, p)
+		}
+		if err != nil {
+			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+				log.Error("plugin data link", "error", err)
+			}
+			d.err = err
+			close(d.done)
+			return
+		}
+	}
+}
+
+func (d *hostData) frame(typ byte, p []byte) error {
+	switch typ {
+	case linkPublish:
+		select {
+		case d.results <- bytes.Clone(p):
+		case <-time.After(time.Minute):
+			return errors.New("publish answers not taken for a minute")
+		}
+	case linkDeliver:
+		var batch pluginpb.DeliveryBatch
+		if err := proto.Unmarshal(p, &batch); err != nil {
+			return fmt.Errorf("%w: deliveries: %v", errLinkFrame, err)
+		}
+		for _, dl := range batch.Deliveries {
+			d.subsMu.Lock()
+			ls, ok := d.subs[dl.Sub]
+			d.subsMu.Unlock()
+			switch {
+			case ok && dl.Cancel:
+				ls.s.cancelDelivery(ls.gen, dl.Id)
+			case ok && dl.Message != nil:
+				ls.s.dispatchLink(d, dl.Sub, ls.gen, dl.Id, dl.Message)
+			case !ok && !dl.Cancel:
+				// Its stream is gone, and with it the plugin's wait.
+				d.answers.add(&pluginpb.Answer{Sub: dl.Sub, Id: dl.Id, Reject: true, Error: errUnsubscribed.Error()})
+			}
+		}
+	}
+	// Other types are of a later version: skipped.
+	return nil
+}
+
+// register gives stream gen of s a key, or 0 if the link is down.
+func (d *hostData) register(s *subscription, gen uint64) uint64 {
+	if d == nil {
+		return 0
+	}
+	select {
+	case <-d.done:
+		return 0
+	default:
+	}
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	d.nextKey++
+	d.subs[d.nextKey] = linkSub{s, gen}
+	return d.nextKey
+}
+
+func (d *hostData) unregister(key uint64) {
+	if d == nil || key == 0 {
+		return
+	}
+	d.subsMu.Lock()
+	delete(d.subs, key)
+	d.subsMu.Unlock()
 }
 
 // take returns the link for one publish mux, the first time only: the
@@ -156,34 +330,47 @@ func (d *hostData) take() bool {
 
 // SendMsg sends a *pluginpb.PublishBatchEncoded as a publish frame.
 func (d *hostData) SendMsg(m any) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var err error
-	d.wb, err = appendLinkFrame(d.wb[:0], linkPublish, m.(proto.Message))
-	if err != nil {
-		return err
-	}
-	_, err = d.c.Write(d.wb)
-	if cap(d.wb) > 1<<20 {
-		d.wb = nil
-	}
-	return err
+	return d.w.write(linkPublish, m.(proto.Message))
 }
 
-// RecvMsg receives the next publish frame into a *pluginpb.PublishResultBatch.
-// One goroutine calls it.
+// RecvMsg receives the next publish answers into a
+// *pluginpb.PublishResultBatch.
 func (d *hostData) RecvMsg(m any) error {
-	var buf []byte
-	for {
-		typ, p, err := readLinkFrame(d.r, &buf)
-		if err != nil {
-			return err
-		}
-		if typ != linkPublish {
-			continue // a frame of a later version
-		}
+	select {
+	case p := <-d.results:
 		return proto.Unmarshal(p, m.(proto.Message))
+	case <-d.done:
+		return d.err
 	}
+}
+
+// pluginData is the plugin's side of the data link.
+type pluginData struct {
+	w          linkWriter
+	deliveries combiner[*pluginpb.Delivery]
+
+	mu   sync.Mutex
+	subs map[uint64]*serverSub
+}
+
+func newPluginData(c net.Conn) *pluginData {
+	d := &pluginData{w: linkWriter{c: c}, subs: make(map[uint64]*serverSub)}
+	d.deliveries.flush = func(ds []*pluginpb.Delivery) error {
+		return d.w.write(linkDeliver, &pluginpb.DeliveryBatch{Deliveries: ds})
+	}
+	return d
+}
+
+func (d *pluginData) register(key uint64, ss *serverSub) {
+	d.mu.Lock()
+	d.subs[key] = ss
+	d.mu.Unlock()
+}
+
+func (d *pluginData) unregister(key uint64) {
+	d.mu.Lock()
+	delete(d.subs, key)
+	d.mu.Unlock()
 }
 
 // sendHello tells the host that the plugin serves the data link. Serve
@@ -193,26 +380,9 @@ func sendHello(c net.Conn) error {
 	return err
 }
 
-// serveData serves the plugin's side of the data link until it ends: the
-// host is gone, or broke the format.
-func serveData(c net.Conn, r *bufio.Reader, srv *server) error {
-	var (
-		mu sync.Mutex
-		wb []byte
-	)
-	write := func(typ byte, m proto.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var err error
-		if wb, err = appendLinkFrame(wb[:0], typ, m); err != nil {
-			return err
-		}
-		_, err = c.Write(wb)
-		if cap(wb) > 1<<20 {
-			wb = nil
-		}
-		return err
-	}
+// serveData serves the plugin's side of the data link, reading r, until
+// it ends: the host is gone, or broke the format.
+func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
@@ -227,29 +397,44 @@ func serveData(c net.Conn, r *bufio.Reader, srv *server) error {
 			}
 			return err
 		}
-		if typ != linkPublish {
-			return fmt.Errorf("%w: type %d", errLinkFrame, typ)
-		}
-		batch := new(pluginpb.PublishBatch)
-		if err := proto.Unmarshal(p, batch); err != nil {
-			return fmt.Errorf("%w: %v", errLinkFrame, err)
-		}
-		if ps == nil {
-			inst := srv.impl.Load()
-			if inst == nil || inst.broker == nil {
-				// Only a configured broker is sent publishes; answer
-				// each all the same.
-				if err := write(linkPublish, notConfigured(batch)); err != nil {
-					return err
-				}
-				continue
+		switch typ {
+		case linkAnswer:
+			var batch pluginpb.AnswerBatch
+			if err := proto.Unmarshal(p, &batch); err != nil {
+				return fmt.Errorf("%w: answers: %v", errLinkFrame, err)
 			}
-			ps = newServerPublish(inst.broker, func(rb *pluginpb.PublishResultBatch) error {
-				return write(linkPublish, rb)
-			})
-		}
-		if err := ps.handle(ctx, batch); err != nil {
-			return err
+			for _, a := range batch.Answers {
+				d.mu.Lock()
+				ss := d.subs[a.Sub]
+				d.mu.Unlock()
+				if ss != nil {
+					ss.answer(&pluginpb.SubscribeRequest{Id: a.Id, Reject: a.Reject, Error: a.Error})
+				}
+			}
+		case linkPublish:
+			batch := new(pluginpb.PublishBatch)
+			if err := proto.Unmarshal(p, batch); err != nil {
+				return fmt.Errorf("%w: publishes: %v", errLinkFrame, err)
+			}
+			if ps == nil {
+				inst := srv.impl.Load()
+				if inst == nil || inst.broker == nil {
+					// Only a configured broker is sent publishes;
+					// answer each all the same.
+					if err := d.w.write(linkPublish, notConfigured(batch)); err != nil {
+						return err
+					}
+					continue
+				}
+				ps = newServerPublish(inst.broker, func(rb *pluginpb.PublishResultBatch) error {
+					return d.w.write(linkPublish, rb)
+				})
+			}
+			if err := ps.handle(ctx, batch); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: type %d", errLinkFrame, typ)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package plugin
 
-import "net"
+import (
+	"net"
+
+	"github.com/seedmicro/micro/core/broker"
+)
 
 // PID returns the pid of the plugin process of the moment, 0 while it
 // restarts.
@@ -23,4 +27,13 @@ const EnvHostLink = envHostLink
 func DataLink(c *Client) (served, used bool) {
 	d := c.conn.Load().data
 	return d != nil, d != nil && d.taken.Load()
+}
+
+// SubscriptionLink returns the data-link key of sub's stream (0: its
+// deliveries come on the stream).
+func SubscriptionLink(sub broker.Subscription) uint64 {
+	s := sub.(*subscription)
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return s.link
 }

@@ -97,9 +97,13 @@ func openPluginLink() (*pluginLink, error) {
 		src  io.Reader = f
 		conn net.Conn
 	)
-	if c, err := net.FileConn(f); err == nil {
-		f.Close() // FileConn made its own descriptor
-		src, conn = c, c
+	// Only a socket is the data link. (net.FileConn is not the test: on
+	// a pipe it fails, but leaves it non-blocking.)
+	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.FileConn(f); err == nil {
+			f.Close() // FileConn made its own descriptor
+			src, conn = c, c
+		}
 	}
 	r := bufio.NewReader(src)
 	line, err := r.ReadBytes('\n')
@@ -127,9 +131,11 @@ func watchHost(link *pluginLink, srv *server) {
 	gone := make(chan string, 2)
 	if link != nil {
 		go func() {
-			if link.conn == nil {
-				_, _ = io.Copy(io.Discard, link.rest)
-			} else if err := serveData(link.conn, link.rest, srv); err != nil {
+			if d := srv.data.Load(); d == nil {
+				if _, err := io.Copy(io.Discard, link.rest); err != nil {
+					slog.Error("plugin host link", "error", err)
+				}
+			} else if err := serveData(d, link.rest, srv); err != nil {
 				slog.Error("plugin data link", "error", err)
 			}
 			gone <- "the host link closed"

@@ -117,7 +117,8 @@ func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
 		if _, err := fmt.Sscanf(l, "pid %d", &pid); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("host said %q (%v); stderr: %s", l, err, errb.String())
+			pe, _ := os.ReadFile(stderr)
+			t.Fatalf("host said %q (%v); stderr: %s; plugin: %s", l, err, errb.String(), pe)
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()

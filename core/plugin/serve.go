@@ -68,6 +68,7 @@ func Serve(p Plugin) {
 				fmt.Fprintf(os.Stderr, "plugin: host link: %v\n", err)
 				os.Exit(1)
 			}
+			srv.data.Store(newPluginData(link.conn))
 		}
 	}
 	if os.Getenv(MagicCookieKey) == MagicCookieValue {

@@ -25,6 +25,7 @@ type server struct {
 
 	mu   sync.Mutex // serialises Configure
 	impl atomic.Pointer[instance]
+	data atomic.Pointer[pluginData] // the data link, once Serve has one
 }
 
 // instance is the configured implementation; exactly one field is set.

@@ -92,6 +92,14 @@ func (s *brokerServer) Subscribe(stream pluginpb.Broker_SubscribeServer) error {
 		pending: make(map[uint64]chan answer),
 		ended:   make(chan struct{}),
 	}
+	if first.Link != 0 {
+		if d := s.srv.data.Load(); d != nil {
+			// Deliveries and answers on the data link.
+			ss.data, ss.key = d, first.Link
+			d.register(ss.key, ss)
+			defer d.unregister(ss.key)
+		}
+	}
 	var opts []broker.SubscribeOption
 	if first.Queue != "" {
 		opts = append(opts, broker.Queue(first.Queue))
@@ -164,6 +172,8 @@ type answer struct {
 type serverSub struct {
 	stream pluginpb.Broker_SubscribeServer
 	sendMu sync.Mutex
+	data   *pluginData // the data link, if deliveries go there
+	key    uint64      // the subscription's key on it
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -176,6 +186,20 @@ func (ss *serverSub) send(resp *pluginpb.SubscribeResponse) error {
 	ss.sendMu.Lock()
 	defer ss.sendMu.Unlock()
 	return ss.stream.Send(resp)
+}
+
+// deliver sends delivery id of msg to the host, or its cancellation if
+// msg is nil: on the data link, batched with others, or on the stream.
+func (ss *serverSub) deliver(id uint64, msg *broker.Message) error {
+	var m *pluginpb.Message
+	if msg != nil {
+		m = &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body}
+	}
+	if ss.data != nil {
+		ss.data.deliveries.add(&pluginpb.Delivery{Sub: ss.key, Id: id, Message: m, Cancel: msg == nil})
+		return nil
+	}
+	return ss.send(&pluginpb.SubscribeResponse{Id: id, Message: m, Cancel: msg == nil})
 }
 
 // end makes every handler waiting for an answer, and every later one,
@@ -217,11 +241,7 @@ func (ss *serverSub) handle(ctx context.Context, msg *broker.Message) error {
 		ss.mu.Unlock()
 	}()
 
-	err := ss.send(&pluginpb.SubscribeResponse{
-		Id:      id,
-		Message: &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body},
-	})
-	if err != nil {
+	if err := ss.deliver(id, msg); err != nil {
 		return errSubscriptionEnded
 	}
 	select {
@@ -234,7 +254,7 @@ func (ss *serverSub) handle(ctx context.Context, msg *broker.Message) error {
 	// The handler's context ended first: pass that on to the host handler,
 	// and return its answer, as an in-process handler returns when it
 	// sees its context end.
-	if err := ss.send(&pluginpb.SubscribeResponse{Id: id, Cancel: true}); err != nil {
+	if err := ss.deliver(id, nil); err != nil {
 		return errSubscriptionEnded
 	}
 	select {

@@ -1345,7 +1345,15 @@ type SubscribeRequest struct {
 	// Concurrency is broker.Concurrency of the subscription, passed to the
 	// plugin's broker when greater than 0: the most handler calls, and so
 	// deliveries in flight, at once. 0 (an older host) means the default.
-	Concurrency   uint32 `protobuf:"varint,7,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	Concurrency uint32 `protobuf:"varint,7,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// Link, in the first message, is the subscription's key on the data
+	// link of the plugin process (the socket pair it inherited). When it is
+	// set and the plugin serves the data link, deliveries, their
+	// cancellations and the answers travel there, as Delivery and Answer
+	// tagged with it, in batches, instead of on this stream, which then only
+	// confirms, unsubscribes and ends. 0 (an older host, or none): all on
+	// this stream.
+	Link          uint64 `protobuf:"varint,8,opt,name=link,proto3" json:"link,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1429,6 +1437,244 @@ func (x *SubscribeRequest) GetConcurrency() uint32 {
 	return 0
 }
 
+func (x *SubscribeRequest) GetLink() uint64 {
+	if x != nil {
+		return x.Link
+	}
+	return 0
+}
+
+// Delivery is a delivery (message set) or a cancellation (cancel set) of
+// subscription sub (SubscribeRequest.link) on the data link, as a
+// SubscribeResponse on the stream would be.
+type Delivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sub           uint64                 `protobuf:"varint,1,opt,name=sub,proto3" json:"sub,omitempty"`
+	Id            uint64                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Message       *Message               `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	Cancel        bool                   `protobuf:"varint,4,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Delivery) GetSub() uint64 {
+	if x != nil {
+		return x.Sub
+	}
+	return 0
+}
+
+func (x *Delivery) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Delivery) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *Delivery) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+// DeliveryBatch is a data-link frame from the plugin.
+type DeliveryBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryBatch) Reset() {
+	*x = DeliveryBatch{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryBatch) ProtoMessage() {}
+
+func (x *DeliveryBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryBatch.ProtoReflect.Descriptor instead.
+func (*DeliveryBatch) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeliveryBatch) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// Answer is the host's answer to delivery id of subscription sub on the
+// data link, as a SubscribeRequest answering it on the stream would be.
+type Answer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sub           uint64                 `protobuf:"varint,1,opt,name=sub,proto3" json:"sub,omitempty"`
+	Id            uint64                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Reject        bool                   `protobuf:"varint,3,opt,name=reject,proto3" json:"reject,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Answer) Reset() {
+	*x = Answer{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Answer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Answer) ProtoMessage() {}
+
+func (x *Answer) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Answer.ProtoReflect.Descriptor instead.
+func (*Answer) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Answer) GetSub() uint64 {
+	if x != nil {
+		return x.Sub
+	}
+	return 0
+}
+
+func (x *Answer) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Answer) GetReject() bool {
+	if x != nil {
+		return x.Reject
+	}
+	return false
+}
+
+func (x *Answer) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// AnswerBatch is a data-link frame from the host.
+type AnswerBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Answers       []*Answer              `protobuf:"bytes,1,rep,name=answers,proto3" json:"answers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerBatch) Reset() {
+	*x = AnswerBatch{}
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerBatch) ProtoMessage() {}
+
+func (x *AnswerBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerBatch.ProtoReflect.Descriptor instead.
+func (*AnswerBatch) Descriptor() ([]byte, []int) {
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *AnswerBatch) GetAnswers() []*Answer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
 // SubscribeResponse is a message from the plugin on a Subscribe stream:
 // the confirmation (id 0), a delivery (id and message) or a cancellation
 // (id and cancel).
@@ -1443,7 +1689,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1701,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[24]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1714,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{24}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SubscribeResponse) GetId() uint64 {
@@ -1500,7 +1746,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1758,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[25]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1771,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{25}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 type ReadRequest struct {
@@ -1537,7 +1783,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1795,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[26]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1808,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{26}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReadRequest) GetKey() string {
@@ -1583,7 +1829,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1841,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[27]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1854,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{27}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReadResponse) GetValue() []byte {
@@ -1636,7 +1882,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1894,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[28]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1907,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{28}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Record) GetKey() string {
@@ -1696,7 +1942,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1954,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[29]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1967,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{29}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WriteRequest) GetRecord() *Record {
@@ -1740,7 +1986,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1998,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[30]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +2011,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{30}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteRequest) GetKey() string {
@@ -1784,7 +2030,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +2042,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[31]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +2055,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{31}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListKeysRequest) GetPrefix() string {
@@ -1828,7 +2074,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[32]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +2086,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_core_plugin_proto_plugin_proto_msgTypes[32]
+	mi := &file_core_plugin_proto_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +2099,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{32}
+	return file_core_plugin_proto_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListKeysResponse) GetKeys() []string {
@@ -1950,7 +2196,7 @@ const file_core_plugin_proto_plugin_proto_rawDesc = "" +
 	"\x12PublishResultBatch\x128\n" +
 	"\aresults\x18\x01 \x03(\v2\x1e.micro.plugin.v1.PublishResultR\aresults\"5\n" +
 	"\x15PublishStreamResponse\x12\x1c\n" +
-	"\tpublished\x18\x01 \x01(\x04R\tpublished\"\xc0\x01\n" +
+	"\tpublished\x18\x01 \x01(\x04R\tpublished\"\xd4\x01\n" +
 	"\x10SubscribeRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x0e\n" +
@@ -1958,7 +2204,24 @@ const file_core_plugin_proto_plugin_proto_rawDesc = "" +
 	"\x06reject\x18\x04 \x01(\bR\x06reject\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12 \n" +
 	"\vunsubscribe\x18\x06 \x01(\bR\vunsubscribe\x12 \n" +
-	"\vconcurrency\x18\a \x01(\rR\vconcurrency\"o\n" +
+	"\vconcurrency\x18\a \x01(\rR\vconcurrency\x12\x12\n" +
+	"\x04link\x18\b \x01(\x04R\x04link\"x\n" +
+	"\bDelivery\x12\x10\n" +
+	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\x122\n" +
+	"\amessage\x18\x03 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\x12\x16\n" +
+	"\x06cancel\x18\x04 \x01(\bR\x06cancel\"J\n" +
+	"\rDeliveryBatch\x129\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x19.micro.plugin.v1.DeliveryR\n" +
+	"deliveries\"X\n" +
+	"\x06Answer\x12\x10\n" +
+	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x16\n" +
+	"\x06reject\x18\x03 \x01(\bR\x06reject\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"@\n" +
+	"\vAnswerBatch\x121\n" +
+	"\aanswers\x18\x01 \x03(\v2\x17.micro.plugin.v1.AnswerR\aanswers\"o\n" +
 	"\x11SubscribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x122\n" +
 	"\amessage\x18\x02 \x01(\v2\x18.micro.plugin.v1.MessageR\amessage\x12\x16\n" +
@@ -2021,7 +2284,7 @@ func file_core_plugin_proto_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_core_plugin_proto_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_core_plugin_proto_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_core_plugin_proto_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_core_plugin_proto_plugin_proto_goTypes = []any{
 	(EventType)(0),                // 0: micro.plugin.v1.EventType
 	(*ConfigureRequest)(nil),      // 1: micro.plugin.v1.ConfigureRequest
@@ -2048,77 +2311,84 @@ var file_core_plugin_proto_plugin_proto_goTypes = []any{
 	(*PublishResultBatch)(nil),    // 22: micro.plugin.v1.PublishResultBatch
 	(*PublishStreamResponse)(nil), // 23: micro.plugin.v1.PublishStreamResponse
 	(*SubscribeRequest)(nil),      // 24: micro.plugin.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 25: micro.plugin.v1.SubscribeResponse
-	(*CloseRequest)(nil),          // 26: micro.plugin.v1.CloseRequest
-	(*ReadRequest)(nil),           // 27: micro.plugin.v1.ReadRequest
-	(*ReadResponse)(nil),          // 28: micro.plugin.v1.ReadResponse
-	(*Record)(nil),                // 29: micro.plugin.v1.Record
-	(*WriteRequest)(nil),          // 30: micro.plugin.v1.WriteRequest
-	(*DeleteRequest)(nil),         // 31: micro.plugin.v1.DeleteRequest
-	(*ListKeysRequest)(nil),       // 32: micro.plugin.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),      // 33: micro.plugin.v1.ListKeysResponse
-	nil,                           // 34: micro.plugin.v1.Service.MetadataEntry
-	nil,                           // 35: micro.plugin.v1.Node.MetadataEntry
-	nil,                           // 36: micro.plugin.v1.Endpoint.MetadataEntry
-	nil,                           // 37: micro.plugin.v1.Message.HeaderEntry
+	(*Delivery)(nil),              // 25: micro.plugin.v1.Delivery
+	(*DeliveryBatch)(nil),         // 26: micro.plugin.v1.DeliveryBatch
+	(*Answer)(nil),                // 27: micro.plugin.v1.Answer
+	(*AnswerBatch)(nil),           // 28: micro.plugin.v1.AnswerBatch
+	(*SubscribeResponse)(nil),     // 29: micro.plugin.v1.SubscribeResponse
+	(*CloseRequest)(nil),          // 30: micro.plugin.v1.CloseRequest
+	(*ReadRequest)(nil),           // 31: micro.plugin.v1.ReadRequest
+	(*ReadResponse)(nil),          // 32: micro.plugin.v1.ReadResponse
+	(*Record)(nil),                // 33: micro.plugin.v1.Record
+	(*WriteRequest)(nil),          // 34: micro.plugin.v1.WriteRequest
+	(*DeleteRequest)(nil),         // 35: micro.plugin.v1.DeleteRequest
+	(*ListKeysRequest)(nil),       // 36: micro.plugin.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),      // 37: micro.plugin.v1.ListKeysResponse
+	nil,                           // 38: micro.plugin.v1.Service.MetadataEntry
+	nil,                           // 39: micro.plugin.v1.Node.MetadataEntry
+	nil,                           // 40: micro.plugin.v1.Endpoint.MetadataEntry
+	nil,                           // 41: micro.plugin.v1.Message.HeaderEntry
 }
 var file_core_plugin_proto_plugin_proto_depIdxs = []int32{
 	3,  // 0: micro.plugin.v1.ConfigureResponse.settings_error:type_name -> micro.plugin.v1.SettingsError
-	34, // 1: micro.plugin.v1.Service.metadata:type_name -> micro.plugin.v1.Service.MetadataEntry
+	38, // 1: micro.plugin.v1.Service.metadata:type_name -> micro.plugin.v1.Service.MetadataEntry
 	7,  // 2: micro.plugin.v1.Service.endpoints:type_name -> micro.plugin.v1.Endpoint
 	6,  // 3: micro.plugin.v1.Service.nodes:type_name -> micro.plugin.v1.Node
-	35, // 4: micro.plugin.v1.Node.metadata:type_name -> micro.plugin.v1.Node.MetadataEntry
+	39, // 4: micro.plugin.v1.Node.metadata:type_name -> micro.plugin.v1.Node.MetadataEntry
 	8,  // 5: micro.plugin.v1.Endpoint.request:type_name -> micro.plugin.v1.Value
 	8,  // 6: micro.plugin.v1.Endpoint.response:type_name -> micro.plugin.v1.Value
-	36, // 7: micro.plugin.v1.Endpoint.metadata:type_name -> micro.plugin.v1.Endpoint.MetadataEntry
+	40, // 7: micro.plugin.v1.Endpoint.metadata:type_name -> micro.plugin.v1.Endpoint.MetadataEntry
 	8,  // 8: micro.plugin.v1.Value.fields:type_name -> micro.plugin.v1.Value
 	5,  // 9: micro.plugin.v1.RegisterRequest.service:type_name -> micro.plugin.v1.Service
 	5,  // 10: micro.plugin.v1.DeregisterRequest.service:type_name -> micro.plugin.v1.Service
 	5,  // 11: micro.plugin.v1.ServicesResponse.services:type_name -> micro.plugin.v1.Service
 	0,  // 12: micro.plugin.v1.WatchEvent.type:type_name -> micro.plugin.v1.EventType
 	5,  // 13: micro.plugin.v1.WatchEvent.service:type_name -> micro.plugin.v1.Service
-	37, // 14: micro.plugin.v1.Message.header:type_name -> micro.plugin.v1.Message.HeaderEntry
+	41, // 14: micro.plugin.v1.Message.header:type_name -> micro.plugin.v1.Message.HeaderEntry
 	16, // 15: micro.plugin.v1.PublishRequest.message:type_name -> micro.plugin.v1.Message
 	16, // 16: micro.plugin.v1.PublishCall.message:type_name -> micro.plugin.v1.Message
 	18, // 17: micro.plugin.v1.PublishBatch.calls:type_name -> micro.plugin.v1.PublishCall
 	21, // 18: micro.plugin.v1.PublishResultBatch.results:type_name -> micro.plugin.v1.PublishResult
-	16, // 19: micro.plugin.v1.SubscribeResponse.message:type_name -> micro.plugin.v1.Message
-	29, // 20: micro.plugin.v1.WriteRequest.record:type_name -> micro.plugin.v1.Record
-	1,  // 21: micro.plugin.v1.Plugin.Configure:input_type -> micro.plugin.v1.ConfigureRequest
-	9,  // 22: micro.plugin.v1.Registry.Register:input_type -> micro.plugin.v1.RegisterRequest
-	10, // 23: micro.plugin.v1.Registry.Deregister:input_type -> micro.plugin.v1.DeregisterRequest
-	11, // 24: micro.plugin.v1.Registry.Lookup:input_type -> micro.plugin.v1.LookupRequest
-	12, // 25: micro.plugin.v1.Registry.List:input_type -> micro.plugin.v1.ListServicesRequest
-	14, // 26: micro.plugin.v1.Registry.Watch:input_type -> micro.plugin.v1.WatchRequest
-	17, // 27: micro.plugin.v1.Broker.Publish:input_type -> micro.plugin.v1.PublishRequest
-	17, // 28: micro.plugin.v1.Broker.PublishStream:input_type -> micro.plugin.v1.PublishRequest
-	19, // 29: micro.plugin.v1.Broker.PublishMux:input_type -> micro.plugin.v1.PublishBatch
-	24, // 30: micro.plugin.v1.Broker.Subscribe:input_type -> micro.plugin.v1.SubscribeRequest
-	26, // 31: micro.plugin.v1.Broker.Close:input_type -> micro.plugin.v1.CloseRequest
-	27, // 32: micro.plugin.v1.Store.Read:input_type -> micro.plugin.v1.ReadRequest
-	30, // 33: micro.plugin.v1.Store.Write:input_type -> micro.plugin.v1.WriteRequest
-	31, // 34: micro.plugin.v1.Store.Delete:input_type -> micro.plugin.v1.DeleteRequest
-	32, // 35: micro.plugin.v1.Store.List:input_type -> micro.plugin.v1.ListKeysRequest
-	2,  // 36: micro.plugin.v1.Plugin.Configure:output_type -> micro.plugin.v1.ConfigureResponse
-	4,  // 37: micro.plugin.v1.Registry.Register:output_type -> micro.plugin.v1.Empty
-	4,  // 38: micro.plugin.v1.Registry.Deregister:output_type -> micro.plugin.v1.Empty
-	13, // 39: micro.plugin.v1.Registry.Lookup:output_type -> micro.plugin.v1.ServicesResponse
-	13, // 40: micro.plugin.v1.Registry.List:output_type -> micro.plugin.v1.ServicesResponse
-	15, // 41: micro.plugin.v1.Registry.Watch:output_type -> micro.plugin.v1.WatchEvent
-	4,  // 42: micro.plugin.v1.Broker.Publish:output_type -> micro.plugin.v1.Empty
-	23, // 43: micro.plugin.v1.Broker.PublishStream:output_type -> micro.plugin.v1.PublishStreamResponse
-	22, // 44: micro.plugin.v1.Broker.PublishMux:output_type -> micro.plugin.v1.PublishResultBatch
-	25, // 45: micro.plugin.v1.Broker.Subscribe:output_type -> micro.plugin.v1.SubscribeResponse
-	4,  // 46: micro.plugin.v1.Broker.Close:output_type -> micro.plugin.v1.Empty
-	28, // 47: micro.plugin.v1.Store.Read:output_type -> micro.plugin.v1.ReadResponse
-	4,  // 48: micro.plugin.v1.Store.Write:output_type -> micro.plugin.v1.Empty
-	4,  // 49: micro.plugin.v1.Store.Delete:output_type -> micro.plugin.v1.Empty
-	33, // 50: micro.plugin.v1.Store.List:output_type -> micro.plugin.v1.ListKeysResponse
-	36, // [36:51] is the sub-list for method output_type
-	21, // [21:36] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	16, // 19: micro.plugin.v1.Delivery.message:type_name -> micro.plugin.v1.Message
+	25, // 20: micro.plugin.v1.DeliveryBatch.deliveries:type_name -> micro.plugin.v1.Delivery
+	27, // 21: micro.plugin.v1.AnswerBatch.answers:type_name -> micro.plugin.v1.Answer
+	16, // 22: micro.plugin.v1.SubscribeResponse.message:type_name -> micro.plugin.v1.Message
+	33, // 23: micro.plugin.v1.WriteRequest.record:type_name -> micro.plugin.v1.Record
+	1,  // 24: micro.plugin.v1.Plugin.Configure:input_type -> micro.plugin.v1.ConfigureRequest
+	9,  // 25: micro.plugin.v1.Registry.Register:input_type -> micro.plugin.v1.RegisterRequest
+	10, // 26: micro.plugin.v1.Registry.Deregister:input_type -> micro.plugin.v1.DeregisterRequest
+	11, // 27: micro.plugin.v1.Registry.Lookup:input_type -> micro.plugin.v1.LookupRequest
+	12, // 28: micro.plugin.v1.Registry.List:input_type -> micro.plugin.v1.ListServicesRequest
+	14, // 29: micro.plugin.v1.Registry.Watch:input_type -> micro.plugin.v1.WatchRequest
+	17, // 30: micro.plugin.v1.Broker.Publish:input_type -> micro.plugin.v1.PublishRequest
+	17, // 31: micro.plugin.v1.Broker.PublishStream:input_type -> micro.plugin.v1.PublishRequest
+	19, // 32: micro.plugin.v1.Broker.PublishMux:input_type -> micro.plugin.v1.PublishBatch
+	24, // 33: micro.plugin.v1.Broker.Subscribe:input_type -> micro.plugin.v1.SubscribeRequest
+	30, // 34: micro.plugin.v1.Broker.Close:input_type -> micro.plugin.v1.CloseRequest
+	31, // 35: micro.plugin.v1.Store.Read:input_type -> micro.plugin.v1.ReadRequest
+	34, // 36: micro.plugin.v1.Store.Write:input_type -> micro.plugin.v1.WriteRequest
+	35, // 37: micro.plugin.v1.Store.Delete:input_type -> micro.plugin.v1.DeleteRequest
+	36, // 38: micro.plugin.v1.Store.List:input_type -> micro.plugin.v1.ListKeysRequest
+	2,  // 39: micro.plugin.v1.Plugin.Configure:output_type -> micro.plugin.v1.ConfigureResponse
+	4,  // 40: micro.plugin.v1.Registry.Register:output_type -> micro.plugin.v1.Empty
+	4,  // 41: micro.plugin.v1.Registry.Deregister:output_type -> micro.plugin.v1.Empty
+	13, // 42: micro.plugin.v1.Registry.Lookup:output_type -> micro.plugin.v1.ServicesResponse
+	13, // 43: micro.plugin.v1.Registry.List:output_type -> micro.plugin.v1.ServicesResponse
+	15, // 44: micro.plugin.v1.Registry.Watch:output_type -> micro.plugin.v1.WatchEvent
+	4,  // 45: micro.plugin.v1.Broker.Publish:output_type -> micro.plugin.v1.Empty
+	23, // 46: micro.plugin.v1.Broker.PublishStream:output_type -> micro.plugin.v1.PublishStreamResponse
+	22, // 47: micro.plugin.v1.Broker.PublishMux:output_type -> micro.plugin.v1.PublishResultBatch
+	29, // 48: micro.plugin.v1.Broker.Subscribe:output_type -> micro.plugin.v1.SubscribeResponse
+	4,  // 49: micro.plugin.v1.Broker.Close:output_type -> micro.plugin.v1.Empty
+	32, // 50: micro.plugin.v1.Store.Read:output_type -> micro.plugin.v1.ReadResponse
+	4,  // 51: micro.plugin.v1.Store.Write:output_type -> micro.plugin.v1.Empty
+	4,  // 52: micro.plugin.v1.Store.Delete:output_type -> micro.plugin.v1.Empty
+	37, // 53: micro.plugin.v1.Store.List:output_type -> micro.plugin.v1.ListKeysResponse
+	39, // [39:54] is the sub-list for method output_type
+	24, // [24:39] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_core_plugin_proto_plugin_proto_init() }
@@ -2132,7 +2402,7 @@ func file_core_plugin_proto_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_core_plugin_proto_plugin_proto_rawDesc), len(file_core_plugin_proto_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
