@@ -38,13 +38,11 @@ type publishMux struct {
 	err     error                   // set once the stream has failed
 }
 
-// publishStream is where a publishMux sends calls and receives answers: a
-// PublishMux gRPC stream, or the data link of the plugin process. SendMsg
-// takes a *pluginpb.PublishBatchEncoded, RecvMsg a
-// *pluginpb.PublishResultBatch.
+// publishStream is where a publishMux sends calls: a PublishMux gRPC
+// stream, or the data link of the plugin process. SendMsg takes a
+// *pluginpb.PublishBatchEncoded.
 type publishStream interface {
 	SendMsg(m any) error
-	RecvMsg(m any) error
 }
 
 // publishCall is one Publish waiting for its answer.
@@ -87,27 +85,24 @@ func (b *BrokerClient) publishMux(cn *conn) (*publishMux, error) {
 		b.mux.cancel() // on a dead connection, or failed
 		b.mux = nil
 	}
-	var (
-		stream publishStream
-		cancel = func() {}
-	)
 	if cn.data.take() {
 		// The data link ends with the process; a mux that fails on
-		// it leaves it, and the next one uses gRPC.
-		stream = cn.data
-	} else {
-		var ctx context.Context
-		ctx, cancel = context.WithCancel(context.Background())
-		s, err := cn.broker.PublishMux(ctx)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		stream = s
+		// it leaves it, and the next one uses gRPC. Its reader hands
+		// the answers over (hostData.frame).
+		m := &publishMux{cn: cn, stream: cn.data, cancel: func() {}, pending: make(map[uint64]*publishCall)}
+		b.mux = m
+		cn.data.setMux(m)
+		return m, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := cn.broker.PublishMux(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
 	}
 	m := &publishMux{cn: cn, stream: stream, cancel: cancel, pending: make(map[uint64]*publishCall)}
 	b.mux = m
-	go m.receive()
+	go m.receive(stream)
 	return m, nil
 }
 
@@ -279,26 +274,31 @@ func (m *publishMux) sendQueue() {
 	}
 }
 
-// receive hands the plugin's answers to their callers until the stream
-// ends, and then fails the calls in progress with its error.
-func (m *publishMux) receive() {
+// receive hands the plugin's answers on stream to their callers until the
+// stream ends, and then fails the calls in progress with its error.
+func (m *publishMux) receive(stream pluginpb.Broker_PublishMuxClient) {
 	var batch pluginpb.PublishResultBatch
 	for {
 		batch.Results = batch.Results[:0]
-		if err := m.stream.RecvMsg(&batch); err != nil {
+		if err := stream.RecvMsg(&batch); err != nil {
 			m.fail(err)
 			return
 		}
-		m.mu.Lock()
-		for _, r := range batch.Results {
-			c := m.pending[r.Id]
-			if c == nil {
-				continue // given up on
-			}
-			delete(m.pending, r.Id)
-			c.done <- publishAnswer{code: codes.Code(r.Code), msg: r.Error}
+		m.answer(&batch)
+	}
+}
+
+// answer hands the answers of batch to their callers.
+func (m *publishMux) answer(batch *pluginpb.PublishResultBatch) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range batch.Results {
+		c := m.pending[r.Id]
+		if c == nil {
+			continue // given up on
 		}
-		m.mu.Unlock()
+		delete(m.pending, r.Id)
+		c.done <- publishAnswer{code: codes.Code(r.Code), msg: r.Error}
 	}
 }
 

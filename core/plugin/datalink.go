@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -196,10 +195,12 @@ type hostData struct {
 	w       linkWriter
 	r       *bufio.Reader
 	taken   atomic.Bool
-	results chan []byte   // payloads of publish answers, for RecvMsg
 	done    chan struct{} // closed when read ends; err is then set
 	err     error
 	answers combiner[*pluginpb.Answer]
+
+	muxMu sync.Mutex
+	mux   *publishMux // the mux that took the link; answers go to it
 
 	subsMu  sync.Mutex
 	subs    map[uint64]linkSub
@@ -219,7 +220,6 @@ func readHello(c net.Conn, log *slog.Logger) *hostData {
 	d := &hostData{
 		w:       linkWriter{c: c},
 		r:       bufio.NewReader(c),
-		results: make(chan []byte, 64),
 		done:    make(chan struct{}),
 		subs:    make(map[uint64]linkSub),
 	}
@@ -257,8 +257,14 @@ func (d *hostData) read(log *slog.Logger) {
 			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
 				log.Error("plugin data link", "error", err)
 			}
+			d.muxMu.Lock()
 			d.err = err
 			close(d.done)
+			m := d.mux
+			d.muxMu.Unlock()
+			if m != nil {
+				m.fail(err)
+			}
 			return
 		}
 	}
@@ -267,10 +273,15 @@ func (d *hostData) read(log *slog.Logger) {
 func (d *hostData) frame(typ byte, p []byte) error {
 	switch typ {
 	case linkPublish:
-		select {
-		case d.results <- bytes.Clone(p):
-		case <-time.After(time.Minute):
-			return errors.New("publish answers not taken for a minute")
+		var batch pluginpb.PublishResultBatch
+		if err := proto.Unmarshal(p, &batch); err != nil {
+			return fmt.Errorf("%w: publish answers: %v", errLinkFrame, err)
+		}
+		d.muxMu.Lock()
+		m := d.mux
+		d.muxMu.Unlock()
+		if m != nil {
+			m.answer(&batch)
 		}
 	case linkDeliver:
 		var batch pluginpb.DeliveryBatch
@@ -333,14 +344,15 @@ func (d *hostData) SendMsg(m any) error {
 	return d.w.write(linkPublish, m.(proto.Message))
 }
 
-// RecvMsg receives the next publish answers into a
-// *pluginpb.PublishResultBatch.
-func (d *hostData) RecvMsg(m any) error {
-	select {
-	case p := <-d.results:
-		return proto.Unmarshal(p, m.(proto.Message))
-	case <-d.done:
-		return d.err
+// setMux makes m the receiver of the publish answers; if the link has
+// ended already, m fails at once.
+func (d *hostData) setMux(m *publishMux) {
+	d.muxMu.Lock()
+	d.mux = m
+	ended := d.err != nil
+	d.muxMu.Unlock()
+	if ended {
+		m.fail(d.err)
 	}
 }
 
