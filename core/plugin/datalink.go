@@ -218,10 +218,10 @@ type linkSub struct {
 // is spoken to over gRPC only.
 func readHello(c net.Conn, log *slog.Logger) *hostData {
 	d := &hostData{
-		w:       linkWriter{c: c},
-		r:       bufio.NewReader(c),
-		done:    make(chan struct{}),
-		subs:    make(map[uint64]linkSub),
+		w:    linkWriter{c: c},
+		r:    bufio.NewReader(c),
+		done: make(chan struct{}),
+		subs: make(map[uint64]linkSub),
 	}
 	d.answers.flush = func(as []*pluginpb.Answer) error {
 		return d.w.write(linkAnswer, &pluginpb.AnswerBatch{Answers: as})
