@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,6 +221,9 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
 	}
 	cmd.Env = append(cmd.Env, envLogLevel+"="+minLevel(logger).String())
+	if o.procs > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(o.procs))
+	}
 	hclogger := newHCLogAdapter(logger)
 	if cmd.Path != path {
 		hclogger.exe, hclogger.path = cmd.Path, path

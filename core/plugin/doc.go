@@ -61,8 +61,12 @@
 // calls waiting while a batch is published go together to a broker that
 // implements broker.BatchPublisher (a Redis pipeline, JetStream
 // asynchronous publishes, RabbitMQ confirms awaited together): at most two
-// batches at a time, so that batches grow with the load. A plugin built
-// before the data link is spoken to over gRPC for everything.
+// batches at a time, so that batches grow with the load. Deliveries of
+// subscriptions and the host's answers travel on the data link too, in
+// batches, tagged with the subscription; subscribing and unsubscribing stay
+// on gRPC. A plugin built before the data link is spoken to over gRPC for
+// everything. A plugin process runs with GOMAXPROCS 1 unless WithProcs says
+// otherwise (DefaultProcs says why).
 //
 // TestClient connects a Plugin to a Client within one process, for tests.
 //

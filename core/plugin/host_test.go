@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -307,5 +308,38 @@ func TestStartedByHand(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "This binary is a plugin") {
 		t.Errorf("a plugin started by hand says %q, want that it is a plugin", out)
+	}
+}
+
+// TestProcs: a plugin process runs with GOMAXPROCS DefaultProcs, the
+// number WithProcs gives, or the runtime's default for WithProcs(0).
+func TestProcs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	tests := []struct {
+		opts []plugin.Option
+		want string // "" for none
+	}{
+		{nil, "GOMAXPROCS=" + strconv.Itoa(plugin.DefaultProcs)},
+		{[]plugin.Option{plugin.WithProcs(3)}, "GOMAXPROCS=3"},
+		{[]plugin.Option{plugin.WithProcs(0)}, ""},
+	}
+	for _, tt := range tests {
+		c := mustOpenChild(t, plugin.KindStore, "store", tt.opts...)
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(plugin.PID(c)) + "/environ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if strings.HasPrefix(kv, "GOMAXPROCS=") {
+				got = kv
+			}
+		}
+		if got != tt.want {
+			t.Errorf("plugin environment has %q, want %q", got, tt.want)
+		}
+		c.Close()
 	}
 }
