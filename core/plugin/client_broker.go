@@ -93,6 +93,42 @@ func (b *BrokerClient) Publish(ctx context.Context, topic string, msg *broker.Me
 	return b.answerErr(ctx, cn, m.publish(ctx, topic, msg))
 }
 
+var _ broker.BatchPublisher = (*BrokerClient)(nil)
+
+// PublishBatch publishes every publication as Publish does, sending the
+// calls to the plugin together; the plugin's broker publishes them as a
+// batch if it is a broker.BatchPublisher.
+func (b *BrokerClient) PublishBatch(ctx context.Context, pubs []broker.Publication, errs []error) {
+	fail := func(err error) {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	if b.c.closed.Load() {
+		fail(broker.ErrClosed)
+		return
+	}
+	cn, err := b.c.current()
+	if err != nil {
+		fail(err)
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		fail(err)
+		return
+	}
+	m, err := b.publishMux(cn)
+	if err != nil {
+		fail(b.err(ctx, cn, err))
+		return
+	}
+	answers := make([]publishAnswer, len(pubs))
+	m.publishBatch(ctx, pubs, answers)
+	for i, a := range answers {
+		errs[i] = b.answerErr(ctx, cn, a)
+	}
+}
+
 // Subscribe calls h for every message the plugin's broker delivers on topic,
 // until Unsubscribe or Close. It returns once the plugin's subscription is
 // in place. ctx bounds only the call; h's ctx carries its values.

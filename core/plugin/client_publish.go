@@ -125,11 +125,37 @@ func (m *publishMux) failed() bool {
 // publish makes one call and waits for its answer, or for ctx. An error of
 // the stream is returned as failed, for the caller to interpret.
 func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Message) publishAnswer {
+	c, a := m.queue1(ctx, topic, msg)
+	if c == nil {
+		return a
+	}
+	m.send()
+	return m.await(ctx, c)
+}
+
+// publishBatch makes a call for each publication, sends them together, and
+// waits for their answers, or for ctx.
+func (m *publishMux) publishBatch(ctx context.Context, pubs []broker.Publication, answers []publishAnswer) {
+	calls := make([]*publishCall, len(pubs))
+	for i, p := range pubs {
+		calls[i], answers[i] = m.queue1(ctx, p.Topic, p.Message)
+	}
+	m.send()
+	for i, c := range calls {
+		if c != nil {
+			answers[i] = m.await(ctx, c)
+		}
+	}
+}
+
+// queue1 encodes a call and queues it, without sending it. It returns the
+// call, or nil and the answer when it cannot be made.
+func (m *publishMux) queue1(ctx context.Context, topic string, msg *broker.Message) (*publishCall, publishAnswer) {
 	m.mu.Lock()
 	if m.err != nil {
 		err := m.err
 		m.mu.Unlock()
-		return publishAnswer{failed: true, err: err}
+		return nil, publishAnswer{failed: true, err: err}
 	}
 	m.nextID++
 	id := m.nextID
@@ -150,7 +176,7 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 	publishReqs.Put(r)
 	if err != nil {
 		publishBufs.Put(buf)
-		return publishAnswer{failed: true, err: err}
+		return nil, publishAnswer{failed: true, err: err}
 	}
 	*buf = enc
 
@@ -161,17 +187,28 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 		err := m.err
 		m.mu.Unlock()
 		c.release()
-		return publishAnswer{failed: true, err: err}
+		return nil, publishAnswer{failed: true, err: err}
 	}
 	m.pending[id] = c
 	m.queue = append(m.queue, c)
+	m.mu.Unlock()
+	return c, publishAnswer{}
+}
+
+// send sends the queue, unless another caller is sending it.
+func (m *publishMux) send() {
+	m.mu.Lock()
 	send := !m.sending
 	m.sending = true
 	m.mu.Unlock()
 	if send {
 		m.sendQueue()
 	}
+}
 
+// await waits for the answer of c, or for ctx.
+func (m *publishMux) await(ctx context.Context, c *publishCall) publishAnswer {
+	id := c.id
 	select {
 	case a := <-c.done:
 		c.release()
@@ -183,6 +220,7 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 	m.mu.Lock()
 	_, waiting := m.pending[id]
 	delete(m.pending, id)
+	send := false
 	if waiting {
 		queued := false
 		for i, q := range m.queue {
@@ -192,7 +230,6 @@ func (m *publishMux) publish(ctx context.Context, topic string, msg *broker.Mess
 				break
 			}
 		}
-		send = false
 		if !queued && m.err == nil {
 			m.cancels = append(m.cancels, id)
 			send = !m.sending
