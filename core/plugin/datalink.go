@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -258,12 +259,12 @@ func (d *hostData) read(log *slog.Logger) {
 				log.Error("plugin data link", "error", err)
 			}
 			d.muxMu.Lock()
-			d.err = err
+			d.err = linkDown(err)
 			close(d.done)
 			m := d.mux
 			d.muxMu.Unlock()
 			if m != nil {
-				m.fail(err)
+				m.fail(d.err)
 			}
 			return
 		}
@@ -341,7 +342,17 @@ func (d *hostData) take() bool {
 
 // SendMsg sends a *pluginpb.PublishBatchEncoded as a publish frame.
 func (d *hostData) SendMsg(m any) error {
-	return d.w.write(linkPublish, m.(proto.Message))
+	if err := d.w.write(linkPublish, m.(proto.Message)); err != nil {
+		return linkDown(err)
+	}
+	return nil
+}
+
+// linkDown is the error of calls on a data link that failed: Unavailable,
+// as gRPC says of a connection that failed, for the Client to tell
+// whether the process died (Client.died).
+func linkDown(err error) error {
+	return status.Error(codes.Unavailable, "plugin data link: "+err.Error())
 }
 
 // setMux makes m the receiver of the publish answers; if the link has

@@ -58,6 +58,34 @@ func checkCrashError(t *testing.T, err error) {
 func TestKillDuringCalls(t *testing.T) {
 	c := mustOpenChild(t, plugin.KindStore, "store", plugin.WithName("store/crashy"))
 	s := c.Store()
+	killDuringCalls(t, c, func(i int64) error {
+		key := "k" + strconv.FormatInt(i, 10)
+		err := s.Write(t.Context(), &store.Record{Key: key, Value: []byte("v")})
+		if err == nil {
+			_, err = s.Read(t.Context(), key)
+		}
+		return err
+	})
+}
+
+// TestKillDuringPublishes is TestKillDuringCalls for publishes, which go
+// over the data link: those in flight fail at once, and once the plugin is
+// back, publishes take the new process's link.
+func TestKillDuringPublishes(t *testing.T) {
+	c := mustOpenChild(t, plugin.KindBroker, "broker", plugin.WithName("broker/crashy"))
+	b := c.Broker()
+	killDuringCalls(t, c, func(i int64) error {
+		return b.Publish(t.Context(), "t", &broker.Message{Body: []byte(strconv.FormatInt(i, 10))})
+	})
+	if served, used := plugin.DataLink(c); !served || !used {
+		t.Errorf("after the restart: data link served %v, used %v; want both", served, used)
+	}
+}
+
+// killDuringCalls makes call from 4 goroutines, 1000 times in all, and
+// SIGKILLs c's process at the 200th: no call waits, those that fail say
+// that the plugin crashed, and calls succeed again once it is back.
+func killDuringCalls(t *testing.T, c *plugin.Client, call func(i int64) error) {
 	pid := plugin.PID(c)
 
 	const (
@@ -91,11 +119,7 @@ func TestKillDuringCalls(t *testing.T) {
 					killed.Store(time.Now().UnixNano())
 				}
 				start := time.Now()
-				key := "k" + strconv.FormatInt(i, 10)
-				err := s.Write(t.Context(), &store.Record{Key: key, Value: []byte("v")})
-				if err == nil {
-					_, err = s.Read(t.Context(), key)
-				}
+				err := call(i)
 				took := time.Since(start)
 				mu.Lock()
 				slowest = max(slowest, took)
