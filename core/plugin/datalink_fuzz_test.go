@@ -19,6 +19,10 @@ func FuzzLinkFrame(f *testing.F) {
 	call, _ := appendLinkFrame(nil, linkPublish, &pluginpb.PublishBatch{Calls: []*pluginpb.PublishCall{{Id: 7, Topic: "t", Message: &pluginpb.Message{Body: []byte("x")}}}, Cancel: []uint64{3}})
 	f.Add(call)
 	f.Add([]byte{0, 0, 0, 2, linkHello, linkVersion})
+	deliver, _ := appendLinkFrame(nil, linkDeliver, &pluginpb.DeliveryBatch{Deliveries: []*pluginpb.Delivery{{Sub: 1, Id: 2, Message: &pluginpb.Message{Id: "m", Header: map[string]string{"a": "b"}, Body: []byte("x")}}, {Sub: 1, Id: 3, Cancel: true}}})
+	f.Add(deliver)
+	answer, _ := appendLinkFrame(nil, linkAnswer, &pluginpb.AnswerBatch{Answers: []*pluginpb.Answer{{Sub: 1, Id: 2, Reject: true, Error: "no"}}})
+	f.Add(append(answer, call...))
 	f.Add([]byte{0x40, 0, 0, 1, linkPublish}) // over the limit
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0, 0, 1, 0, linkPublish, 1, 2})
@@ -37,6 +41,14 @@ func FuzzLinkFrame(f *testing.F) {
 			read += 5 + len(p)
 			if read > len(data) {
 				t.Fatalf("frames of %d bytes from %d bytes of input", read, len(data))
+			}
+			switch typ { // what each side decodes: no panic
+			case linkDeliver:
+				var b pluginpb.DeliveryBatch
+				_ = proto.Unmarshal(p, &b)
+			case linkAnswer:
+				var b pluginpb.AnswerBatch
+				_ = proto.Unmarshal(p, &b)
 			}
 			if typ == linkPublish {
 				var b pluginpb.PublishBatch

@@ -58,6 +58,7 @@ type flags struct {
 	messages    int
 	publishers  int
 	concurrency int
+	procs       int
 	size        int
 	rounds      int
 	timeout     time.Duration
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&f.messages, "messages", 3000, "pubsub: messages published and consumed per system (after a warm-up of a tenth as many, at most 500)")
 	flag.IntVar(&f.publishers, "publishers", 16, "concurrent publishers")
 	flag.IntVar(&f.concurrency, "concurrency", 16, "pubsub: handler calls a micro subscription runs at once (broker.Concurrency); the raw consumers' handlers do no I/O and ack in a loop")
+	flag.IntVar(&f.procs, "procs", plugin.DefaultProcs, "GOMAXPROCS of the plugin processes (plugin.WithProcs; 0: the Go runtime's default)")
 	flag.IntVar(&f.size, "size", 1024, "message body size in bytes")
 	flag.IntVar(&f.rounds, "rounds", 3, "measure each figure this many times, the systems in a rotated order each round; the ratios use the median")
 	flag.DurationVar(&f.timeout, "timeout", 30*time.Second, "pubsub: longest wait for the messages to be consumed")
@@ -233,7 +235,7 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 		if err := ctx.Err(); err != nil {
 			return failed, err
 		}
-		systems, err := open(ctx, env, body, bins[env.Name()], f.concurrency, log)
+		systems, err := open(ctx, env, body, bins[env.Name()], f.concurrency, f.procs, log)
 		if err != nil {
 			return failed, err
 		}
@@ -336,7 +338,7 @@ func rotate[T any](s []T, n int) []T {
 }
 
 // open returns env's three systems: raw, inproc and plugin.
-func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.PluginBinary, concurrency int, log *slog.Logger) ([]*bench.BrokerSystem, error) {
+func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.PluginBinary, concurrency, procs int, log *slog.Logger) ([]*bench.BrokerSystem, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var systems []*bench.BrokerSystem
@@ -357,6 +359,7 @@ func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.Plugi
 	out, err := plugin.OpenBroker(ctx, bin.Path,
 		plugin.WithSettings(env.Settings()),
 		plugin.WithChecksum(bin.Sum),
+		plugin.WithProcs(procs),
 		plugin.WithLogger(log))
 	if err != nil {
 		return fail("plugin "+bin.Path, err)
