@@ -111,6 +111,9 @@ type Broker struct {
 
 	closeClient sync.Once
 	closeErr    error
+
+	// batches gathers concurrent Publish calls into pipelines.
+	batches broker.Coalescer
 }
 
 // New connects to the Redis server of cfg.URL (or uses WithClient) and
@@ -126,6 +129,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{cfg: cfg, client: o.client, log: o.logger, subs: make(map[*subscription]struct{})}
+	b.batches = broker.Coalescer{PublishBatch: b.PublishBatch, Limit: publishPipelines}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -166,25 +170,18 @@ func (b *Broker) stream(topic string) string { return b.cfg.Prefix + topic }
 // stored it. msg is not modified or kept. The message ID is msg.ID, or the
 // entry ID Redis assigns when msg.ID is empty. On a closed broker it
 // returns broker.ErrClosed.
+//
+// Concurrent calls share round trips: while two pipelines of publishes are
+// on their way, the calls made meanwhile wait and go together in the next
+// (broker.Coalescer); a call alone goes at once. A call whose ctx ends
+// while it waits is not published.
 func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message) error {
-	if topic == "" {
-		return errors.New("broker/redis: publish: empty topic")
-	}
-	if msg == nil {
-		return errors.New("broker/redis: publish: nil message")
-	}
-	if b.isClosed() {
-		return broker.ErrClosed
-	}
-	err := b.client.XAdd(ctx, b.xaddArgs(b.stream(topic), encode(msg, nil))).Err()
-	if err != nil {
-		if b.isClosed() {
-			return broker.ErrClosed
-		}
-		return fmt.Errorf("broker/redis: publish to %s: %w", topic, err)
-	}
-	return nil
+	return b.batches.Publish(ctx, topic, msg)
 }
+
+// publishPipelines is how many pipelines of publishes are on their way at
+// once; the calls made meanwhile wait and go in the next (broker.Coalescer).
+const publishPipelines = 2
 
 var _ broker.BatchPublisher = (*Broker)(nil)
 

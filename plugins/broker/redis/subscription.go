@@ -146,12 +146,15 @@ func (s *subscription) createGroup(ctx context.Context) error {
 	cmds, err := s.b.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.XGroupCreateMkStream(ctx, s.stream, s.group, "$")
 		p.XGroupCreateConsumer(ctx, s.stream, s.group, s.consumer)
+		if s.ephemeral {
+			p.Set(ctx, aliveKey(s.stream, s.group), 1, time.Duration(s.b.cfg.ReapAfter))
+		}
 		return nil
 	})
 	if err == nil {
 		return nil
 	}
-	if len(cmds) != 2 {
+	if len(cmds) < 2 {
 		return err
 	}
 	for _, c := range cmds {
@@ -625,11 +628,22 @@ func (s *subscription) isLost(id string) bool {
 func (s *subscription) keep(stop <-chan struct{}) {
 	t := time.NewTicker(max(time.Duration(s.b.cfg.MinIdle)/3, time.Millisecond))
 	defer t.Stop()
+	lastAlive := time.Now() // createGroup set the mark
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
+		}
+		if reap := time.Duration(s.b.cfg.ReapAfter); s.ephemeral && time.Since(lastAlive) >= reap/3 {
+			ctx, cancel := context.WithTimeout(context.Background(), reap/3)
+			err := s.b.client.Set(ctx, aliveKey(s.stream, s.group), 1, reap).Err()
+			cancel()
+			if err != nil {
+				s.b.log.Warn("marking the subscription alive failed", "stream", s.stream, "group", s.group, "error", err)
+			} else {
+				lastAlive = time.Now()
+			}
 		}
 		s.mu.Lock()
 		held := make([]string, 0, len(s.held))
@@ -694,6 +708,7 @@ func (s *subscription) cleanup() {
 		if err := c.XGroupDestroy(ctx, s.stream, s.group).Err(); err != nil {
 			s.b.log.Warn("deleting the consumer group failed; a later Subscribe reaps it", "stream", s.stream, "group", s.group, "error", err)
 		}
+		c.Del(ctx, aliveKey(s.stream, s.group)) // else it expires
 		return
 	}
 	if len(s.acks) > 0 {
@@ -729,10 +744,17 @@ func (s *subscription) cleanup() {
 	}
 }
 
+// aliveKey is the key that a subscriber without queue group keeps, with a
+// time to live of ReapAfter, for as long as it runs: "<stream>:alive:<group>".
+// A consumer's idle time alone does not tell a quiet subscriber from a dead
+// one: before Redis 7.2 a read that returns nothing does not reset it.
+func aliveKey(stream, group string) string { return stream + ":alive:" + group }
+
 // reap deletes what subscribers that died without unsubscribing left in
-// stream: consumer groups of subscribers without queue group idle for
-// ReapAfter, and consumers of the queue group join idle that long that
-// hold no entries. Errors are only logged.
+// stream: consumer groups of subscribers without queue group whose alive
+// key has expired and whose consumers are idle for ReapAfter, and consumers
+// of the queue group join idle that long that hold no entries. Errors are
+// only logged.
 func (b *Broker) reap(ctx context.Context, stream, join string) {
 	groups, err := b.client.XInfoGroups(ctx, stream).Result()
 	if err != nil {
@@ -751,9 +773,11 @@ func (b *Broker) reap(ctx context.Context, stream, join string) {
 		return
 	}
 	cmds := make([]*goredis.XInfoConsumersCmd, len(names))
+	alive := make([]*goredis.IntCmd, len(names))
 	b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, name := range names {
 			cmds[i] = p.XInfoConsumers(ctx, stream, name)
+			alive[i] = p.Exists(ctx, aliveKey(stream, name))
 		}
 		return nil
 	})
@@ -770,6 +794,9 @@ func (b *Broker) reap(ctx context.Context, stream, join string) {
 				}
 			}
 			continue
+		}
+		if n, err := alive[i].Result(); err != nil || n > 0 {
+			continue // alive, or unknown
 		}
 		idle := len(consumers) > 0
 		for _, c := range consumers {
