@@ -23,6 +23,7 @@
 //
 //	go run ./bench/cmd/brokerbench
 //	go run ./bench/cmd/brokerbench -brokers=nats -duration=5s -messages=20000
+//	go run ./bench/cmd/brokerbench -brokers=redis -systems=plugin -messages=200000   # one system, to profile
 //
 // Everything it creates has a name of its own for the run (exchange
 // microbench-<id>, key prefix microbench:<id>:, stream MICROBENCH_<id>) and
@@ -59,6 +60,7 @@ type flags struct {
 	publishers  int
 	concurrency int
 	procs       int
+	systems     []string
 	size        int
 	rounds      int
 	timeout     time.Duration
@@ -78,6 +80,7 @@ func main() {
 	flag.IntVar(&f.publishers, "publishers", 16, "concurrent publishers")
 	flag.IntVar(&f.concurrency, "concurrency", 16, "pubsub: handler calls a micro subscription runs at once (broker.Concurrency); the raw consumers' handlers do no I/O and ack in a loop")
 	flag.IntVar(&f.procs, "procs", plugin.DefaultProcs, "GOMAXPROCS of the plugin processes (plugin.WithProcs; 0: the Go runtime's default)")
+	systems := flag.String("systems", "raw,inproc,plugin", "systems to measure, comma-separated (fewer for profiling one; ratios need raw)")
 	flag.IntVar(&f.size, "size", 1024, "message body size in bytes")
 	flag.IntVar(&f.rounds, "rounds", 3, "measure each figure this many times, the systems in a rotated order each round; the ratios use the median")
 	flag.DurationVar(&f.timeout, "timeout", 30*time.Second, "pubsub: longest wait for the messages to be consumed")
@@ -98,7 +101,18 @@ func main() {
 			f.brokers = append(f.brokers, b)
 		}
 	}
+	for _, sys := range strings.Split(*systems, ",") {
+		if sys = strings.TrimSpace(sys); sys == "" {
+			continue
+		}
+		if !slices.Contains([]string{"raw", "inproc", "plugin"}, sys) {
+			fatal(fmt.Errorf("unknown system %q in -systems; want some of raw,inproc,plugin", sys))
+		}
+		f.systems = append(f.systems, sys)
+	}
 	switch {
+	case len(f.systems) == 0:
+		fatal(errors.New("-systems is empty"))
 	case len(f.brokers) == 0:
 		fatal(errors.New("-brokers is empty"))
 	case f.publishers < 1 || f.messages < 1 || f.rounds < 1 || f.duration <= 0:
@@ -235,9 +249,17 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 		if err := ctx.Err(); err != nil {
 			return failed, err
 		}
-		systems, err := open(ctx, env, body, bins[env.Name()], f.concurrency, f.procs, log)
+		all, err := open(ctx, env, body, bins[env.Name()], f.concurrency, f.procs, log)
 		if err != nil {
 			return failed, err
+		}
+		var systems []*bench.BrokerSystem
+		for _, s := range all {
+			if slices.Contains(f.systems, s.Name) {
+				systems = append(systems, s)
+			} else {
+				closeAll(ctx, []*bench.BrokerSystem{s})
+			}
 		}
 		err = measure(ctx, env, systems, f, warm, i, record)
 		closeAll(ctx, systems)
@@ -265,7 +287,7 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 		for _, test := range []string{"publish", "pubsub"} {
 			raw := median(results[key{n, test, "raw"}])
 			for _, sys := range []string{"inproc", "plugin"} {
-				if r := median(results[key{n, test, sys}]); raw > 0 {
+				if r := median(results[key{n, test, sys}]); raw > 0 && r > 0 {
 					fmt.Printf("ratio broker_%s_%s_%s_vs_raw %.2f\n", n, test, sys, r/raw)
 				}
 			}
