@@ -3,11 +3,11 @@ package redis
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/seedmicro/micro/plugins/internal/redisconn"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
@@ -100,7 +100,7 @@ func (c Config) withDefaults() Config {
 // validate reports the first invalid field of c, after defaults.
 func (c Config) validate() error {
 	if _, err := goredis.ParseURL(c.URL); err != nil {
-		return badField("URL", "%q: %v", redact(c.URL), err)
+		return badField("URL", "%q: %v", redisconn.Redact(c.URL), err)
 	}
 	if c.MaxLen < -1 {
 		return badField("MaxLen", "%d; want a positive number, or -1 for no cap", c.MaxLen)
@@ -134,15 +134,6 @@ func (c Config) validate() error {
 
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("broker/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
-}
-
-// redact hides the password of a URL for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // Duration is a time.Duration that reads and writes JSON as a string such as

@@ -54,6 +54,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/plugins/internal/redisconn"
 )
 
 // The fields of a stream entry.
@@ -134,23 +135,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		b.log = slog.Default()
 	}
 	b.log = b.log.With("plugin", "broker/redis")
-	if b.client == nil {
-		opt, err := goredis.ParseURL(cfg.URL)
-		if err != nil {
-			return nil, badField("URL", "%q: %v", redact(cfg.URL), err)
+	var err error
+	if b.client, b.owned, err = redisconn.Open(ctx, "broker/redis", cfg.URL, DefaultClientName, b.client); err != nil {
+		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
+			return nil, badField("URL", "%v", bad)
 		}
-		if opt.ClientName == "" {
-			opt.ClientName = DefaultClientName
-		}
-		opt.ContextTimeoutEnabled = true
-		b.client = goredis.NewClient(opt)
-		b.owned = true
-	}
-	if err := b.client.Ping(ctx).Err(); err != nil {
-		if b.owned {
-			b.client.Close()
-		}
-		return nil, fmt.Errorf("broker/redis: cannot reach Redis at %s: %w", redact(cfg.URL), err)
+		return nil, err
 	}
 	host, _ := os.Hostname()
 	if host == "" {

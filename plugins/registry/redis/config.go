@@ -3,11 +3,11 @@ package redis
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/seedmicro/micro/plugins/internal/redisconn"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
@@ -56,7 +56,7 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	if _, err := goredis.ParseURL(c.URL); err != nil {
-		return badField("URL", "%q: %v", redact(c.URL), err)
+		return badField("URL", "%q: %v", redisconn.Redact(c.URL), err)
 	}
 	if c.SweepInterval < Duration(time.Millisecond) {
 		return badField("SweepInterval", "%v; want at least 1ms", c.SweepInterval)
@@ -69,15 +69,6 @@ func (c Config) validate() error {
 
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("registry/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
-}
-
-// redact hides the password of a URL for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // Duration is a time.Duration that reads and writes JSON as a string such as

@@ -52,6 +52,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/plugins/internal/redisconn"
 )
 
 // ErrClosed is returned by the methods of a closed Registry.
@@ -236,23 +237,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 		r.log = slog.Default()
 	}
 	r.log = r.log.With("plugin", "registry/redis")
-	if r.client == nil {
-		opt, err := goredis.ParseURL(cfg.URL)
-		if err != nil {
-			return nil, badField("URL", "%q: %v", redact(cfg.URL), err)
+	var err error
+	if r.client, r.owned, err = redisconn.Open(ctx, "registry/redis", cfg.URL, DefaultClientName, r.client); err != nil {
+		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
+			return nil, badField("URL", "%v", bad)
 		}
-		if opt.ClientName == "" {
-			opt.ClientName = DefaultClientName
-		}
-		opt.ContextTimeoutEnabled = true
-		r.client = goredis.NewClient(opt)
-		r.owned = true
-	}
-	if err := r.client.Ping(ctx).Err(); err != nil {
-		if r.owned {
-			r.client.Close()
-		}
-		return nil, fmt.Errorf("registry/redis: cannot reach Redis at %s: %w", redact(cfg.URL), err)
+		return nil, err
 	}
 	return r, nil
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +21,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/store"
-
+	"github.com/seedmicro/micro/plugins/internal/redisconn"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
@@ -61,7 +60,7 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	if _, err := goredis.ParseURL(c.URL); err != nil {
-		return badField("URL", "%q: %v", redact(c.URL), err)
+		return badField("URL", "%q: %v", redisconn.Redact(c.URL), err)
 	}
 	if c.ScanCount < 1 {
 		return badField("ScanCount", "%d; want at least 1", c.ScanCount)
@@ -71,15 +70,6 @@ func (c Config) validate() error {
 
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("store/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
-}
-
-// redact hides the password of a URL for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // Option configures a Store beyond its Config.
@@ -127,23 +117,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, client: o.client}
-	if s.client == nil {
-		opt, err := goredis.ParseURL(cfg.URL)
-		if err != nil {
-			return nil, badField("URL", "%q: %v", redact(cfg.URL), err)
+	var err error
+	if s.client, s.owned, err = redisconn.Open(ctx, "store/redis", cfg.URL, DefaultClientName, s.client); err != nil {
+		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
+			return nil, badField("URL", "%v", bad)
 		}
-		if opt.ClientName == "" {
-			opt.ClientName = DefaultClientName
-		}
-		opt.ContextTimeoutEnabled = true
-		s.client = goredis.NewClient(opt)
-		s.owned = true
-	}
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		if s.owned {
-			s.client.Close()
-		}
-		return nil, fmt.Errorf("store/redis: cannot reach Redis at %s: %w", redact(cfg.URL), err)
+		return nil, err
 	}
 	return s, nil
 }
