@@ -190,18 +190,17 @@ func (w *linkWriter) write(typ byte, m proto.Message) error {
 }
 
 // hostData is the host's side of a plugin's data link. One goroutine reads
-// it (read), handing publish answers to the publish mux (RecvMsg) and
-// deliveries to their subscriptions, until the link ends with the process.
+// it (read), handing publish answers to the publish mux and deliveries to
+// their subscriptions, until the link ends with the process.
 type hostData struct {
 	w       linkWriter
 	r       *bufio.Reader
 	taken   atomic.Bool
-	done    chan struct{} // closed when read ends; err is then set
-	err     error
 	answers combiner[*pluginpb.Answer]
 
-	muxMu sync.Mutex
-	mux   *publishMux // the mux that took the link; answers go to it
+	mu  sync.Mutex
+	err error       // set when read ends: the link is down
+	mux *publishMux // the mux that took the link; answers go to it
 
 	subsMu  sync.Mutex
 	subs    map[uint64]linkSub
@@ -221,7 +220,6 @@ func readHello(c net.Conn, log *slog.Logger) *hostData {
 	d := &hostData{
 		w:    linkWriter{c: c},
 		r:    bufio.NewReader(c),
-		done: make(chan struct{}),
 		subs: make(map[uint64]linkSub),
 	}
 	d.answers.flush = func(as []*pluginpb.Answer) error {
@@ -258,11 +256,10 @@ func (d *hostData) read(log *slog.Logger) {
 			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
 				log.Error("plugin data link", "error", err)
 			}
-			d.muxMu.Lock()
+			d.mu.Lock()
 			d.err = linkDown(err)
-			close(d.done)
 			m := d.mux
-			d.muxMu.Unlock()
+			d.mu.Unlock()
 			if m != nil {
 				m.fail(d.err)
 			}
@@ -278,9 +275,9 @@ func (d *hostData) frame(typ byte, p []byte) error {
 		if err := proto.Unmarshal(p, &batch); err != nil {
 			return fmt.Errorf("%w: publish answers: %v", errLinkFrame, err)
 		}
-		d.muxMu.Lock()
+		d.mu.Lock()
 		m := d.mux
-		d.muxMu.Unlock()
+		d.mu.Unlock()
 		if m != nil {
 			m.answer(&batch)
 		}
@@ -313,10 +310,11 @@ func (d *hostData) register(s *subscription, gen uint64) uint64 {
 	if d == nil {
 		return 0
 	}
-	select {
-	case <-d.done:
+	d.mu.Lock()
+	down := d.err != nil
+	d.mu.Unlock()
+	if down {
 		return 0
-	default:
 	}
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
@@ -358,12 +356,12 @@ func linkDown(err error) error {
 // setMux makes m the receiver of the publish answers; if the link has
 // ended already, m fails at once.
 func (d *hostData) setMux(m *publishMux) {
-	d.muxMu.Lock()
+	d.mu.Lock()
 	d.mux = m
-	ended := d.err != nil
-	d.muxMu.Unlock()
-	if ended {
-		m.fail(d.err)
+	err := d.err
+	d.mu.Unlock()
+	if err != nil {
+		m.fail(err)
 	}
 }
 
@@ -456,9 +454,8 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 			if err := ps.handle(ctx, batch); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("%w: type %d", errLinkFrame, typ)
 		}
+		// Other types are of a later version: skipped, as the host does.
 	}
 }
 

@@ -333,7 +333,7 @@ func (ps *serverPublish) handle(ctx context.Context, batch *pluginpb.PublishBatc
 				return ctx.Err()
 			}
 		}
-		ps.enqueue(ctx, ps.bp, batch.Calls)
+		ps.enqueue(ctx, batch.Calls)
 		return nil
 	}
 	for _, call := range batch.Calls {
@@ -409,7 +409,7 @@ func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc,
 
 // enqueue adds calls to the waiting ones and starts a batch if fewer than
 // maxConcurrentBatches are in progress.
-func (ps *serverPublish) enqueue(ctx context.Context, bp broker.BatchPublisher, calls []*pluginpb.PublishCall) {
+func (ps *serverPublish) enqueue(ctx context.Context, calls []*pluginpb.PublishCall) {
 	ps.mu.Lock()
 	ps.waiting = append(ps.waiting, calls...)
 	start := ps.running < maxConcurrentBatches
@@ -419,13 +419,13 @@ func (ps *serverPublish) enqueue(ctx context.Context, bp broker.BatchPublisher, 
 	ps.mu.Unlock()
 	if start {
 		ps.wg.Add(1)
-		go ps.batchLoop(ctx, bp)
+		go ps.batchLoop(ctx)
 	}
 }
 
 // batchLoop publishes the waiting calls, batch after batch, until none
 // wait.
-func (ps *serverPublish) batchLoop(ctx context.Context, bp broker.BatchPublisher) {
+func (ps *serverPublish) batchLoop(ctx context.Context) {
 	defer ps.wg.Done()
 	for {
 		ps.mu.Lock()
@@ -437,7 +437,7 @@ func (ps *serverPublish) batchLoop(ctx context.Context, bp broker.BatchPublisher
 			return
 		}
 		ps.mu.Unlock()
-		ps.publishBatch(ctx, bp, calls)
+		ps.publishBatch(ctx, calls)
 	}
 }
 
@@ -472,7 +472,7 @@ func (ps *serverPublish) cancelCall(id uint64) {
 // none), or until the host has given up on every call in it; a call given
 // up on while the others go on is published all the same, as one whose
 // cancellation comes too late would be.
-func (ps *serverPublish) publishBatch(ctx context.Context, bp broker.BatchPublisher, calls []*pluginpb.PublishCall) {
+func (ps *serverPublish) publishBatch(ctx context.Context, calls []*pluginpb.PublishCall) {
 	var latest int64
 	pubs := make([]broker.Publication, len(calls))
 	for i, call := range calls {
@@ -511,7 +511,7 @@ func (ps *serverPublish) publishBatch(ctx context.Context, bp broker.BatchPublis
 		ps.mu.Unlock()
 	}()
 	errs := make([]error, len(calls))
-	bp.PublishBatch(ctx, pubs, errs)
+	ps.bp.PublishBatch(ctx, pubs, errs)
 	results := make([]*pluginpb.PublishResult, len(calls))
 	for i, call := range calls {
 		r := &pluginpb.PublishResult{Id: call.Id}

@@ -288,24 +288,11 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 	if b.isClosed() {
 		return broker.ErrClosed
 	}
-	if msg == nil {
-		return errors.New("nats: Publish of a nil message")
-	}
-	if err := checkTopic(topic); err != nil {
-		return err
-	}
-	id := msg.ID
-	if id == "" {
-		id = b.ids.next()
-	}
-	o, err := encode(b.out, b.subject(topic), id, msg)
+	o, err := b.prepare(topic, msg)
 	if err != nil {
 		return err
 	}
 	defer o.release()
-	if err := b.checkSize(o.size); err != nil {
-		return err
-	}
 	if b.js == nil {
 		if err := b.nc.PublishMsg(&o.m); err != nil {
 			return b.mapErr("publish to "+topic, err)
@@ -343,25 +330,8 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 	}
 	all := make([]sent, 0, len(pubs))
 	for i, p := range pubs {
-		if p.Message == nil {
-			errs[i] = errors.New("nats: Publish of a nil message")
-			continue
-		}
-		if err := checkTopic(p.Topic); err != nil {
-			errs[i] = err
-			continue
-		}
-		id := p.Message.ID
-		if id == "" {
-			id = b.ids.next()
-		}
-		o, err := encode(b.out, b.subject(p.Topic), id, p.Message)
+		o, err := b.prepare(p.Topic, p.Message)
 		if err != nil {
-			errs[i] = err
-			continue
-		}
-		if err := b.checkSize(o.size); err != nil {
-			o.release()
 			errs[i] = err
 			continue
 		}
@@ -424,6 +394,30 @@ func waitAck(ctx context.Context, f jetstream.PubAckFuture, expired <-chan struc
 	case <-ctx.Done():
 		return nil, ctx.Err(), false
 	}
+}
+
+// prepare checks topic and msg and encodes msg for topic, with its ID or
+// a new one. The caller releases the message.
+func (b *Broker) prepare(topic string, msg *broker.Message) (*outMsg, error) {
+	if msg == nil {
+		return nil, errors.New("nats: Publish of a nil message")
+	}
+	if err := checkTopic(topic); err != nil {
+		return nil, err
+	}
+	id := msg.ID
+	if id == "" {
+		id = b.ids.next()
+	}
+	o, err := encode(b.out, b.subject(topic), id, msg)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkSize(o.size); err != nil {
+		o.release()
+		return nil, err
+	}
+	return o, nil
 }
 
 // checkSize reports a message of size bytes (body and headers) larger than

@@ -267,7 +267,7 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 	}
 	type sent struct {
 		i  int
-		id string
+		m  amqp.Publishing
 		dc *amqp.DeferredConfirmation // nil: not sent
 	}
 	all := make([]sent, 0, len(pubs))
@@ -279,30 +279,18 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 			}
 			return
 		}
-		pc = nil // each goes through Publish
+		pc = nil // each goes the way of Publish
 	}
 	for i, p := range pubs {
-		if err := checkTopic(p.Topic); err != nil {
-			errs[i] = fmt.Errorf("broker/rabbitmq: publish: %w", err)
+		m, err := b.prepare(p.Topic, p.Message)
+		if err != nil {
+			errs[i] = err
 			continue
 		}
-		if p.Message == nil {
-			errs[i] = errors.New("broker/rabbitmq: publish: nil message")
-			continue
-		}
-		id := p.Message.ID
-		if id == "" {
-			id = b.newID()
-		}
-		s := sent{i: i, id: id}
+		s := sent{i: i, m: m}
 		if pc != nil {
-			m, err := encode(p.Message, id)
-			if err != nil {
-				errs[i] = fmt.Errorf("broker/rabbitmq: publish to %q: %w", p.Topic, err)
-				continue
-			}
 			if s.dc, err = pc.ch.PublishWithDeferredConfirm(b.cfg.Exchange, p.Topic, false, false, m); err != nil {
-				s.dc, pc = nil, nil // the channel is broken: Publish for the rest
+				s.dc, pc = nil, nil // the channel is broken: the way of Publish for the rest
 			}
 		}
 		all = append(all, s)
@@ -323,9 +311,7 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 				continue
 			}
 		}
-		msg := *pubs[s.i].Message
-		msg.ID = s.id
-		errs[s.i] = b.Publish(ctx, pubs[s.i].Topic, &msg)
+		errs[s.i] = b.publish(ctx, pubs[s.i].Topic, s.m)
 	}
 }
 
@@ -339,14 +325,23 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 // also leads to another attempt, after a back-off. Publish then returns an
 // error that wraps ctx's. On a closed broker it returns broker.ErrClosed.
 func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message) error {
-	if err := checkTopic(topic); err != nil {
-		return fmt.Errorf("broker/rabbitmq: publish: %w", err)
-	}
-	if msg == nil {
-		return errors.New("broker/rabbitmq: publish: nil message")
+	p, err := b.prepare(topic, msg)
+	if err != nil {
+		return err
 	}
 	if b.isClosed() {
 		return broker.ErrClosed
+	}
+	return b.publish(ctx, topic, p)
+}
+
+// prepare checks topic and msg and encodes msg, with its ID or a new one.
+func (b *Broker) prepare(topic string, msg *broker.Message) (amqp.Publishing, error) {
+	if err := checkTopic(topic); err != nil {
+		return amqp.Publishing{}, fmt.Errorf("broker/rabbitmq: publish: %w", err)
+	}
+	if msg == nil {
+		return amqp.Publishing{}, errors.New("broker/rabbitmq: publish: nil message")
 	}
 	id := msg.ID
 	if id == "" {
@@ -354,8 +349,14 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 	}
 	p, err := encode(msg, id)
 	if err != nil {
-		return fmt.Errorf("broker/rabbitmq: publish to %q: %w", topic, err)
+		return amqp.Publishing{}, fmt.Errorf("broker/rabbitmq: publish to %q: %w", topic, err)
 	}
+	return p, nil
+}
+
+// publish publishes p to topic until the server confirms it, publishing
+// it again on another channel or connection as long as ctx allows.
+func (b *Broker) publish(ctx context.Context, topic string, p amqp.Publishing) error {
 	var (
 		bo            *backoff
 		channelErrors int

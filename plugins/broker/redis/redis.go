@@ -185,19 +185,28 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 		}
 		return
 	}
-	pipe := b.client.Pipeline()
-	cmds := make([]*goredis.StringCmd, len(pubs))
+	var (
+		cmds = make([]*goredis.StringCmd, len(pubs))
+		pipe goredis.Pipeliner
+		n    int // commands
+	)
+	if len(pubs) > 1 {
+		pipe = b.client.Pipeline()
+	}
 	for i, p := range pubs {
 		switch {
 		case p.Topic == "":
 			errs[i] = errors.New("broker/redis: publish: empty topic")
 		case p.Message == nil:
 			errs[i] = errors.New("broker/redis: publish: nil message")
+		case pipe == nil: // one: a command of its own, not a pipeline
+			cmds[i] = b.client.XAdd(ctx, b.xaddArgs(b.stream(p.Topic), encode(p.Message, nil)))
 		default:
 			cmds[i] = pipe.XAdd(ctx, b.xaddArgs(b.stream(p.Topic), encode(p.Message, nil)))
+			n++
 		}
 	}
-	if pipe.Len() > 0 {
+	if n > 0 {
 		pipe.Exec(ctx) // each command carries its own error
 	}
 	closed := b.isClosed()

@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -81,5 +84,50 @@ func TestLinkFrameLengthBeforeAllocation(t *testing.T) {
 	}
 	if cap(buf) > 1<<21 {
 		t.Fatalf("a buffer of %d bytes for 3 bytes of payload", cap(buf))
+	}
+}
+
+// TestReadHello: the host takes the data link only after a hello of its
+// version, and otherwise, a plugin built before the data link included,
+// speaks gRPC only, after waiting at most linkHelloWait.
+func TestReadHello(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name  string
+		first []byte // what the plugin writes first; nil: nothing
+		want  bool
+	}{
+		{"hello", []byte{0, 0, 0, 2, linkHello, linkVersion}, true},
+		{"no hello", nil, false},
+		{"another version", []byte{0, 0, 0, 2, linkHello, linkVersion + 1}, false},
+		{"not a hello", []byte{0, 0, 0, 2, linkPublish, 0}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host, plugin := net.Pipe()
+			defer host.Close()
+			defer plugin.Close()
+			if tt.first != nil {
+				go plugin.Write(tt.first)
+			}
+			start := time.Now()
+			d := readHello(host, quiet)
+			if took := time.Since(start); took > linkHelloWait+time.Second {
+				t.Errorf("readHello took %v; want at most about %v", took, linkHelloWait)
+			}
+			if (d != nil) != tt.want {
+				t.Fatalf("data link taken: %v, want %v", d != nil, tt.want)
+			}
+			if d != nil {
+				plugin.Close() // the reader ends, and registers nothing after
+				deadline := time.Now().Add(5 * time.Second)
+				for d.register(nil, 0) != 0 {
+					if time.Now().After(deadline) {
+						t.Fatal("the link is still up after the plugin's end closed")
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
 	}
 }
