@@ -512,9 +512,8 @@ func (s *subscription) resubscribe(dead *conn) bool {
 	}
 }
 
-// dispatch calls the handler for one delivery on a goroutine of its own, so
-// that cancellations keep arriving, and a broker that calls handlers
-// concurrently keeps doing so.
+// dispatch runs the handler for a delivery that came on the stream, and
+// answers on the stream.
 func (s *subscription) dispatch(gen, id uint64, m *pluginpb.Message) {
 	s.run(delivery{gen, id}, m, s.answer)
 }
@@ -533,6 +532,9 @@ func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *plug
 	})
 }
 
+// run calls the handler for delivery d on a goroutine of its own, so that
+// cancellations keep arriving, and a broker that calls handlers
+// concurrently keeps doing so; answer sends its result.
 func (s *subscription) run(d delivery, m *pluginpb.Message, answer func(delivery, error)) {
 	s.mu.Lock()
 	if s.stopping {
