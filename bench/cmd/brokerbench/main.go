@@ -61,6 +61,7 @@ type flags struct {
 	concurrency int
 	procs       int
 	systems     []string
+	tests       []string
 	size        int
 	rounds      int
 	timeout     time.Duration
@@ -80,6 +81,7 @@ func main() {
 	flag.IntVar(&f.publishers, "publishers", 16, "concurrent publishers")
 	flag.IntVar(&f.concurrency, "concurrency", 16, "pubsub: handler calls a micro subscription runs at once (broker.Concurrency); the raw consumers' handlers do no I/O and ack in a loop")
 	flag.IntVar(&f.procs, "procs", plugin.DefaultProcs, "GOMAXPROCS of the plugin processes (plugin.WithProcs; 0: the Go runtime's default)")
+	tests := flag.String("tests", "publish,pubsub", "measurements to make, comma-separated: publish, pubsub")
 	systems := flag.String("systems", "raw,inproc,plugin", "systems to measure, comma-separated (fewer for profiling one; ratios need raw)")
 	flag.IntVar(&f.size, "size", 1024, "message body size in bytes")
 	flag.IntVar(&f.rounds, "rounds", 3, "measure each figure this many times, the systems in a rotated order each round; the ratios use the median")
@@ -110,7 +112,18 @@ func main() {
 		}
 		f.systems = append(f.systems, sys)
 	}
+	for _, t := range strings.Split(*tests, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		if t != "publish" && t != "pubsub" {
+			fatal(fmt.Errorf("unknown test %q in -tests; want some of publish,pubsub", t))
+		}
+		f.tests = append(f.tests, t)
+	}
 	switch {
+	case len(f.tests) == 0:
+		fatal(errors.New("-tests is empty"))
 	case len(f.systems) == 0:
 		fatal(errors.New("-systems is empty"))
 	case len(f.brokers) == 0:
@@ -302,6 +315,9 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 func measure(ctx context.Context, env bench.BrokerEnv, systems []*bench.BrokerSystem, f *flags, warm, shift int, record func(key, bench.BrokerResult)) error {
 	const group = "bench"
 	for round := range f.rounds {
+		if !slices.Contains(f.tests, "publish") {
+			break
+		}
 		order := rotate(systems, shift+round)
 		for _, s := range order {
 			if err := ctx.Err(); err != nil {
@@ -319,6 +335,9 @@ func measure(ctx context.Context, env bench.BrokerEnv, systems []*bench.BrokerSy
 		}
 	}
 	for round := range f.rounds {
+		if !slices.Contains(f.tests, "pubsub") {
+			break
+		}
 		order := rotate(systems, shift+round)
 		for _, s := range order {
 			if err := ctx.Err(); err != nil {

@@ -130,7 +130,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{cfg: cfg, client: o.client, log: o.logger, subs: make(map[*subscription]struct{})}
-	b.batches = broker.Coalescer{PublishBatch: b.PublishBatch, Limit: publishPipelines}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -142,6 +141,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		}
 		return nil, err
 	}
+	// Coalesce only once every connection of the pool is busy: below
+	// that, each publish has a connection of its own and goes at once, as
+	// with go-redis alone; above, the calls that would queue for a
+	// connection go together in the next pipeline instead.
+	b.batches = broker.Coalescer{PublishBatch: b.PublishBatch, Limit: max(b.client.Options().PoolSize, 1)}
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "micro"
@@ -161,17 +165,14 @@ func (b *Broker) stream(topic string) string { return b.cfg.Prefix + topic }
 // entry ID Redis assigns when msg.ID is empty. On a closed broker it
 // returns broker.ErrClosed.
 //
-// Concurrent calls share round trips: while two pipelines of publishes are
-// on their way, the calls made meanwhile wait and go together in the next
-// (broker.Coalescer); a call alone goes at once. A call whose ctx ends
+// Concurrent calls share round trips once they outnumber the client's
+// connections (go-redis PoolSize): while that many publishes or pipelines
+// of publishes are on their way, the calls made meanwhile wait and go
+// together in the next pipeline (broker.Coalescer). A call whose ctx ends
 // while it waits is not published.
 func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message) error {
 	return b.batches.Publish(ctx, topic, msg)
 }
-
-// publishPipelines is how many pipelines of publishes are on their way at
-// once; the calls made meanwhile wait and go in the next (broker.Coalescer).
-const publishPipelines = 2
 
 var _ broker.BatchPublisher = (*Broker)(nil)
 
