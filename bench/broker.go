@@ -40,6 +40,9 @@ type BrokerSystem struct {
 	Publish   func(ctx context.Context, topic string) error
 	Subscribe func(ctx context.Context, topic, group string, got func()) (stop func(context.Context) error, err error)
 	Close     func(ctx context.Context) error
+	// PluginPID, if set, gives the process ID of the plugin process the
+	// system works through, whose CPU time the measurements then report.
+	PluginPID func() int
 }
 
 // MicroSystem measures a micro broker.Broker, in process or through a
@@ -98,6 +101,58 @@ type BrokerResult struct {
 	Extra    int           // pubsub: deliveries beyond one per message published, until the subscription stopped
 	Elapsed  time.Duration // measuring time
 	Rate     float64       // messages per second
+	// CPU time used while measuring, by this process and by the plugin
+	// process (0 without one); -1 where it cannot be read (see ProcessCPU).
+	HostCPU, PluginCPU time.Duration
+}
+
+// HostCPUPerMessage and PluginCPUPerMessage are the CPU time per message
+// of the two processes, or -1 if unknown.
+func (r BrokerResult) HostCPUPerMessage() time.Duration   { return perMessage(r.HostCPU, r.Messages) }
+func (r BrokerResult) PluginCPUPerMessage() time.Duration { return perMessage(r.PluginCPU, r.Messages) }
+
+func perMessage(d time.Duration, n int) time.Duration {
+	if d < 0 || n <= 0 {
+		return -1
+	}
+	return d / time.Duration(n)
+}
+
+// cpuMeter samples the CPU time of this process and of s's plugin process.
+type cpuMeter struct {
+	s                  *BrokerSystem
+	pid                int
+	host, plugin       time.Duration
+	hostErr, pluginErr error
+}
+
+func startCPU(s *BrokerSystem) *cpuMeter {
+	m := &cpuMeter{s: s}
+	m.host, m.hostErr = ProcessCPU(0)
+	if s.PluginPID != nil {
+		if m.pid = s.PluginPID(); m.pid != 0 {
+			m.plugin, m.pluginErr = ProcessCPU(m.pid)
+		}
+	}
+	return m
+}
+
+// stop fills r's HostCPU and PluginCPU with the time used since start. A
+// plugin that restarted meanwhile is reported as unknown.
+func (m *cpuMeter) stop(r *BrokerResult) {
+	r.HostCPU, r.PluginCPU = -1, 0
+	if h, err := ProcessCPU(0); err == nil && m.hostErr == nil {
+		r.HostCPU = h - m.host
+	}
+	if m.s.PluginPID == nil {
+		return
+	}
+	r.PluginCPU = -1
+	if m.pid != 0 && m.pluginErr == nil && m.s.PluginPID() == m.pid {
+		if p, err := ProcessCPU(m.pid); err == nil {
+			r.PluginCPU = p - m.plugin
+		}
+	}
 }
 
 // publishTimeout bounds a measurement's publishes beyond its planned end,
@@ -137,8 +192,11 @@ func MeasurePublish(s *BrokerSystem, topic string, publishers int, warmup, d tim
 	if warmup > 0 {
 		run(warmup)
 	}
+	cpu := startCPU(s)
 	n, nerr, elapsed := run(d)
-	return BrokerResult{Messages: n, Errors: nerr, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds()}
+	r := BrokerResult{Messages: n, Errors: nerr, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds()}
+	cpu.stop(&r)
+	return r
 }
 
 // MeasurePubSub subscribes one member of queue group group to topic, then
@@ -220,6 +278,7 @@ func MeasurePubSub(s *BrokerSystem, topic, group string, publishers, warm, n int
 	}
 	base := consumed.Load()
 	done := expect(base + int64(n))
+	cpu := startCPU(s)
 	start := time.Now()
 	failed := publish(n)
 	r.Errors += failed
@@ -227,6 +286,7 @@ func MeasurePubSub(s *BrokerSystem, topic, group string, publishers, warm, n int
 		r.Errors += int(base + int64(n) - consumed.Load())
 	}
 	r.Elapsed = time.Since(start)
+	cpu.stop(&r)
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	if err := stop(sctx); err != nil {

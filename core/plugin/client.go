@@ -412,6 +412,16 @@ func (c *Client) Kind() Kind { return c.kind }
 // Name returns the plugin's name, as it appears in logs and errors.
 func (c *Client) Name() string { return c.name }
 
+// PID returns the process ID of the plugin process that runs now, or 0
+// while the plugin restarts and after Close.
+func (c *Client) PID() int {
+	cn, err := c.current()
+	if err != nil || c.closed.Load() {
+		return 0
+	}
+	return cn.pid
+}
+
 // Broker returns the broker the plugin serves, or nil if it serves another
 // kind.
 func (c *Client) Broker() *BrokerClient { return c.broker }

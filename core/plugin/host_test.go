@@ -340,6 +340,12 @@ func TestProcs(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("plugin environment has %q, want %q", got, tt.want)
 		}
+		if pid := c.PID(); pid != plugin.PID(c) || pid <= 0 {
+			t.Errorf("PID() = %d, want the process's %d", pid, plugin.PID(c))
+		}
 		c.Close()
+		if pid := c.PID(); pid != 0 {
+			t.Errorf("PID() after Close = %d, want 0", pid)
+		}
 	}
 }

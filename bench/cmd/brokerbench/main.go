@@ -15,15 +15,19 @@
 //     member has handled and acknowledged every one; messages per second.
 //
 // Each figure is measured -rounds times, the three systems in a rotated
-// order each round so that none always goes first. It prints a row per
-// measurement, the medians, and then one `ratio <name> <value>` line per
+// order each round so that none always goes first (-tests and -systems
+// narrow a run to some of them). It prints a row per measurement, with the
+// CPU time per message of this process and of the plugin process (on
+// Linux; the server's is not counted), which varies far less from run to
+// run than throughput on a shared machine; then the medians, and then one `ratio <name> <value>` line per
 // figure: the median of micro divided by the median of raw (targets: in
 // process >= 0.9, out of process >= 0.8). It exits non-zero when a server is
 // missing or a message failed or was not consumed.
 //
 //	go run ./bench/cmd/brokerbench
-//	go run ./bench/cmd/brokerbench -brokers=nats -duration=5s -messages=20000
+//	go run ./bench/cmd/brokerbench -brokers=nats -duration=5s -messages=50000
 //	go run ./bench/cmd/brokerbench -brokers=redis -systems=plugin -messages=200000   # one system, to profile
+//	go run ./bench/cmd/brokerbench -brokers=redis,nats -systems=raw,plugin -tests=pubsub
 //
 // Everything it creates has a name of its own for the run (exchange
 // microbench-<id>, key prefix microbench:<id>:, stream MICROBENCH_<id>) and
@@ -77,7 +81,7 @@ func main() {
 	brokers := flag.String("brokers", strings.Join(known, ","), "brokers to measure, comma-separated: "+strings.Join(known, ", "))
 	flag.DurationVar(&f.duration, "duration", time.Second, "publish: measuring time per system")
 	flag.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "publish: warm-up before each measurement")
-	flag.IntVar(&f.messages, "messages", 3000, "pubsub: messages published and consumed per system (after a warm-up of a tenth as many, at most 500)")
+	flag.IntVar(&f.messages, "messages", 20000, "pubsub: messages published and consumed per system (after a warm-up of a tenth as many, at most 500)")
 	flag.IntVar(&f.publishers, "publishers", 16, "concurrent publishers")
 	flag.IntVar(&f.concurrency, "concurrency", 16, "pubsub: handler calls a micro subscription runs at once (broker.Concurrency); the raw consumers' handlers do no I/O and ack in a loop")
 	flag.IntVar(&f.procs, "procs", plugin.DefaultProcs, "GOMAXPROCS of the plugin processes (plugin.WithProcs; 0: the Go runtime's default)")
@@ -249,9 +253,11 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 	results := map[key][]bench.BrokerResult{}
 	fmt.Printf("# %d publishers, %d-byte messages; publish: %v per system; pubsub: %d messages per system; run %s\n",
 		f.publishers, f.size, f.duration, f.messages, id)
-	fmt.Printf("%-9s %-8s %-7s %9s %8s %10s %7s %6s\n", "broker", "test", "system", "messages", "seconds", "msg/s", "errors", "extra")
+	fmt.Println("# cpu: CPU time per message of this process (host) and of the plugin process, in µs; the server's is not counted")
+	fmt.Printf("%-9s %-8s %-7s %9s %8s %10s %7s %6s %8s %8s\n", "broker", "test", "system", "messages", "seconds", "msg/s", "errors", "extra", "host_cpu", "plug_cpu")
 	record := func(k key, r bench.BrokerResult) {
-		fmt.Printf("%-9s %-8s %-7s %9d %8.2f %10.0f %7d %6d\n", k.broker, k.test, k.system, r.Messages, r.Elapsed.Seconds(), r.Rate, r.Errors, r.Extra)
+		fmt.Printf("%-9s %-8s %-7s %9d %8.2f %10.0f %7d %6d %8s %8s\n", k.broker, k.test, k.system, r.Messages, r.Elapsed.Seconds(), r.Rate, r.Errors, r.Extra,
+			micros(r.HostCPUPerMessage()), micros(r.PluginCPUPerMessage()))
 		if r.Errors > 0 {
 			failed = true
 		}
@@ -357,6 +363,14 @@ func measure(ctx context.Context, env bench.BrokerEnv, systems []*bench.BrokerSy
 	return nil
 }
 
+// micros formats a CPU time per message in µs: "-" when unknown or none.
+func micros(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond))
+}
+
 // median returns the median rate of rs.
 func median(rs []bench.BrokerResult) float64 {
 	if len(rs) == 0 {
@@ -397,7 +411,7 @@ func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.Plugi
 		return fail("in-process broker", err)
 	}
 	systems = append(systems, bench.MicroSystem("inproc", in, body, concurrency))
-	out, err := plugin.OpenBroker(ctx, bin.Path,
+	pc, err := plugin.Open(ctx, bin.Path, plugin.KindBroker,
 		plugin.WithSettings(env.Settings()),
 		plugin.WithChecksum(bin.Sum),
 		plugin.WithProcs(procs),
@@ -405,7 +419,9 @@ func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.Plugi
 	if err != nil {
 		return fail("plugin "+bin.Path, err)
 	}
-	systems = append(systems, bench.MicroSystem("plugin", out, body, concurrency))
+	out := bench.MicroSystem("plugin", pc.Broker(), body, concurrency)
+	out.PluginPID = pc.PID
+	systems = append(systems, out)
 	return systems, nil
 }
 

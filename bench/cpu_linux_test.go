@@ -1,0 +1,39 @@
+package bench
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// TestProcessCPU reads this process's CPU time both ways: from getrusage
+// (pid 0) and from /proc/<pid>/stat, as for a plugin process. Both grow by
+// the time spent spinning, and agree to a few clock ticks.
+func TestProcessCPU(t *testing.T) {
+	self0, err := ProcessCPU(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc0, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spin := 300 * time.Millisecond
+	for start := time.Now(); time.Since(start) < spin; {
+	}
+	self1, _ := ProcessCPU(0)
+	proc1, _ := ProcessCPU(os.Getpid())
+	// A spinning goroutine is on a CPU all along, unless the machine
+	// takes it off: at least half of the time is a safe floor.
+	for name, d := range map[string]time.Duration{"getrusage": self1 - self0, "/proc": proc1 - proc0} {
+		if d < spin/2 {
+			t.Errorf("%s: %v of CPU time while spinning for %v", name, d, spin)
+		}
+	}
+	if diff := (self1 - proc1).Abs(); diff > 100*time.Millisecond {
+		t.Errorf("getrusage says %v, /proc says %v", self1, proc1)
+	}
+	if _, err := ProcessCPU(1 << 30); err == nil {
+		t.Error("ProcessCPU of a process that does not exist: no error")
+	}
+}
