@@ -29,7 +29,8 @@ FUZZ_TARGETS := \
 	./plugins/broker/redis:FuzzEntry \
 	./resolve:FuzzParse \
 	./core/plugin:FuzzServerTLS \
-	./core/plugin:FuzzLinkFrame
+	./core/plugin:FuzzLinkFrame \
+	./core/plugin:FuzzLinkCodec
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 

@@ -515,14 +515,14 @@ func (s *subscription) resubscribe(dead *conn) bool {
 // dispatch runs the handler for a delivery that came on the stream, and
 // answers on the stream.
 func (s *subscription) dispatch(gen, id uint64, m *pluginpb.Message) {
-	s.run(delivery{gen, id}, m, s.answer)
+	s.run(delivery{gen, id}, messageFromPB(m), s.answer)
 }
 
 // dispatchLink is dispatch for a delivery that came on data link data
 // under key: its answer goes back there, whatever happened to the stream
 // meanwhile (a delivery of a new stream may come before the stream is in
 // place).
-func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *pluginpb.Message) {
+func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *broker.Message) {
 	s.run(delivery{gen, id}, m, func(d delivery, err error) {
 		a := &pluginpb.Answer{Sub: key, Id: d.id}
 		if err != nil {
@@ -535,7 +535,7 @@ func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *plug
 // run calls the handler for delivery d on a goroutine of its own, so that
 // cancellations keep arriving, and a broker that calls handlers
 // concurrently keeps doing so; answer sends its result.
-func (s *subscription) run(d delivery, m *pluginpb.Message, answer func(delivery, error)) {
+func (s *subscription) run(d delivery, m *broker.Message, answer func(delivery, error)) {
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -548,7 +548,7 @@ func (s *subscription) run(d delivery, m *pluginpb.Message, answer func(delivery
 	s.mu.Unlock()
 	go func() {
 		defer s.handlers.Done()
-		err := s.call(ctx, messageFromPB(m))
+		err := s.call(ctx, m)
 		s.mu.Lock()
 		delete(s.inflight, d)
 		s.mu.Unlock()

@@ -2,13 +2,13 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
@@ -64,14 +64,7 @@ var (
 		return &publishCall{done: make(chan publishAnswer, 1)}
 	}}
 	publishBufs = sync.Pool{New: func() any { return new([]byte) }}
-	// publishReqs holds the PublishCall a caller encodes.
-	publishReqs = sync.Pool{New: func() any { return new(publishReq) }}
 )
-
-type publishReq struct {
-	call pluginpb.PublishCall
-	msg  pluginpb.Message
-}
 
 // publishMux returns the mux on cn, opening one if there is none or the
 // last one failed.
@@ -161,22 +154,15 @@ func (m *publishMux) queue1(ctx context.Context, topic string, msg *broker.Messa
 	id := m.nextID
 	m.mu.Unlock()
 
-	r := publishReqs.Get().(*publishReq)
-	r.call.Id, r.call.Topic, r.call.Message, r.call.Deadline = id, topic, nil, 0
-	if msg != nil {
-		r.msg.Id, r.msg.Header, r.msg.Body = msg.ID, msg.Header, msg.Body
-		r.call.Message = &r.msg
-	}
+	var deadline int64
 	if dl, ok := ctx.Deadline(); ok {
-		r.call.Deadline = dl.UnixNano()
+		deadline = dl.UnixNano()
 	}
 	buf := publishBufs.Get().(*[]byte)
-	enc, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], &r.call)
-	r.msg.Header, r.msg.Body, r.call.Message = nil, nil, nil
-	publishReqs.Put(r)
+	enc, err := appendPublishCall((*buf)[:0], id, topic, msg, deadline)
 	if err != nil {
 		publishBufs.Put(buf)
-		return nil, publishAnswer{failed: true, err: err}
+		return nil, publishAnswer{failed: true, err: fmt.Errorf("publish to %q: %w", topic, err)}
 	}
 	*buf = enc
 

@@ -66,11 +66,12 @@ const (
 // errLinkFrame is a frame that breaks the link's format.
 var errLinkFrame = errors.New("plugin data link: bad frame")
 
-// appendLinkFrame appends a frame of typ holding m to buf.
-func appendLinkFrame(buf []byte, typ byte, m proto.Message) ([]byte, error) {
+// appendLinkFrame appends a frame of typ to buf, whose payload enc
+// appends.
+func appendLinkFrame(buf []byte, typ byte, enc func([]byte) ([]byte, error)) ([]byte, error) {
 	start := len(buf)
 	buf = append(buf, 0, 0, 0, 0, typ)
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
+	buf, err := enc(buf)
 	if err != nil {
 		return buf[:start], err
 	}
@@ -176,10 +177,22 @@ type linkWriter struct {
 }
 
 func (w *linkWriter) write(typ byte, m proto.Message) error {
+	return w.writeFunc(typ, marshalFunc(m))
+}
+
+// marshalFunc is the payload encoder of m with the generated code.
+func marshalFunc(m proto.Message) func([]byte) ([]byte, error) {
+	return func(b []byte) ([]byte, error) {
+		return proto.MarshalOptions{}.MarshalAppend(b, m)
+	}
+}
+
+// writeFunc writes a frame of typ whose payload enc appends.
+func (w *linkWriter) writeFunc(typ byte, enc func([]byte) ([]byte, error)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error
-	if w.wb, err = appendLinkFrame(w.wb[:0], typ, m); err != nil {
+	if w.wb, err = appendLinkFrame(w.wb[:0], typ, enc); err != nil {
 		return err
 	}
 	_, err = w.c.Write(w.wb)
@@ -282,22 +295,22 @@ func (d *hostData) frame(typ byte, p []byte) error {
 			m.answer(&batch)
 		}
 	case linkDeliver:
-		var batch pluginpb.DeliveryBatch
-		if err := proto.Unmarshal(p, &batch); err != nil {
+		batch, err := decodeDeliveryBatch(p)
+		if err != nil {
 			return fmt.Errorf("%w: deliveries: %v", errLinkFrame, err)
 		}
-		for _, dl := range batch.Deliveries {
+		for _, dl := range batch {
 			d.subsMu.Lock()
-			ls, ok := d.subs[dl.Sub]
+			ls, ok := d.subs[dl.sub]
 			d.subsMu.Unlock()
 			switch {
-			case ok && dl.Cancel:
-				ls.s.cancelDelivery(ls.gen, dl.Id)
-			case ok && dl.Message != nil:
-				ls.s.dispatchLink(d, dl.Sub, ls.gen, dl.Id, dl.Message)
-			case !ok && !dl.Cancel:
+			case ok && dl.cancel:
+				ls.s.cancelDelivery(ls.gen, dl.id)
+			case ok && dl.msg != nil:
+				ls.s.dispatchLink(d, dl.sub, ls.gen, dl.id, dl.msg)
+			case !ok && !dl.cancel:
 				// Its stream is gone, and with it the plugin's wait.
-				d.answers.add(&pluginpb.Answer{Sub: dl.Sub, Id: dl.Id, Reject: true, Error: errUnsubscribed.Error()})
+				d.answers.add(&pluginpb.Answer{Sub: dl.sub, Id: dl.id, Reject: true, Error: errUnsubscribed.Error()})
 			}
 		}
 	}
@@ -368,7 +381,7 @@ func (d *hostData) setMux(m *publishMux) {
 // pluginData is the plugin's side of the data link.
 type pluginData struct {
 	w          linkWriter
-	deliveries combiner[*pluginpb.Delivery]
+	deliveries combiner[linkDelivery]
 
 	mu   sync.Mutex
 	subs map[uint64]*serverSub
@@ -376,8 +389,10 @@ type pluginData struct {
 
 func newPluginData(c net.Conn) *pluginData {
 	d := &pluginData{w: linkWriter{c: c}, subs: make(map[uint64]*serverSub)}
-	d.deliveries.flush = func(ds []*pluginpb.Delivery) error {
-		return d.w.write(linkDeliver, &pluginpb.DeliveryBatch{Deliveries: ds})
+	d.deliveries.flush = func(ds []linkDelivery) error {
+		return d.w.writeFunc(linkDeliver, func(b []byte) ([]byte, error) {
+			return appendDeliveryBatch(b, ds)
+		})
 	}
 	return d
 }
@@ -433,16 +448,20 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 				}
 			}
 		case linkPublish:
-			batch := new(pluginpb.PublishBatch)
-			if err := proto.Unmarshal(p, batch); err != nil {
+			lcs, cancels, err := decodePublishBatch(p)
+			if err != nil {
 				return fmt.Errorf("%w: publishes: %v", errLinkFrame, err)
+			}
+			calls := make([]*linkCall, len(lcs))
+			for i := range lcs {
+				calls[i] = &lcs[i]
 			}
 			if ps == nil {
 				inst := srv.impl.Load()
 				if inst == nil || inst.broker == nil {
 					// Only a configured broker is sent publishes;
 					// answer each all the same.
-					if err := d.w.write(linkPublish, notConfigured(batch)); err != nil {
+					if err := d.w.write(linkPublish, notConfigured(calls)); err != nil {
 						return err
 					}
 					continue
@@ -451,7 +470,7 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 					return d.w.write(linkPublish, rb)
 				})
 			}
-			if err := ps.handle(ctx, batch); err != nil {
+			if err := ps.handle(ctx, calls, cancels); err != nil {
 				return err
 			}
 		}
@@ -459,12 +478,12 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 	}
 }
 
-// notConfigured answers every call of batch with errNotConfigured.
-func notConfigured(batch *pluginpb.PublishBatch) *pluginpb.PublishResultBatch {
+// notConfigured answers every call with errNotConfigured.
+func notConfigured(calls []*linkCall) *pluginpb.PublishResultBatch {
 	st := status.Convert(toStatus(errNotConfigured, brokerSentinels))
 	rb := &pluginpb.PublishResultBatch{}
-	for _, c := range batch.Calls {
-		rb.Results = append(rb.Results, &pluginpb.PublishResult{Id: c.Id, Code: uint32(st.Code()), Error: st.Message()})
+	for _, c := range calls {
+		rb.Results = append(rb.Results, &pluginpb.PublishResult{Id: c.id, Code: uint32(st.Code()), Error: st.Message()})
 	}
 	return rb
 }

@@ -19,12 +19,12 @@ import (
 // reads what the other wrote: no panic, no frame longer than its length
 // says, and every frame that appendLinkFrame wrote reads back the same.
 func FuzzLinkFrame(f *testing.F) {
-	call, _ := appendLinkFrame(nil, linkPublish, &pluginpb.PublishBatch{Calls: []*pluginpb.PublishCall{{Id: 7, Topic: "t", Message: &pluginpb.Message{Body: []byte("x")}}}, Cancel: []uint64{3}})
+	call, _ := appendLinkFrame(nil, linkPublish, marshalFunc(&pluginpb.PublishBatch{Calls: []*pluginpb.PublishCall{{Id: 7, Topic: "t", Message: &pluginpb.Message{Body: []byte("x")}}}, Cancel: []uint64{3}}))
 	f.Add(call)
 	f.Add([]byte{0, 0, 0, 2, linkHello, linkVersion})
-	deliver, _ := appendLinkFrame(nil, linkDeliver, &pluginpb.DeliveryBatch{Deliveries: []*pluginpb.Delivery{{Sub: 1, Id: 2, Message: &pluginpb.Message{Id: "m", Header: map[string]string{"a": "b"}, Body: []byte("x")}}, {Sub: 1, Id: 3, Cancel: true}}})
+	deliver, _ := appendLinkFrame(nil, linkDeliver, marshalFunc(&pluginpb.DeliveryBatch{Deliveries: []*pluginpb.Delivery{{Sub: 1, Id: 2, Message: &pluginpb.Message{Id: "m", Header: map[string]string{"a": "b"}, Body: []byte("x")}}, {Sub: 1, Id: 3, Cancel: true}}}))
 	f.Add(deliver)
-	answer, _ := appendLinkFrame(nil, linkAnswer, &pluginpb.AnswerBatch{Answers: []*pluginpb.Answer{{Sub: 1, Id: 2, Reject: true, Error: "no"}}})
+	answer, _ := appendLinkFrame(nil, linkAnswer, marshalFunc(&pluginpb.AnswerBatch{Answers: []*pluginpb.Answer{{Sub: 1, Id: 2, Reject: true, Error: "no"}}}))
 	f.Add(append(answer, call...))
 	f.Add([]byte{0x40, 0, 0, 1, linkPublish}) // over the limit
 	f.Add([]byte{0, 0, 0, 0})
@@ -56,7 +56,7 @@ func FuzzLinkFrame(f *testing.F) {
 			if typ == linkPublish {
 				var b pluginpb.PublishBatch
 				if proto.Unmarshal(p, &b) == nil {
-					again, err := appendLinkFrame(nil, linkPublish, &b)
+					again, err := appendLinkFrame(nil, linkPublish, marshalFunc(&b))
 					if err != nil {
 						t.Fatalf("re-encode: %v", err)
 					}

@@ -191,13 +191,13 @@ func (ss *serverSub) send(resp *pluginpb.SubscribeResponse) error {
 // deliver sends delivery id of msg to the host, or its cancellation if
 // msg is nil: on the data link, batched with others, or on the stream.
 func (ss *serverSub) deliver(id uint64, msg *broker.Message) error {
+	if ss.data != nil {
+		ss.data.deliveries.add(linkDelivery{sub: ss.key, id: id, msg: msg})
+		return nil
+	}
 	var m *pluginpb.Message
 	if msg != nil {
 		m = &pluginpb.Message{Id: msg.ID, Header: msg.Header, Body: msg.Body}
-	}
-	if ss.data != nil {
-		ss.data.deliveries.add(&pluginpb.Delivery{Sub: ss.key, Id: id, Message: m, Cancel: msg == nil})
-		return nil
 	}
 	return ss.send(&pluginpb.SubscribeResponse{Id: id, Message: m, Cancel: msg == nil})
 }
@@ -297,7 +297,11 @@ func (s *brokerServer) PublishMux(stream pluginpb.Broker_PublishMuxServer) error
 			}
 			return err
 		}
-		if err := ps.handle(ctx, batch); err != nil {
+		calls := make([]*linkCall, len(batch.Calls))
+		for i, c := range batch.Calls {
+			calls[i] = &linkCall{id: c.Id, topic: c.Topic, msg: messageFromPB(c.Message), deadline: c.Deadline}
+		}
+		if err := ps.handle(ctx, calls, batch.Cancel); err != nil {
 			return err
 		}
 	}
@@ -310,13 +314,13 @@ func newServerPublish(b broker.Broker, send func(*pluginpb.PublishResultBatch) e
 	return ps
 }
 
-// handle starts the publishes of batch and cancels the calls it names. It
-// returns once they are started (waiting while maxConcurrentPublishes are
-// in progress), or with ctx's error.
-func (ps *serverPublish) handle(ctx context.Context, batch *pluginpb.PublishBatch) error {
-	if len(batch.Cancel) > 0 {
+// handle starts the publishes of calls and cancels the calls cancel names.
+// It returns once they are started (waiting while maxConcurrentPublishes
+// are in progress), or with ctx's error.
+func (ps *serverPublish) handle(ctx context.Context, calls []*linkCall, cancel []uint64) error {
+	if len(cancel) > 0 {
 		ps.mu.Lock()
-		for _, id := range batch.Cancel {
+		for _, id := range cancel {
 			if c := ps.calls[id]; c != nil {
 				c()
 			} else {
@@ -326,17 +330,17 @@ func (ps *serverPublish) handle(ctx context.Context, batch *pluginpb.PublishBatc
 		ps.mu.Unlock()
 	}
 	if ps.bp != nil {
-		for range batch.Calls {
+		for range calls {
 			select {
 			case ps.sem <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		ps.enqueue(ctx, batch.Calls)
+		ps.enqueue(ctx, calls)
 		return nil
 	}
-	for _, call := range batch.Calls {
+	for _, call := range calls {
 		select {
 		case ps.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -346,13 +350,13 @@ func (ps *serverPublish) handle(ctx context.Context, batch *pluginpb.PublishBatc
 			cctx    context.Context
 			ccancel context.CancelFunc
 		)
-		if call.Deadline != 0 {
-			cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.Deadline))
+		if call.deadline != 0 {
+			cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.deadline))
 		} else {
 			cctx, ccancel = context.WithCancel(ctx)
 		}
 		ps.mu.Lock()
-		ps.calls[call.Id] = ccancel
+		ps.calls[call.id] = ccancel
 		ps.mu.Unlock()
 		ps.wg.Add(1)
 		go ps.publish(cctx, ccancel, call)
@@ -374,7 +378,7 @@ type serverPublish struct {
 	b       broker.Broker
 	bp      broker.BatchPublisher // b, if it is one
 	sem     chan struct{}
-	waiting []*pluginpb.PublishCall // for a BatchPublisher: calls not yet in a batch
+	waiting []*linkCall // for a BatchPublisher: calls not yet in a batch
 	running int                     // batches in progress
 	inBatch map[uint64]*batchCtl    // calls in a batch in progress, by id
 	wg      sync.WaitGroup
@@ -386,16 +390,16 @@ type serverPublish struct {
 	spare   []*pluginpb.PublishResult
 }
 
-func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc, call *pluginpb.PublishCall) {
+func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc, call *linkCall) {
 	defer ps.wg.Done()
-	err := ps.b.Publish(ctx, call.Topic, messageFromPB(call.Message))
-	r := &pluginpb.PublishResult{Id: call.Id}
+	err := ps.b.Publish(ctx, call.topic, call.msg)
+	r := &pluginpb.PublishResult{Id: call.id}
 	if err != nil {
 		st := status.Convert(toStatus(err, brokerSentinels))
 		r.Code, r.Error = uint32(st.Code()), st.Message()
 	}
 	ps.mu.Lock()
-	delete(ps.calls, call.Id)
+	delete(ps.calls, call.id)
 	ps.queue = append(ps.queue, r)
 	send := !ps.sending
 	ps.sending = true
@@ -409,7 +413,7 @@ func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc,
 
 // enqueue adds calls to the waiting ones and starts a batch if fewer than
 // maxConcurrentBatches are in progress.
-func (ps *serverPublish) enqueue(ctx context.Context, calls []*pluginpb.PublishCall) {
+func (ps *serverPublish) enqueue(ctx context.Context, calls []*linkCall) {
 	ps.mu.Lock()
 	ps.waiting = append(ps.waiting, calls...)
 	start := ps.running < maxConcurrentBatches
@@ -453,7 +457,7 @@ type batchCtl struct {
 // towards the batch's cancellation. ps.mu is held.
 func (ps *serverPublish) cancelCall(id uint64) {
 	for i, c := range ps.waiting {
-		if c.Id == id {
+		if c.id == id {
 			ps.waiting = append(ps.waiting[:i], ps.waiting[i+1:]...)
 			<-ps.sem
 			return
@@ -472,16 +476,16 @@ func (ps *serverPublish) cancelCall(id uint64) {
 // none), or until the host has given up on every call in it; a call given
 // up on while the others go on is published all the same, as one whose
 // cancellation comes too late would be.
-func (ps *serverPublish) publishBatch(ctx context.Context, calls []*pluginpb.PublishCall) {
+func (ps *serverPublish) publishBatch(ctx context.Context, calls []*linkCall) {
 	var latest int64
 	pubs := make([]broker.Publication, len(calls))
 	for i, call := range calls {
-		pubs[i] = broker.Publication{Topic: call.Topic, Message: messageFromPB(call.Message)}
+		pubs[i] = broker.Publication{Topic: call.topic, Message: call.msg}
 		if latest >= 0 {
-			if call.Deadline == 0 {
+			if call.deadline == 0 {
 				latest = -1
 			} else {
-				latest = max(latest, call.Deadline)
+				latest = max(latest, call.deadline)
 			}
 		}
 	}
@@ -498,14 +502,14 @@ func (ps *serverPublish) publishBatch(ctx context.Context, calls []*pluginpb.Pub
 		ps.inBatch = make(map[uint64]*batchCtl)
 	}
 	for _, call := range calls {
-		ps.inBatch[call.Id] = bc
+		ps.inBatch[call.id] = bc
 	}
 	ps.mu.Unlock()
 	defer func() {
 		ps.mu.Lock()
 		for _, call := range calls {
-			if ps.inBatch[call.Id] == bc {
-				delete(ps.inBatch, call.Id)
+			if ps.inBatch[call.id] == bc {
+				delete(ps.inBatch, call.id)
 			}
 		}
 		ps.mu.Unlock()
@@ -514,7 +518,7 @@ func (ps *serverPublish) publishBatch(ctx context.Context, calls []*pluginpb.Pub
 	ps.bp.PublishBatch(ctx, pubs, errs)
 	results := make([]*pluginpb.PublishResult, len(calls))
 	for i, call := range calls {
-		r := &pluginpb.PublishResult{Id: call.Id}
+		r := &pluginpb.PublishResult{Id: call.id}
 		if errs[i] != nil {
 			st := status.Convert(toStatus(errs[i], brokerSentinels))
 			r.Code, r.Error = uint32(st.Code()), st.Message()

@@ -1,0 +1,389 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/seedmicro/micro/core/broker"
+)
+
+// The data link's messages that carry a broker message (PublishCall,
+// Delivery) are encoded and decoded here, straight from and into
+// broker.Message, instead of through the generated code and a
+// pluginpb.Message in between: on the hot path that saves a copy of every
+// header map and most of the generic code's work. The bytes are the
+// protobuf encoding plugin.proto defines, field for field, so either side
+// may use the generated code instead (linkcodec_test.go checks both ways,
+// and FuzzLinkCodec that both accept the same input). As the generated code
+// does, strings must be valid UTF-8, fields of an unknown number (or of
+// another wire type than plugin.proto gives them) are skipped, a field
+// that occurs again replaces a scalar and merges into an embedded message.
+
+// Field numbers, as in plugin.proto.
+const (
+	fMessageID     protowire.Number = 1
+	fMessageHeader protowire.Number = 2
+	fMessageBody   protowire.Number = 3
+	fEntryKey      protowire.Number = 1
+	fEntryValue    protowire.Number = 2
+
+	fCallID       protowire.Number = 1
+	fCallTopic    protowire.Number = 2
+	fCallMessage  protowire.Number = 3
+	fCallDeadline protowire.Number = 4
+	fBatchCalls   protowire.Number = 1
+	fBatchCancel  protowire.Number = 2
+
+	fDeliverySub     protowire.Number = 1
+	fDeliveryID      protowire.Number = 2
+	fDeliveryMessage protowire.Number = 3
+	fDeliveryCancel  protowire.Number = 4
+	fDeliveries      protowire.Number = 1
+)
+
+// errInvalidUTF8 is a string field that is not valid UTF-8, which
+// protobuf's string type does not allow.
+var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
+
+func appendString(b []byte, num protowire.Number, s string) ([]byte, error) {
+	if s == "" {
+		return b, nil
+	}
+	if !utf8.ValidString(s) {
+		return b, errInvalidUTF8
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s), nil
+}
+
+func appendUvarint(b []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+func sizeString(num protowire.Number, s string) int {
+	if s == "" {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeBytes(len(s))
+}
+
+// entrySize is the size of a header map entry's contents.
+func entrySize(k, v string) int {
+	return sizeString(fEntryKey, k) + sizeString(fEntryValue, v)
+}
+
+// messageSize is the size of the contents of the Message holding m.
+func messageSize(m *broker.Message) int {
+	n := sizeString(fMessageID, m.ID)
+	for k, v := range m.Header {
+		n += protowire.SizeTag(fMessageHeader) + protowire.SizeBytes(entrySize(k, v))
+	}
+	if len(m.Body) > 0 {
+		n += protowire.SizeTag(fMessageBody) + protowire.SizeBytes(len(m.Body))
+	}
+	return n
+}
+
+// appendMessage appends field num holding the Message of m.
+func appendMessage(b []byte, num protowire.Number, m *broker.Message) ([]byte, error) {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(messageSize(m)))
+	var err error
+	if b, err = appendString(b, fMessageID, m.ID); err != nil {
+		return b, fmt.Errorf("message ID: %w", err)
+	}
+	for k, v := range m.Header {
+		b = protowire.AppendTag(b, fMessageHeader, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(entrySize(k, v)))
+		if b, err = appendString(b, fEntryKey, k); err == nil {
+			b, err = appendString(b, fEntryValue, v)
+		}
+		if err != nil {
+			return b, fmt.Errorf("header %q: %w", k, err)
+		}
+	}
+	if len(m.Body) > 0 {
+		b = protowire.AppendTag(b, fMessageBody, protowire.BytesType)
+		b = protowire.AppendBytes(b, m.Body)
+	}
+	return b, nil
+}
+
+// appendPublishCall appends the contents of a PublishCall (not a field
+// holding one): PublishBatchEncoded carries them as they are.
+func appendPublishCall(b []byte, id uint64, topic string, msg *broker.Message, deadline int64) ([]byte, error) {
+	b = appendUvarint(b, fCallID, id)
+	b, err := appendString(b, fCallTopic, topic)
+	if err != nil {
+		return b, fmt.Errorf("topic: %w", err)
+	}
+	if msg != nil {
+		if b, err = appendMessage(b, fCallMessage, msg); err != nil {
+			return b, err
+		}
+	}
+	return appendUvarint(b, fCallDeadline, uint64(deadline)), nil
+}
+
+// linkDelivery is a Delivery: a message (or the cancellation of one) of
+// subscription sub.
+type linkDelivery struct {
+	sub, id uint64
+	msg     *broker.Message // nil: a cancellation
+}
+
+// appendDeliveryBatch appends the contents of a DeliveryBatch of ds. A
+// message that cannot be encoded (invalid UTF-8 in a string) fails the
+// whole batch.
+func appendDeliveryBatch(b []byte, ds []linkDelivery) ([]byte, error) {
+	for _, d := range ds {
+		n := protowire.SizeTag(fDeliverySub) + protowire.SizeVarint(d.sub)
+		if d.sub == 0 {
+			n = 0
+		}
+		if d.id != 0 {
+			n += protowire.SizeTag(fDeliveryID) + protowire.SizeVarint(d.id)
+		}
+		if d.msg != nil {
+			n += protowire.SizeTag(fDeliveryMessage) + protowire.SizeBytes(messageSize(d.msg))
+		} else {
+			n += protowire.SizeTag(fDeliveryCancel) + 1
+		}
+		b = protowire.AppendTag(b, fDeliveries, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(n))
+		b = appendUvarint(b, fDeliverySub, d.sub)
+		b = appendUvarint(b, fDeliveryID, d.id)
+		if d.msg != nil {
+			var err error
+			if b, err = appendMessage(b, fDeliveryMessage, d.msg); err != nil {
+				return b, fmt.Errorf("delivery %d: %w", d.id, err)
+			}
+		} else {
+			b = appendUvarint(b, fDeliveryCancel, 1)
+		}
+	}
+	return b, nil
+}
+
+// field is one field of a message being decoded.
+type field struct {
+	num protowire.Number
+	typ protowire.Type
+	v   uint64 // VarintType
+	b   []byte // BytesType
+}
+
+// nextField consumes the field at the start of p and returns it with the
+// rest of p. Fields of other wire types than varint and bytes come back
+// with typ set and nothing else, already consumed.
+func nextField(p []byte) (field, []byte, error) {
+	num, typ, n := protowire.ConsumeTag(p)
+	if n < 0 {
+		return field{}, nil, protowire.ParseError(n)
+	}
+	if !num.IsValid() {
+		return field{}, nil, fmt.Errorf("invalid field number %d", num)
+	}
+	p = p[n:]
+	f := field{num: num, typ: typ}
+	switch typ {
+	case protowire.VarintType:
+		f.v, n = protowire.ConsumeVarint(p)
+	case protowire.BytesType:
+		f.b, n = protowire.ConsumeBytes(p)
+	default:
+		n = protowire.ConsumeFieldValue(num, typ, p)
+	}
+	if n < 0 {
+		return field{}, nil, protowire.ParseError(n)
+	}
+	return f, p[n:], nil
+}
+
+func fieldString(f field) (string, error) {
+	if !utf8.Valid(f.b) {
+		return "", errInvalidUTF8
+	}
+	return string(f.b), nil
+}
+
+// decodeMessage merges the Message encoded in p into m, as the generated
+// code merges a second occurrence of an embedded message. The body is
+// copied: p is the link's read buffer.
+func decodeMessage(p []byte, m *broker.Message) error {
+	for len(p) > 0 {
+		f, rest, err := nextField(p)
+		if err != nil {
+			return err
+		}
+		p = rest
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case fMessageID:
+			if m.ID, err = fieldString(f); err != nil {
+				return err
+			}
+		case fMessageHeader:
+			k, v, err := decodeEntry(f.b)
+			if err != nil {
+				return err
+			}
+			if m.Header == nil {
+				m.Header = make(map[string]string, 2)
+			}
+			m.Header[k] = v
+		case fMessageBody:
+			m.Body = append(make([]byte, 0, len(f.b)), f.b...)
+		}
+	}
+	return nil
+}
+
+func decodeEntry(p []byte) (k, v string, err error) {
+	for len(p) > 0 {
+		f, rest, err := nextField(p)
+		if err != nil {
+			return "", "", err
+		}
+		p = rest
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case fEntryKey:
+			k, err = fieldString(f)
+		case fEntryValue:
+			v, err = fieldString(f)
+		}
+		if err != nil {
+			return "", "", err
+		}
+	}
+	return k, v, nil
+}
+
+// linkCall is a PublishCall.
+type linkCall struct {
+	id       uint64
+	topic    string
+	msg      *broker.Message // nil if the call has none
+	deadline int64           // Unix nanoseconds; 0 for none
+}
+
+// decodePublishBatch decodes a PublishBatch (or PublishBatchEncoded: the
+// same bytes).
+func decodePublishBatch(p []byte) (calls []linkCall, cancel []uint64, err error) {
+	for len(p) > 0 {
+		f, rest, err := nextField(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		p = rest
+		switch {
+		case f.num == fBatchCalls && f.typ == protowire.BytesType:
+			c, err := decodePublishCall(f.b)
+			if err != nil {
+				return nil, nil, err
+			}
+			calls = append(calls, c)
+		case f.num == fBatchCancel && f.typ == protowire.VarintType:
+			cancel = append(cancel, f.v)
+		case f.num == fBatchCancel && f.typ == protowire.BytesType: // packed
+			for b := f.b; len(b) > 0; {
+				v, n := protowire.ConsumeVarint(b)
+				if n < 0 {
+					return nil, nil, protowire.ParseError(n)
+				}
+				cancel = append(cancel, v)
+				b = b[n:]
+			}
+		}
+	}
+	return calls, cancel, nil
+}
+
+func decodePublishCall(p []byte) (linkCall, error) {
+	var c linkCall
+	for len(p) > 0 {
+		f, rest, err := nextField(p)
+		if err != nil {
+			return linkCall{}, err
+		}
+		p = rest
+		switch {
+		case f.num == fCallID && f.typ == protowire.VarintType:
+			c.id = f.v
+		case f.num == fCallTopic && f.typ == protowire.BytesType:
+			if c.topic, err = fieldString(f); err != nil {
+				return linkCall{}, err
+			}
+		case f.num == fCallMessage && f.typ == protowire.BytesType:
+			if c.msg == nil {
+				c.msg = new(broker.Message)
+			}
+			if err := decodeMessage(f.b, c.msg); err != nil {
+				return linkCall{}, err
+			}
+		case f.num == fCallDeadline && f.typ == protowire.VarintType:
+			c.deadline = int64(f.v)
+		}
+	}
+	return c, nil
+}
+
+// decodeDeliveryBatch decodes a DeliveryBatch. A delivery without message
+// and without cancel comes back with a nil msg and cancel false.
+func decodeDeliveryBatch(p []byte) ([]linkDeliveryIn, error) {
+	var ds []linkDeliveryIn
+	for len(p) > 0 {
+		f, rest, err := nextField(p)
+		if err != nil {
+			return nil, err
+		}
+		p = rest
+		if f.num != fDeliveries || f.typ != protowire.BytesType {
+			continue
+		}
+		var d linkDeliveryIn
+		for q := f.b; len(q) > 0; {
+			g, rest, err := nextField(q)
+			if err != nil {
+				return nil, err
+			}
+			q = rest
+			switch {
+			case g.num == fDeliverySub && g.typ == protowire.VarintType:
+				d.sub = g.v
+			case g.num == fDeliveryID && g.typ == protowire.VarintType:
+				d.id = g.v
+			case g.num == fDeliveryMessage && g.typ == protowire.BytesType:
+				if d.msg == nil {
+					d.msg = new(broker.Message)
+				}
+				if err := decodeMessage(g.b, d.msg); err != nil {
+					return nil, err
+				}
+			case g.num == fDeliveryCancel && g.typ == protowire.VarintType:
+				d.cancel = g.v != 0
+			}
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// linkDeliveryIn is a Delivery as the host reads it.
+type linkDeliveryIn struct {
+	sub, id uint64
+	msg     *broker.Message
+	cancel  bool
+}

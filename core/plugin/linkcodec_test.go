@@ -1,0 +1,266 @@
+package plugin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/seedmicro/micro/core/broker"
+	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
+)
+
+// sameMessage says whether the broker message a and the protocol message b
+// hold the same ID, header and body (an empty body and none are the same).
+func sameMessage(a *broker.Message, b *pluginpb.Message) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.ID == b.Id && maps.Equal(a.Header, b.Header) && len(a.Header) == len(b.Header) && bytes.Equal(a.Body, b.Body)
+}
+
+func randomString(r *rand.Rand) string {
+	const chars = "aZ09-_.:/ é€😀"
+	rs := []rune(chars)
+	n := r.IntN(12)
+	if r.IntN(4) == 0 {
+		n = 0
+	}
+	s := make([]rune, n)
+	for i := range s {
+		s[i] = rs[r.IntN(len(rs))]
+	}
+	return string(s)
+}
+
+func randomMessage(r *rand.Rand) *broker.Message { return randomMessageUpTo(r, 3000) }
+
+// randomMessageUpTo returns a random message (or nil) with a body of at
+// most max bytes.
+func randomMessageUpTo(r *rand.Rand, max int) *broker.Message {
+	if r.IntN(8) == 0 {
+		return nil
+	}
+	m := &broker.Message{ID: randomString(r)}
+	if n := r.IntN(4); n > 0 {
+		m.Header = map[string]string{}
+		for range n {
+			m.Header[randomString(r)] = randomString(r)
+		}
+	}
+	if n := r.IntN(max); n > 0 && r.IntN(5) != 0 {
+		m.Body = make([]byte, n)
+		for i := range m.Body {
+			m.Body[i] = byte(r.Uint32())
+		}
+	}
+	return m
+}
+
+func toPB(m *broker.Message) *pluginpb.Message {
+	if m == nil {
+		return nil
+	}
+	return &pluginpb.Message{Id: m.ID, Header: m.Header, Body: m.Body}
+}
+
+// TestLinkCodecPublishCalls encodes calls with appendPublishCall and
+// decodes them with the generated code, and the other way round with
+// decodePublishBatch: every field comes through.
+func TestLinkCodecPublishCalls(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 300 {
+		var (
+			enc   pluginpb.PublishBatchEncoded
+			want  pluginpb.PublishBatch
+			calls []linkCall
+		)
+		for range r.IntN(5) {
+			c := linkCall{id: r.Uint64() >> r.IntN(64), topic: randomString(r), msg: randomMessage(r), deadline: r.Int64() - r.Int64()}
+			if r.IntN(3) == 0 {
+				c.deadline = 0
+			}
+			b, err := appendPublishCall(nil, c.id, c.topic, c.msg, c.deadline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc.Calls = append(enc.Calls, b)
+			want.Calls = append(want.Calls, &pluginpb.PublishCall{Id: c.id, Topic: c.topic, Message: toPB(c.msg), Deadline: c.deadline})
+			calls = append(calls, c)
+		}
+		for range r.IntN(3) {
+			enc.Cancel = append(enc.Cancel, r.Uint64())
+		}
+		want.Cancel = enc.Cancel
+
+		// Hand-encoded calls, read by the generated code.
+		wire, err := proto.Marshal(&enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got pluginpb.PublishBatch
+		if err := proto.Unmarshal(wire, &got); err != nil {
+			t.Fatalf("round %d: generated code rejects the hand-encoded calls: %v", round, err)
+		}
+		if len(got.Calls) != len(calls) {
+			t.Fatalf("round %d: %d calls, want %d", round, len(got.Calls), len(calls))
+		}
+		for i, c := range calls {
+			g := got.Calls[i]
+			if g.Id != c.id || g.Topic != c.topic || g.Deadline != c.deadline || !sameMessage(c.msg, g.Message) {
+				t.Fatalf("round %d call %d: generated code read %v, want %+v", round, i, g, c)
+			}
+		}
+
+		// Generated encoding, read by decodePublishBatch.
+		wire, err = proto.Marshal(&want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, cancel, err := decodePublishBatch(wire)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if fmt.Sprint(cancel) != fmt.Sprint(want.Cancel) || len(dec) != len(calls) {
+			t.Fatalf("round %d: decoded %d calls and cancels %v, want %d and %v", round, len(dec), cancel, len(calls), want.Cancel)
+		}
+		for i, c := range dec {
+			w := want.Calls[i]
+			if c.id != w.Id || c.topic != w.Topic || c.deadline != w.Deadline || !sameMessage(c.msg, w.Message) {
+				t.Fatalf("round %d call %d: decoded %+v, want %v", round, i, c, w)
+			}
+		}
+	}
+}
+
+// TestLinkCodecDeliveries does the same for batches of deliveries.
+func TestLinkCodecDeliveries(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 300 {
+		var (
+			ds   []linkDelivery
+			want pluginpb.DeliveryBatch
+		)
+		for range r.IntN(6) {
+			d := linkDelivery{sub: r.Uint64() >> r.IntN(64), id: r.Uint64() >> r.IntN(64), msg: randomMessage(r)}
+			ds = append(ds, d)
+			want.Deliveries = append(want.Deliveries, &pluginpb.Delivery{Sub: d.sub, Id: d.id, Message: toPB(d.msg), Cancel: d.msg == nil})
+		}
+		wire, err := appendDeliveryBatch(nil, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got pluginpb.DeliveryBatch
+		if err := proto.Unmarshal(wire, &got); err != nil {
+			t.Fatalf("round %d: generated code rejects the hand-encoded deliveries: %v", round, err)
+		}
+		if !proto.Equal(&got, &want) {
+			t.Fatalf("round %d: generated code read %v, want %v", round, &got, &want)
+		}
+
+		wire, err = proto.Marshal(&want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := decodeDeliveryBatch(wire)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if len(dec) != len(ds) {
+			t.Fatalf("round %d: %d deliveries, want %d", round, len(dec), len(ds))
+		}
+		for i, d := range dec {
+			w := want.Deliveries[i]
+			if d.sub != w.Sub || d.id != w.Id || d.cancel != w.Cancel || !sameMessage(d.msg, w.Message) {
+				t.Fatalf("round %d delivery %d: decoded %+v, want %v", round, i, d, w)
+			}
+		}
+	}
+}
+
+// TestLinkCodecInvalidUTF8: a string that is not UTF-8 is refused both
+// ways, as the generated code refuses it, with what it was in the error.
+func TestLinkCodecInvalidUTF8(t *testing.T) {
+	bad := "\xff\xfe"
+	for _, tt := range []struct {
+		topic string
+		msg   *broker.Message
+		in    string
+	}{
+		{topic: bad, msg: &broker.Message{}, in: "topic"},
+		{topic: "t", msg: &broker.Message{ID: bad}, in: "message ID"},
+		{topic: "t", msg: &broker.Message{Header: map[string]string{bad: "v"}}, in: "header"},
+		{topic: "t", msg: &broker.Message{Header: map[string]string{"k": bad}}, in: `header "k"`},
+	} {
+		_, err := appendPublishCall(nil, 1, tt.topic, tt.msg, 0)
+		if !errors.Is(err, errInvalidUTF8) || !bytes.Contains([]byte(err.Error()), []byte(tt.in)) {
+			t.Errorf("appendPublishCall(%q, %+v) = %v, want an invalid UTF-8 error naming the %s", tt.topic, tt.msg, err, tt.in)
+		}
+		if _, err := appendDeliveryBatch(nil, []linkDelivery{{sub: 1, id: 1, msg: tt.msg}}); tt.in != "topic" && !errors.Is(err, errInvalidUTF8) {
+			t.Errorf("appendDeliveryBatch(%+v) = %v, want an invalid UTF-8 error", tt.msg, err)
+		}
+	}
+	// Invalid UTF-8 written by hand, as a buggy or hostile peer would.
+	wire, err := proto.MarshalOptions{}.Marshal(&pluginpb.PublishBatchEncoded{Calls: [][]byte{{0x12, 2, 0xff, 0xfe}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := decodePublishBatch(wire); !errors.Is(err, errInvalidUTF8) {
+		t.Errorf("decodePublishBatch of a topic that is not UTF-8: %v", err)
+	}
+}
+
+// FuzzLinkCodec checks that the hand-written decoders accept exactly what
+// the generated code accepts, and read the same from it.
+func FuzzLinkCodec(f *testing.F) {
+	// Small seeds: the fuzzer minimizes what it finds from them.
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 8 {
+		b, _ := appendPublishCall(nil, r.Uint64(), randomString(r), randomMessageUpTo(r, 16), r.Int64())
+		wire, _ := proto.Marshal(&pluginpb.PublishBatchEncoded{Calls: [][]byte{b}, Cancel: []uint64{1, 300}})
+		f.Add(wire)
+		wire, _ = appendDeliveryBatch(nil, []linkDelivery{{sub: 1, id: 2, msg: randomMessageUpTo(r, 16)}, {sub: 1, id: 3}})
+		f.Add(wire)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var pb pluginpb.PublishBatch
+		perr := proto.Unmarshal(p, &pb)
+		calls, cancel, err := decodePublishBatch(p)
+		if (perr == nil) != (err == nil) {
+			t.Fatalf("publish batch: generated code says %v, decodePublishBatch says %v", perr, err)
+		}
+		if err == nil {
+			if len(calls) != len(pb.Calls) || fmt.Sprint(cancel) != fmt.Sprint(pb.Cancel) {
+				t.Fatalf("publish batch: %d calls and cancels %v, generated code %d and %v", len(calls), cancel, len(pb.Calls), pb.Cancel)
+			}
+			for i, c := range calls {
+				w := pb.Calls[i]
+				if c.id != w.Id || c.topic != w.Topic || c.deadline != w.Deadline || !sameMessage(c.msg, w.Message) {
+					t.Fatalf("publish call %d: %+v, generated code %v", i, c, w)
+				}
+			}
+		}
+
+		var db pluginpb.DeliveryBatch
+		perr = proto.Unmarshal(p, &db)
+		ds, err := decodeDeliveryBatch(p)
+		if (perr == nil) != (err == nil) {
+			t.Fatalf("delivery batch: generated code says %v, decodeDeliveryBatch says %v", perr, err)
+		}
+		if err == nil {
+			if len(ds) != len(db.Deliveries) {
+				t.Fatalf("delivery batch: %d deliveries, generated code %d", len(ds), len(db.Deliveries))
+			}
+			for i, d := range ds {
+				w := db.Deliveries[i]
+				if d.sub != w.Sub || d.id != w.Id || d.cancel != w.Cancel || !sameMessage(d.msg, w.Message) {
+					t.Fatalf("delivery %d: %+v, generated code %v", i, d, w)
+				}
+			}
+		}
+	})
+}
