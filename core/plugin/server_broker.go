@@ -378,9 +378,9 @@ type serverPublish struct {
 	b       broker.Broker
 	bp      broker.BatchPublisher // b, if it is one
 	sem     chan struct{}
-	waiting []*linkCall // for a BatchPublisher: calls not yet in a batch
-	running int                     // batches in progress
-	inBatch map[uint64]*batchCtl    // calls in a batch in progress, by id
+	waiting []*linkCall          // for a BatchPublisher: calls not yet in a batch
+	running int                  // batches in progress
+	inBatch map[uint64]*batchCtl // calls in a batch in progress, by id
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
