@@ -169,11 +169,19 @@ func (c *combiner[T]) add(x T) {
 	}
 }
 
-// linkWriter writes frames to a data link, one at a time.
+// linkWriter writes frames to a data link. Frames added while one write
+// is in progress go together in the next: the caller that finds no write
+// in progress writes what is pending, and again until nothing is, so
+// publishes, answers and deliveries made at the same moment share a
+// system call (and the peer a wake-up).
 type linkWriter struct {
-	c  net.Conn
-	mu sync.Mutex
-	wb []byte
+	c net.Conn
+
+	mu      sync.Mutex
+	pending []byte // frames not yet written
+	spare   []byte
+	writing bool
+	err     error // the first write error: the link is broken
 }
 
 func (w *linkWriter) write(typ byte, m proto.Message) error {
@@ -187,18 +195,45 @@ func marshalFunc(m proto.Message) func([]byte) ([]byte, error) {
 	}
 }
 
-// writeFunc writes a frame of typ whose payload enc appends.
+// writeFunc adds a frame of typ whose payload enc appends. It returns an
+// encoding error, or the link's write error; a frame added while another
+// caller writes is left to that caller, and writeFunc returns nil before
+// it is written: should the write fail, the link's reader ends what
+// depends on the link, as it does when the peer goes.
 func (w *linkWriter) writeFunc(typ byte, enc func([]byte) ([]byte, error)) error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	var err error
-	if w.wb, err = appendLinkFrame(w.wb[:0], typ, enc); err != nil {
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
 		return err
 	}
-	_, err = w.c.Write(w.wb)
-	if cap(w.wb) > 1<<20 {
-		w.wb = nil
+	var err error
+	if w.pending, err = appendLinkFrame(w.pending, typ, enc); err != nil {
+		w.mu.Unlock()
+		return err
 	}
+	if w.writing {
+		w.mu.Unlock()
+		return nil
+	}
+	w.writing = true
+	for len(w.pending) > 0 {
+		b := w.pending
+		w.pending, w.spare = w.spare[:0], nil
+		w.mu.Unlock()
+		_, err := w.c.Write(b)
+		w.mu.Lock()
+		if cap(b) <= 1<<20 {
+			w.spare = b[:0]
+		}
+		if err != nil {
+			w.err, w.pending = err, nil
+			break
+		}
+	}
+	w.writing = false
+	err = w.err
+	w.mu.Unlock()
 	return err
 }
 
