@@ -11,6 +11,7 @@ import (
 
 	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
+	"github.com/seedmicro/micro/internal/gopool"
 )
 
 // BrokerClient is the broker.Broker a broker plugin serves. It behaves as
@@ -319,6 +320,7 @@ type subscription struct {
 	stopping bool                            // no more handler calls
 	inflight map[delivery]context.CancelFunc // handlers in progress
 	handlers sync.WaitGroup
+	pool     gopool.Pool // runs the handler calls
 
 	stopOnce sync.Once
 	done     chan struct{} // closed once the stream ended and handlers returned
@@ -405,6 +407,7 @@ func (s *subscription) receive() {
 	s.mu.Unlock()
 	s.cancel()
 	s.handlers.Wait()
+	s.pool.Close()
 	s.sendMu.Lock()
 	s.cancelStream()
 	cn := s.cn
@@ -532,7 +535,8 @@ func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *brok
 	})
 }
 
-// run calls the handler for delivery d on a goroutine of its own, so that
+// run calls the handler for delivery d on a goroutine of its own (one of
+// the subscription's pool, which stays for the next delivery), so that
 // cancellations keep arriving, and a broker that calls handlers
 // concurrently keeps doing so; answer sends its result.
 func (s *subscription) run(d delivery, m *broker.Message, answer func(delivery, error)) {
@@ -546,7 +550,7 @@ func (s *subscription) run(d delivery, m *broker.Message, answer func(delivery, 
 	s.inflight[d] = cancel
 	s.handlers.Add(1)
 	s.mu.Unlock()
-	go func() {
+	s.pool.Go(func() {
 		defer s.handlers.Done()
 		err := s.call(ctx, m)
 		s.mu.Lock()
@@ -554,7 +558,7 @@ func (s *subscription) run(d delivery, m *broker.Message, answer func(delivery, 
 		s.mu.Unlock()
 		cancel()
 		answer(d, err)
-	}()
+	})
 }
 
 // call runs the handler, turning a panic into an error.

@@ -69,6 +69,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/internal/gopool"
 	"github.com/seedmicro/micro/plugins/internal/natsconn"
 )
 
@@ -585,6 +586,7 @@ type subscription struct {
 	mu       sync.Mutex
 	stopping bool
 	running  sync.WaitGroup // handler calls in progress
+	pool     gopool.Pool    // runs them with Concurrency > 1 (pull.go)
 	done     chan struct{}  // closed when Unsubscribe has finished
 	err      error          // of Unsubscribe
 
@@ -683,6 +685,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 	waited := make(chan struct{})
 	go func() {
 		s.running.Wait()
+		s.pool.Close()
 		close(waited)
 	}()
 	select {

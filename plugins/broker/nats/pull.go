@@ -82,7 +82,7 @@ func (s *subscription) pullLoop(p *puller) {
 		outstanding = batch
 	}
 	// With broker.Concurrency(n), up to n messages are handled at once,
-	// each by a goroutine holding one of the n slots; a message waits here
+	// each by a goroutine (of s.pool) holding one of the n slots; a message waits here
 	// for a free slot, and the next request goes out once the batch has
 	// been handed to handlers (rather than handled).
 	var slots chan struct{}
@@ -128,11 +128,11 @@ func (s *subscription) pullLoop(p *puller) {
 					_ = m.Nak()
 					continue
 				}
-				go func() {
+				s.pool.Go(func() {
 					defer func() { <-slots }()
 					defer s.running.Done()
 					s.handleEntered(m)
-				}()
+				})
 			}
 			if outstanding <= 0 {
 				request()

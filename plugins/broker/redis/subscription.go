@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/internal/gopool"
 )
 
 // Internal timing.
@@ -72,6 +73,9 @@ type subscription struct {
 	h         broker.Handler
 	// concurrency is the most handler calls that run at once (at least 1).
 	concurrency int
+	// pool runs the handler calls when concurrency > 1; the run
+	// goroutine closes it once it has returned, and every call with it.
+	pool gopool.Pool
 
 	ctx    context.Context // the handlers' ctx; cancelled by Unsubscribe
 	cancel context.CancelFunc
@@ -168,6 +172,7 @@ func (s *subscription) createGroup(ctx context.Context) error {
 // run reads, claims and handles entries until the subscription ends.
 func (s *subscription) run() {
 	defer s.closeConn()
+	defer s.pool.Close()
 	for s.ctx.Err() == nil {
 		err := s.step()
 		if err == nil {
@@ -478,7 +483,8 @@ func (s *subscription) handleAll(msgs []goredis.XMessage, counts map[string]int6
 		return
 	}
 
-	// Handler calls run in goroutines of their own; their outcomes come
+	// Handler calls run in goroutines of their own (s.pool's, which stay
+	// for the next entry); their outcomes come
 	// back here, where they are settled one at a time, so that the
 	// acknowledgements, releases and dead letters stay with the run
 	// goroutine (and its connection).
@@ -501,9 +507,9 @@ func (s *subscription) handleAll(msgs []goredis.XMessage, counts map[string]int6
 				continue
 			}
 			running++
-			go func() {
+			s.pool.Go(func() {
 				done <- outcome{m, count, s.call(decode(m, count))}
-			}()
+			})
 		default:
 			o := <-done
 			running--
