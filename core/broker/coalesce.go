@@ -37,19 +37,24 @@ type coalesced struct {
 }
 
 // Publish publishes msg to topic in the next batch and returns its error.
-// If ctx ends while the call waits for a batch, it returns ctx's error and
+// A call that finds fewer than Limit batches on their way is published at
+// once, as a batch of its own under ctx. If ctx ends while the call waits
+// for a batch, it returns ctx's error and
 // the message is not published; once its batch is on its way, it returns
 // when the batch does, which is bounded by the latest deadline of the
 // batch's calls.
 func (c *Coalescer) Publish(ctx context.Context, topic string, msg *Message) error {
-	call := &coalesced{ctx: ctx, pub: Publication{Topic: topic, Message: msg}, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.running < max(c.Limit, 1) {
+		// Alone: a batch of one, under the call's own ctx.
 		c.running++
 		c.mu.Unlock()
-		c.run([]*coalesced{call})
-		return call.err
+		errs := []error{nil}
+		c.PublishBatch(ctx, []Publication{{Topic: topic, Message: msg}}, errs)
+		c.handOff()
+		return errs[0]
 	}
+	call := &coalesced{ctx: ctx, pub: Publication{Topic: topic, Message: msg}, done: make(chan struct{})}
 	c.waiting = append(c.waiting, call)
 	c.mu.Unlock()
 	select {
@@ -68,10 +73,16 @@ func (c *Coalescer) Publish(ctx context.Context, topic string, msg *Message) err
 	return call.err
 }
 
-// run publishes batch, and then hands the calls that waited meanwhile to a
-// goroutine of their own, so that the caller returns with its own result.
+// run publishes batch, and then hands the calls that waited meanwhile on.
 func (c *Coalescer) run(batch []*coalesced) {
 	c.publish(batch)
+	c.handOff()
+}
+
+// handOff ends a batch: the calls that waited meanwhile go as the next one,
+// on a goroutine of their own, so that the caller returns with its own
+// result.
+func (c *Coalescer) handOff() {
 	c.mu.Lock()
 	next := c.waiting
 	c.waiting = nil

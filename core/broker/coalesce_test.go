@@ -54,6 +54,20 @@ func (s *slowBatches) PublishBatch(ctx context.Context, pubs []broker.Publicatio
 }
 
 func TestCoalescer(t *testing.T) {
+	t.Run("alone: under the call's own ctx", func(t *testing.T) {
+		s := &slowBatches{wait: 10 * time.Second}
+		c := &broker.Coalescer{PublishBatch: s.PublishBatch}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		start := time.Now()
+		err := c.Publish(ctx, "t", &broker.Message{Body: []byte("x")})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Publish = %v, want the cancellation of its ctx", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("the cancelled publish returned after %v", d)
+		}
+	})
 	t.Run("alone: a batch of one at once", func(t *testing.T) {
 		s := &slowBatches{}
 		c := &broker.Coalescer{PublishBatch: s.PublishBatch}
