@@ -35,6 +35,11 @@ import (
 //	type    byte
 //	payload the protocol buffer of the type
 //
+// Publish calls and deliveries are encoded and decoded by hand
+// (linkcodec.go), to the same bytes as the generated code. Frames of any
+// type written while a write is in progress go together in the next one
+// (linkWriter).
+//
 // The plugin first sends a linkHello frame; a host that does not read one
 // (a plugin built before the data link, whose descriptor 3 may be a pipe)
 // publishes and takes deliveries over gRPC. Everything else
