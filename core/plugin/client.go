@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -220,9 +221,16 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		link.close()
 		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
 	}
+	// The host's environment, then what the host sets for the plugin,
+	// which wins over it (go-plugin, left to add the host's environment,
+	// would add it after, and it would win).
+	cmd.Env = append(os.Environ(), cmd.Env...)
 	cmd.Env = append(cmd.Env, envLogLevel+"="+minLevel(logger).String())
 	if o.procs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(o.procs))
+	}
+	if o.gcPercent > 0 {
+		cmd.Env = append(cmd.Env, "GOGC="+strconv.Itoa(o.gcPercent))
 	}
 	hclogger := newHCLogAdapter(logger)
 	if cmd.Path != path {
@@ -232,6 +240,7 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		HandshakeConfig:  Handshake(),
 		VersionedPlugins: pluginSets(kind, nil),
 		Cmd:              cmd,
+		SkipHostEnv:      true, // in cmd.Env already
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		TLSConfig:        hostTLS,
 		AutoMTLS:         hostTLS == nil,

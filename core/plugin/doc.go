@@ -60,13 +60,14 @@
 // a batch is on its way go together in the next, and in the plugin, the
 // calls waiting while a batch is published go together to a broker that
 // implements broker.BatchPublisher (a Redis pipeline, JetStream
-// asynchronous publishes, RabbitMQ confirms awaited together): at most two
+// asynchronous publishes, RabbitMQ confirms awaited together): at most four
 // batches at a time, so that batches grow with the load. Deliveries of
 // subscriptions and the host's answers travel on the data link too, in
 // batches, tagged with the subscription; subscribing and unsubscribing stay
 // on gRPC. A plugin built before the data link is spoken to over gRPC for
-// everything. A plugin process runs with GOMAXPROCS 1 unless WithProcs says
-// otherwise (DefaultProcs says why).
+// everything. A plugin process runs with GOMAXPROCS 1 and GOGC 400 unless
+// WithProcs and WithGCPercent say otherwise (DefaultProcs and
+// DefaultGCPercent say why).
 //
 // TestClient connects a Plugin to a Client within one process, for tests.
 //

@@ -313,6 +313,40 @@ func TestStartedByHand(t *testing.T) {
 
 // TestProcs: a plugin process runs with GOMAXPROCS DefaultProcs, the
 // number WithProcs gives, or the runtime's default for WithProcs(0).
+// TestGCPercent: a plugin process runs with GOGC DefaultGCPercent, or
+// WithGCPercent's, or none set by the host.
+func TestGCPercent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	t.Setenv("GOGC", "") // the host's own, if any, is not the test's
+	tests := []struct {
+		opts []plugin.Option
+		want string // "" for none
+	}{
+		{nil, "GOGC=" + strconv.Itoa(plugin.DefaultGCPercent)},
+		{[]plugin.Option{plugin.WithGCPercent(150)}, "GOGC=150"},
+		{[]plugin.Option{plugin.WithGCPercent(0)}, "GOGC="},
+	}
+	for _, tt := range tests {
+		c := mustOpenChild(t, plugin.KindStore, "store", tt.opts...)
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(plugin.PID(c)) + "/environ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if strings.HasPrefix(kv, "GOGC=") {
+				got = kv
+			}
+		}
+		if got != tt.want {
+			t.Errorf("plugin environment has %q, want %q", got, tt.want)
+		}
+		c.Close()
+	}
+}
+
 func TestProcs(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")

@@ -368,8 +368,8 @@ func (ps *serverPublish) handle(ctx context.Context, calls []*linkCall, cancel [
 // once through a broker.BatchPublisher. The calls that arrive meanwhile
 // wait, and go together in the next batch: the fewer batches in flight,
 // the larger each (a Redis pipeline, a run of NATS publishes) and the
-// fewer round trips and system calls per message. Two keep the server
-// busy while the plugin answers the last batch and gathers the next.
+// fewer round trips and system calls per message. Four keep the server
+// busy while the plugin answers the last batches and gathers the next.
 const maxConcurrentBatches = 4
 
 // serverPublish is the plugin side of one PublishMux stream.

@@ -64,6 +64,7 @@ type flags struct {
 	publishers  int
 	concurrency int
 	procs       int
+	gogc        int
 	systems     []string
 	tests       []string
 	size        int
@@ -85,6 +86,7 @@ func main() {
 	flag.IntVar(&f.publishers, "publishers", 16, "concurrent publishers")
 	flag.IntVar(&f.concurrency, "concurrency", 16, "pubsub: handler calls a micro subscription runs at once (broker.Concurrency); the raw consumers' handlers do no I/O and ack in a loop")
 	flag.IntVar(&f.procs, "procs", plugin.DefaultProcs, "GOMAXPROCS of the plugin processes (plugin.WithProcs; 0: the Go runtime's default)")
+	flag.IntVar(&f.gogc, "gogc", plugin.DefaultGCPercent, "GOGC of the plugin processes (plugin.WithGCPercent; 0: the Go runtime's default)")
 	tests := flag.String("tests", "publish,pubsub", "measurements to make, comma-separated: publish, pubsub")
 	systems := flag.String("systems", "raw,inproc,plugin", "systems to measure, comma-separated (fewer for profiling one; ratios need raw)")
 	flag.IntVar(&f.size, "size", 1024, "message body size in bytes")
@@ -268,7 +270,7 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 		if err := ctx.Err(); err != nil {
 			return failed, err
 		}
-		all, err := open(ctx, env, body, bins[env.Name()], f.concurrency, f.procs, log)
+		all, err := open(ctx, env, body, bins[env.Name()], f.concurrency, f.procs, f.gogc, log)
 		if err != nil {
 			return failed, err
 		}
@@ -393,7 +395,7 @@ func rotate[T any](s []T, n int) []T {
 }
 
 // open returns env's three systems: raw, inproc and plugin.
-func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.PluginBinary, concurrency, procs int, log *slog.Logger) ([]*bench.BrokerSystem, error) {
+func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.PluginBinary, concurrency, procs, gogc int, log *slog.Logger) ([]*bench.BrokerSystem, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var systems []*bench.BrokerSystem
@@ -415,6 +417,7 @@ func open(ctx context.Context, env bench.BrokerEnv, body []byte, bin bench.Plugi
 		plugin.WithSettings(env.Settings()),
 		plugin.WithChecksum(bin.Sum),
 		plugin.WithProcs(procs),
+		plugin.WithGCPercent(gogc),
 		plugin.WithLogger(log))
 	if err != nil {
 		return fail("plugin "+bin.Path, err)
