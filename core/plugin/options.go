@@ -67,7 +67,7 @@ func WithProcs(n int) Option {
 }
 
 // DefaultGCPercent is the GOGC of a plugin process unless WithGCPercent
-// says otherwise. A plugin's live heap is small, a few MiB, while every
+// says otherwise. A broker plugin holds little in memory while every
 // message it passes on allocates: at Go's default of 100 it collects
 // garbage many times a second, and on its single processor (DefaultProcs)
 // the collector's work and wake-ups delay the calls in progress. At 400 a
