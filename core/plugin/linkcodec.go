@@ -67,6 +67,13 @@ func appendUvarint(b []byte, num protowire.Number, v uint64) []byte {
 	return protowire.AppendVarint(b, v)
 }
 
+func sizeUvarint(num protowire.Number, v uint64) int {
+	if v == 0 {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeVarint(v)
+}
+
 func sizeString(num protowire.Number, s string) int {
 	if s == "" {
 		return 0
@@ -144,13 +151,7 @@ type linkDelivery struct {
 // whole batch.
 func appendDeliveryBatch(b []byte, ds []linkDelivery) ([]byte, error) {
 	for _, d := range ds {
-		n := protowire.SizeTag(fDeliverySub) + protowire.SizeVarint(d.sub)
-		if d.sub == 0 {
-			n = 0
-		}
-		if d.id != 0 {
-			n += protowire.SizeTag(fDeliveryID) + protowire.SizeVarint(d.id)
-		}
+		n := sizeUvarint(fDeliverySub, d.sub) + sizeUvarint(fDeliveryID, d.id)
 		if d.msg != nil {
 			n += protowire.SizeTag(fDeliveryMessage) + protowire.SizeBytes(messageSize(d.msg))
 		} else {
