@@ -1,8 +1,10 @@
 package plugin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,7 +298,10 @@ func TestUnresponsiveProcessIsRestarted(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// A call in flight when the process is killed fails with the crash
+	// The signal is sent, not yet acted on: a call made before the
+	// process has stopped may still be answered.
+	waitStopped(t, pid)
+	// A call in flight when the process is stopped fails with the crash
 	// error.
 	_, err := c.Store().List(t.Context(), "")
 	checkCrashError(t, err)
@@ -313,6 +318,30 @@ func TestUnresponsiveProcessIsRestarted(t *testing.T) {
 	}
 	if !gone(pid) {
 		t.Errorf("the stopped process %d still exists", pid)
+	}
+}
+
+// waitStopped waits until process pid is stopped (state T in
+// /proc/<pid>/stat), or for a while where there is no /proc.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		time.Sleep(100 * time.Millisecond) // no /proc to look in
+		return
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			t.Fatalf("process %d: %v", pid, err)
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if f := strings.Fields(string(b[i+1:])); len(f) > 0 && f[0] == "T" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped 5 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
