@@ -311,18 +311,34 @@ func TestStartedByHand(t *testing.T) {
 	}
 }
 
-// TestProcs: a plugin process runs with GOMAXPROCS DefaultProcs, the
-// number WithProcs gives, or the runtime's default for WithProcs(0).
+// childEnv returns the entry of key ("KEY=value") in the environment of
+// c's process, or "" if there is none.
+func childEnv(t *testing.T, c *plugin.Client, key string) string {
+	t.Helper()
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(plugin.PID(c)) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if strings.HasPrefix(kv, key+"=") {
+			got = kv // the last one is the one in effect
+		}
+	}
+	return got
+}
+
 // TestGCPercent: a plugin process runs with GOGC DefaultGCPercent, or
-// WithGCPercent's, or none set by the host.
+// WithGCPercent's, or the host's own (here an empty one) for
+// WithGCPercent(0).
 func TestGCPercent(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
-	t.Setenv("GOGC", "") // the host's own, if any, is not the test's
+	t.Setenv("GOGC", "")
 	tests := []struct {
 		opts []plugin.Option
-		want string // "" for none
+		want string
 	}{
 		{nil, "GOGC=" + strconv.Itoa(plugin.DefaultGCPercent)},
 		{[]plugin.Option{plugin.WithGCPercent(150)}, "GOGC=150"},
@@ -330,23 +346,15 @@ func TestGCPercent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := mustOpenChild(t, plugin.KindStore, "store", tt.opts...)
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(plugin.PID(c)) + "/environ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got string
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if strings.HasPrefix(kv, "GOGC=") {
-				got = kv
-			}
-		}
-		if got != tt.want {
+		if got := childEnv(t, c, "GOGC"); got != tt.want {
 			t.Errorf("plugin environment has %q, want %q", got, tt.want)
 		}
 		c.Close()
 	}
 }
 
+// TestProcs: a plugin process runs with GOMAXPROCS DefaultProcs, the
+// number WithProcs gives, or the runtime's default for WithProcs(0).
 func TestProcs(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
@@ -361,17 +369,7 @@ func TestProcs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := mustOpenChild(t, plugin.KindStore, "store", tt.opts...)
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(plugin.PID(c)) + "/environ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got string
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if strings.HasPrefix(kv, "GOMAXPROCS=") {
-				got = kv
-			}
-		}
-		if got != tt.want {
+		if got := childEnv(t, c, "GOMAXPROCS"); got != tt.want {
 			t.Errorf("plugin environment has %q, want %q", got, tt.want)
 		}
 		if pid := c.PID(); pid != plugin.PID(c) || pid <= 0 {

@@ -138,13 +138,22 @@ func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
 // gone reports whether process pid has exited: it does not exist, or is a
 // zombie that its new parent has not reaped.
 func gone(pid int) bool {
+	st, err := procState(pid)
+	return err != nil || st == "" || st == "Z" || st == "X"
+}
+
+// procState returns the state of process pid from /proc/<pid>/stat: R, S,
+// T (stopped), Z (zombie) and so on.
+func procState(pid int) (string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return true
+		return "", err
 	}
 	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
+	if f := strings.Fields(string(b[i+1:])); len(f) > 0 {
+		return f[0], nil
+	}
+	return "", nil
 }
 
 // waitGone waits up to d for pid to exit and returns how long it took.

@@ -1,7 +1,6 @@
 package plugin_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -330,12 +329,11 @@ func waitStopped(t *testing.T, pid int) {
 		return
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		st, err := procState(pid)
 		if err != nil {
 			t.Fatalf("process %d: %v", pid, err)
 		}
-		i := bytes.LastIndexByte(b, ')')
-		if f := strings.Fields(string(b[i+1:])); len(f) > 0 && f[0] == "T" {
+		if st == "T" {
 			return
 		}
 		if time.Now().After(deadline) {
