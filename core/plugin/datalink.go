@@ -431,10 +431,22 @@ func newPluginData(c net.Conn) *pluginData {
 	d := &pluginData{w: linkWriter{c: c}, subs: make(map[uint64]*serverSub)}
 	d.deliveries.flush = func(ds []linkDelivery) error {
 		return d.w.writeFunc(linkDeliver, func(b []byte) ([]byte, error) {
-			return appendDeliveryBatch(b, ds)
+			return appendDeliveryBatch(b, ds, d.refuse), nil
 		})
 	}
 	return d
+}
+
+// refuse answers, in the host's stead, a delivery that cannot be sent to
+// it: its handler rejects the message, which the broker then delivers
+// again or dead-letters as it does a rejected one.
+func (d *pluginData) refuse(dl linkDelivery, err error) {
+	d.mu.Lock()
+	ss := d.subs[dl.sub]
+	d.mu.Unlock()
+	if ss != nil {
+		ss.answer(&pluginpb.SubscribeRequest{Id: dl.id, Reject: true, Error: "plugin: the message cannot be sent to the host: " + err.Error()})
+	}
 }
 
 func (d *pluginData) register(key uint64, ss *serverSub) {
@@ -488,13 +500,9 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 				}
 			}
 		case linkPublish:
-			lcs, cancels, err := decodePublishBatch(p)
+			calls, cancels, err := decodePublishBatch(p)
 			if err != nil {
 				return fmt.Errorf("%w: publishes: %v", errLinkFrame, err)
-			}
-			calls := make([]*linkCall, len(lcs))
-			for i := range lcs {
-				calls[i] = &lcs[i]
 			}
 			if ps == nil {
 				inst := srv.impl.Load()

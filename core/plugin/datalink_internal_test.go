@@ -3,15 +3,21 @@ package plugin
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
 
@@ -129,5 +135,74 @@ func TestReadHello(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUndeliverableRejected: a message the data link cannot carry (a
+// header that is not UTF-8) is rejected by its plugin-side handler, with
+// the reason, while the messages delivered with it reach the host.
+func TestUndeliverableRejected(t *testing.T) {
+	pc, hc := net.Pipe()
+	defer pc.Close()
+	defer hc.Close()
+	d := newPluginData(pc)
+	ss := &serverSub{data: d, key: 7, pending: make(map[uint64]chan answer), ended: make(chan struct{})}
+	d.register(ss.key, ss)
+
+	// The host: reads the deliveries and accepts each, and rejects the
+	// cancellation of one.
+	arrived := make(chan string, 3)
+	go func() {
+		r := bufio.NewReader(hc)
+		var buf []byte
+		for {
+			typ, p, err := readLinkFrame(r, &buf)
+			if err != nil {
+				return
+			}
+			ds, err := decodeDeliveryBatch(p)
+			if typ != linkDeliver || err != nil {
+				t.Errorf("frame of type %d: %v", typ, err)
+				return
+			}
+			for _, dl := range ds {
+				if dl.cancel { // the handler gave up waiting
+					ss.answer(&pluginpb.SubscribeRequest{Id: dl.id, Reject: true, Error: "cancelled"})
+					continue
+				}
+				arrived <- string(dl.msg.Body)
+				ss.answer(&pluginpb.SubscribeRequest{Id: dl.id})
+			}
+		}
+	}()
+
+	msgs := []*broker.Message{
+		{Body: []byte("good 1")},
+		{Body: []byte("bad"), Header: map[string]string{"k": "\xff"}},
+		{Body: []byte("good 2")},
+	}
+	// Bounded: a handler left without an answer would wait for ever.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() { errs[i] = ss.handle(ctx, m) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("the good messages' handlers returned %v and %v, want nil", errs[0], errs[2])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "UTF-8") || !strings.Contains(errs[1].Error(), `header "k"`) {
+		t.Errorf("the bad message's handler returned %v, want a rejection naming the header and UTF-8", errs[1])
+	}
+	close(arrived)
+	var got []string
+	for b := range arrived {
+		got = append(got, b)
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[good 1 good 2]" {
+		t.Errorf("the host got %q, want the two good messages", got)
 	}
 }

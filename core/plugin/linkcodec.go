@@ -139,22 +139,25 @@ func appendPublishCall(b []byte, id uint64, topic string, msg *broker.Message, d
 	return appendUvarint(b, fCallDeadline, uint64(deadline)), nil
 }
 
-// linkDelivery is a Delivery: a message (or the cancellation of one) of
-// subscription sub.
+// linkDelivery is a Delivery: a message of subscription sub, or the
+// cancellation of one.
 type linkDelivery struct {
 	sub, id uint64
-	msg     *broker.Message // nil: a cancellation
+	msg     *broker.Message // nil for a cancellation
+	cancel  bool
 }
 
 // appendDeliveryBatch appends the contents of a DeliveryBatch of ds. A
-// message that cannot be encoded (invalid UTF-8 in a string) fails the
-// whole batch.
-func appendDeliveryBatch(b []byte, ds []linkDelivery) ([]byte, error) {
+// delivery that cannot be encoded (a string that is not UTF-8) is left
+// out and handed to refuse with the reason, so that the others go.
+func appendDeliveryBatch(b []byte, ds []linkDelivery, refuse func(linkDelivery, error)) []byte {
 	for _, d := range ds {
+		start := len(b)
 		n := sizeUvarint(fDeliverySub, d.sub) + sizeUvarint(fDeliveryID, d.id)
 		if d.msg != nil {
 			n += protowire.SizeTag(fDeliveryMessage) + protowire.SizeBytes(messageSize(d.msg))
-		} else {
+		}
+		if d.cancel {
 			n += protowire.SizeTag(fDeliveryCancel) + 1
 		}
 		b = protowire.AppendTag(b, fDeliveries, protowire.BytesType)
@@ -164,13 +167,16 @@ func appendDeliveryBatch(b []byte, ds []linkDelivery) ([]byte, error) {
 		if d.msg != nil {
 			var err error
 			if b, err = appendMessage(b, fDeliveryMessage, d.msg); err != nil {
-				return b, fmt.Errorf("delivery %d: %w", d.id, err)
+				b = b[:start]
+				refuse(d, err)
+				continue
 			}
-		} else {
+		}
+		if d.cancel {
 			b = appendUvarint(b, fDeliveryCancel, 1)
 		}
 	}
-	return b, nil
+	return b
 }
 
 // field is one field of a message being decoded.
@@ -282,7 +288,7 @@ type linkCall struct {
 
 // decodePublishBatch decodes a PublishBatch (or PublishBatchEncoded: the
 // same bytes).
-func decodePublishBatch(p []byte) (calls []linkCall, cancel []uint64, err error) {
+func decodePublishBatch(p []byte) (calls []*linkCall, cancel []uint64, err error) {
 	for len(p) > 0 {
 		f, rest, err := nextField(p)
 		if err != nil {
@@ -295,7 +301,7 @@ func decodePublishBatch(p []byte) (calls []linkCall, cancel []uint64, err error)
 			if err != nil {
 				return nil, nil, err
 			}
-			calls = append(calls, c)
+			calls = append(calls, &c)
 		case f.num == fBatchCancel && f.typ == protowire.VarintType:
 			cancel = append(cancel, f.v)
 		case f.num == fBatchCancel && f.typ == protowire.BytesType: // packed
@@ -341,10 +347,9 @@ func decodePublishCall(p []byte) (linkCall, error) {
 	return c, nil
 }
 
-// decodeDeliveryBatch decodes a DeliveryBatch. A delivery without message
-// and without cancel comes back with a nil msg and cancel false.
-func decodeDeliveryBatch(p []byte) ([]linkDeliveryIn, error) {
-	var ds []linkDeliveryIn
+// decodeDeliveryBatch decodes a DeliveryBatch.
+func decodeDeliveryBatch(p []byte) ([]linkDelivery, error) {
+	var ds []linkDelivery
 	for len(p) > 0 {
 		f, rest, err := nextField(p)
 		if err != nil {
@@ -354,7 +359,7 @@ func decodeDeliveryBatch(p []byte) ([]linkDeliveryIn, error) {
 		if f.num != fDeliveries || f.typ != protowire.BytesType {
 			continue
 		}
-		var d linkDeliveryIn
+		var d linkDelivery
 		for q := f.b; len(q) > 0; {
 			g, rest, err := nextField(q)
 			if err != nil {
@@ -380,11 +385,4 @@ func decodeDeliveryBatch(p []byte) ([]linkDeliveryIn, error) {
 		ds = append(ds, d)
 	}
 	return ds, nil
-}
-
-// linkDeliveryIn is a Delivery as the host reads it.
-type linkDeliveryIn struct {
-	sub, id uint64
-	msg     *broker.Message
-	cancel  bool
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -147,13 +148,13 @@ func TestLinkCodecDeliveries(t *testing.T) {
 		)
 		for range r.IntN(6) {
 			d := linkDelivery{sub: r.Uint64() >> r.IntN(64), id: r.Uint64() >> r.IntN(64), msg: randomMessage(r)}
+			d.cancel = d.msg == nil
 			ds = append(ds, d)
-			want.Deliveries = append(want.Deliveries, &pluginpb.Delivery{Sub: d.sub, Id: d.id, Message: toPB(d.msg), Cancel: d.msg == nil})
+			want.Deliveries = append(want.Deliveries, &pluginpb.Delivery{Sub: d.sub, Id: d.id, Message: toPB(d.msg), Cancel: d.cancel})
 		}
-		wire, err := appendDeliveryBatch(nil, ds)
-		if err != nil {
-			t.Fatal(err)
-		}
+		wire := appendDeliveryBatch(nil, ds, func(d linkDelivery, err error) {
+			t.Fatalf("round %d: delivery %d refused: %v", round, d.id, err)
+		})
 		var got pluginpb.DeliveryBatch
 		if err := proto.Unmarshal(wire, &got); err != nil {
 			t.Fatalf("round %d: generated code rejects the hand-encoded deliveries: %v", round, err)
@@ -162,7 +163,7 @@ func TestLinkCodecDeliveries(t *testing.T) {
 			t.Fatalf("round %d: generated code read %v, want %v", round, &got, &want)
 		}
 
-		wire, err = proto.Marshal(&want)
+		wire, err := proto.Marshal(&want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +184,8 @@ func TestLinkCodecDeliveries(t *testing.T) {
 }
 
 // TestLinkCodecInvalidUTF8: a string that is not UTF-8 is refused both
-// ways, as the generated code refuses it, with what it was in the error.
+// ways, as the generated code refuses it, with what it was in the error;
+// in a batch of deliveries, only the delivery that holds it is.
 func TestLinkCodecInvalidUTF8(t *testing.T) {
 	bad := "\xff\xfe"
 	for _, tt := range []struct {
@@ -200,8 +202,29 @@ func TestLinkCodecInvalidUTF8(t *testing.T) {
 		if !errors.Is(err, errInvalidUTF8) || !bytes.Contains([]byte(err.Error()), []byte(tt.in)) {
 			t.Errorf("appendPublishCall(%q, %+v) = %v, want an invalid UTF-8 error naming the %s", tt.topic, tt.msg, err, tt.in)
 		}
-		if _, err := appendDeliveryBatch(nil, []linkDelivery{{sub: 1, id: 1, msg: tt.msg}}); tt.in != "topic" && !errors.Is(err, errInvalidUTF8) {
-			t.Errorf("appendDeliveryBatch(%+v) = %v, want an invalid UTF-8 error", tt.msg, err)
+		if tt.in == "topic" {
+			continue // deliveries carry no topic
+		}
+		var refused []uint64
+		wire := appendDeliveryBatch(nil, []linkDelivery{
+			{sub: 1, id: 1, msg: &broker.Message{Body: []byte("before")}},
+			{sub: 1, id: 2, msg: tt.msg},
+			{sub: 1, id: 3, msg: &broker.Message{Body: []byte("after")}},
+		}, func(d linkDelivery, err error) {
+			if !errors.Is(err, errInvalidUTF8) || !strings.Contains(err.Error(), tt.in) {
+				t.Errorf("delivery %d refused with %v, want an invalid UTF-8 error naming the %s", d.id, err, tt.in)
+			}
+			refused = append(refused, d.id)
+		})
+		if fmt.Sprint(refused) != "[2]" {
+			t.Errorf("%+v: refused deliveries %v, want [2]", tt.msg, refused)
+		}
+		var got pluginpb.DeliveryBatch
+		if err := proto.Unmarshal(wire, &got); err != nil {
+			t.Fatalf("%+v: the batch without the refused delivery: %v", tt.msg, err)
+		}
+		if n := len(got.Deliveries); n != 2 || got.Deliveries[0].Id != 1 || got.Deliveries[1].Id != 3 {
+			t.Errorf("%+v: batch holds %v, want deliveries 1 and 3", tt.msg, &got)
 		}
 	}
 	// Invalid UTF-8 written by hand, as a buggy or hostile peer would.
@@ -223,8 +246,7 @@ func FuzzLinkCodec(f *testing.F) {
 		b, _ := appendPublishCall(nil, r.Uint64(), randomString(r), randomMessageUpTo(r, 16), r.Int64())
 		wire, _ := proto.Marshal(&pluginpb.PublishBatchEncoded{Calls: [][]byte{b}, Cancel: []uint64{1, 300}})
 		f.Add(wire)
-		wire, _ = appendDeliveryBatch(nil, []linkDelivery{{sub: 1, id: 2, msg: randomMessageUpTo(r, 16)}, {sub: 1, id: 3}})
-		f.Add(wire)
+		f.Add(appendDeliveryBatch(nil, []linkDelivery{{sub: 1, id: 2, msg: randomMessageUpTo(r, 16)}, {sub: 1, id: 3, cancel: true}}, func(linkDelivery, error) {}))
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var pb pluginpb.PublishBatch

@@ -192,7 +192,7 @@ func (ss *serverSub) send(resp *pluginpb.SubscribeResponse) error {
 // msg is nil: on the data link, batched with others, or on the stream.
 func (ss *serverSub) deliver(id uint64, msg *broker.Message) error {
 	if ss.data != nil {
-		ss.data.deliveries.add(linkDelivery{sub: ss.key, id: id, msg: msg})
+		ss.data.deliveries.add(linkDelivery{sub: ss.key, id: id, msg: msg, cancel: msg == nil})
 		return nil
 	}
 	var m *pluginpb.Message
