@@ -189,7 +189,6 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 	var (
 		cmds = make([]*goredis.StringCmd, len(pubs))
 		pipe goredis.Pipeliner
-		n    int // commands
 	)
 	if len(pubs) > 1 {
 		pipe = b.client.Pipeline()
@@ -204,10 +203,9 @@ func (b *Broker) PublishBatch(ctx context.Context, pubs []broker.Publication, er
 			cmds[i] = b.client.XAdd(ctx, b.xaddArgs(b.stream(p.Topic), encode(p.Message, nil)))
 		default:
 			cmds[i] = pipe.XAdd(ctx, b.xaddArgs(b.stream(p.Topic), encode(p.Message, nil)))
-			n++
 		}
 	}
-	if n > 0 {
+	if pipe != nil && pipe.Len() > 0 {
 		pipe.Exec(ctx) // each command carries its own error
 	}
 	closed := b.isClosed()
