@@ -98,10 +98,11 @@ func messageSize(m *broker.Message) int {
 	return n
 }
 
-// appendMessage appends field num holding the Message of m.
-func appendMessage(b []byte, num protowire.Number, m *broker.Message) ([]byte, error) {
+// appendMessage appends field num holding the Message of m, whose
+// contents are size bytes (messageSize).
+func appendMessage(b []byte, num protowire.Number, m *broker.Message, size int) ([]byte, error) {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(messageSize(m)))
+	b = protowire.AppendVarint(b, uint64(size))
 	var err error
 	if b, err = appendString(b, fMessageID, m.ID); err != nil {
 		return b, fmt.Errorf("message ID: %w", err)
@@ -132,7 +133,7 @@ func appendPublishCall(b []byte, id uint64, topic string, msg *broker.Message, d
 		return b, fmt.Errorf("topic: %w", err)
 	}
 	if msg != nil {
-		if b, err = appendMessage(b, fCallMessage, msg); err != nil {
+		if b, err = appendMessage(b, fCallMessage, msg, messageSize(msg)); err != nil {
 			return b, err
 		}
 	}
@@ -154,8 +155,10 @@ func appendDeliveryBatch(b []byte, ds []linkDelivery, refuse func(linkDelivery, 
 	for _, d := range ds {
 		start := len(b)
 		n := sizeUvarint(fDeliverySub, d.sub) + sizeUvarint(fDeliveryID, d.id)
+		var msgSize int
 		if d.msg != nil {
-			n += protowire.SizeTag(fDeliveryMessage) + protowire.SizeBytes(messageSize(d.msg))
+			msgSize = messageSize(d.msg)
+			n += protowire.SizeTag(fDeliveryMessage) + protowire.SizeBytes(msgSize)
 		}
 		if d.cancel {
 			n += protowire.SizeTag(fDeliveryCancel) + 1
@@ -166,7 +169,7 @@ func appendDeliveryBatch(b []byte, ds []linkDelivery, refuse func(linkDelivery, 
 		b = appendUvarint(b, fDeliveryID, d.id)
 		if d.msg != nil {
 			var err error
-			if b, err = appendMessage(b, fDeliveryMessage, d.msg); err != nil {
+			if b, err = appendMessage(b, fDeliveryMessage, d.msg, msgSize); err != nil {
 				b = b[:start]
 				refuse(d, err)
 				continue
