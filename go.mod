@@ -12,7 +12,10 @@ require (
 	golang.org/x/sys v0.48.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
+	lukechampine.com/blake3 v1.4.1
 )
+
+require github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"lukechampine.com/blake3"
 
 	"github.com/seedmicro/micro/core/broker"
 	brokermemory "github.com/seedmicro/micro/core/broker/memory"
@@ -509,8 +510,12 @@ func InProcessPublish() *System {
 // Startup is the start-up of a plugin.
 type Startup struct {
 	// Median and Min are the times from Open to the first successful
-	// call, the binary's checksum verified.
+	// call, the binary verified as a service verifies a plugin that
+	// micro-new installed: with its BLAKE3 digest (plugin.Pin).
 	Median, Min time.Duration
+	// SHA256 is the median with the binary's SHA-256 verified instead
+	// (a lock written before BLAKE3 digests, or plugin.WithChecksum).
+	SHA256 time.Duration
 	// Unverified is the median without checksum verification.
 	Unverified time.Duration
 	// BinarySize is the size of the plugin binary, which is hashed.
@@ -534,25 +539,27 @@ func StartOnce() error {
 	return err
 }
 
-// MeasureStartup starts the store plugin n times, with and without its
-// checksum, each time until its first successful Read.
+// MeasureStartup starts the store plugin n times with each kind of pin
+// (BLAKE3, SHA-256, none), in turn, each time until its first successful
+// Read.
 func MeasureStartup(n int) (Startup, error) {
 	sum, err := selfChecksum()
 	if err != nil {
 		return Startup{}, err
 	}
-	fi, err := os.Stat(os.Args[0])
+	self, err := os.ReadFile(os.Args[0])
 	if err != nil {
 		return Startup{}, err
 	}
-	once := func(sum []byte) (time.Duration, error) {
+	b3 := blake3.Sum256(self)
+	once := func(pin *plugin.Pin) (time.Duration, error) {
 		ctx := context.Background()
 		start := time.Now()
 		os.Setenv(envPluginChild, "store")
 		defer os.Unsetenv(envPluginChild)
 		opts := []plugin.Option{plugin.WithName("store/bench"), plugin.WithLogger(slog.New(slog.DiscardHandler))}
-		if sum != nil {
-			opts = append(opts, plugin.WithChecksum(sum))
+		if pin != nil {
+			opts = append(opts, plugin.WithPin(*pin))
 		}
 		c, err := plugin.Open(ctx, os.Args[0], plugin.KindStore, opts...)
 		if err != nil {
@@ -564,27 +571,28 @@ func MeasureStartup(n int) (Startup, error) {
 		}
 		return time.Since(start), nil
 	}
-	var verified, unverified []time.Duration
+	pins := []*plugin.Pin{{SHA256: sum, BLAKE3: b3[:]}, {SHA256: sum}, nil}
+	times := make([][]time.Duration, len(pins))
 	for range n {
-		d, err := once(sum)
-		if err != nil {
-			return Startup{}, err
+		for i, pin := range pins {
+			d, err := once(pin)
+			if err != nil {
+				return Startup{}, err
+			}
+			times[i] = append(times[i], d)
 		}
-		verified = append(verified, d)
-		if d, err = once(nil); err != nil {
-			return Startup{}, err
-		}
-		unverified = append(unverified, d)
 	}
-	if len(verified) == 0 {
+	if n <= 0 {
 		return Startup{}, errors.New("no start-up measured")
 	}
-	slices.Sort(verified)
-	slices.Sort(unverified)
+	for _, t := range times {
+		slices.Sort(t)
+	}
 	return Startup{
-		Median:     verified[len(verified)/2],
-		Min:        verified[0],
-		Unverified: unverified[len(unverified)/2],
-		BinarySize: fi.Size(),
+		Median:     times[0][n/2],
+		Min:        times[0][0],
+		SHA256:     times[1][n/2],
+		Unverified: times[2][n/2],
+		BinarySize: int64(len(self)),
 	}, nil
 }

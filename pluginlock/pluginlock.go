@@ -6,7 +6,8 @@
 //
 //   - The plugin directory's lock (<plugin dir>/micro.lock), written by
 //     `micro-new install`: what is installed there, with the sha256 of each binary
-//     as it was when installed.
+//     as it was when installed, and its BLAKE3, which a service checks before
+//     each launch because it is several times faster to compute.
 //   - A project's lock (micro.lock at the project root, committed, like Terraform's
 //     lock file): what the project pins. `micro-new install` with no argument
 //     inside the project installs exactly that and refuses a build whose sha256
@@ -20,7 +21,8 @@
 //	if err != nil { ... }
 //	sum, err := lock.Checksum("broker/rabbitmq") // the pin for this platform
 //	if err != nil { ... }                        // names the plugin and the fix
-//	// hand sum to the plugin host; or check a binary directly:
+//	// hand sum to the plugin host (or lock.Pin's two digests, as
+//	// core/plugin.Pin); or check a binary directly:
 //	err = pluginlock.Verify("broker/rabbitmq", binaryPath, sum)
 //
 // A service may also hold a project lock (Find searches upward from a directory)
@@ -43,13 +45,21 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+
+	"lukechampine.com/blake3"
 )
 
 // FileName is the name of a lock file, in a plugin directory and in a project.
 const FileName = "micro.lock"
 
-// Format is the version of the lock file format that this package writes.
-const Format = 1
+// Format is the newest version of the lock file format, the one that this
+// package writes when a plugin has a BLAKE3 digest. A file without one is
+// written as format 1, which programs that predate BLAKE3 read too.
+// Parse reads both.
+const Format = 2
+
+// formatSHA256 is the format without BLAKE3 digests.
+const formatSHA256 = 1
 
 // File is the content of a lock file. Plugins are kept sorted by name.
 type File struct {
@@ -74,6 +84,12 @@ type Plugin struct {
 	// that platform. A plugin directory's lock has one platform; a project's lock
 	// gains one per platform its developers install on.
 	SHA256 map[string]string `json:"sha256"`
+	// BLAKE3 maps a platform to the hex BLAKE3-256 of the binary. Only a
+	// plugin directory's lock has it: `micro-new install` records it beside
+	// the SHA-256 of the same file, and a service checks it before every
+	// launch, as it is several times faster to compute (core/plugin.Pin). A
+	// project's lock pins the SHA-256 alone.
+	BLAKE3 map[string]string `json:"blake3,omitempty"`
 }
 
 // Platform returns this program's platform as the lock file spells it: GOOS/GOARCH.
@@ -110,8 +126,8 @@ func Parse(data []byte) (*File, error) {
 	if dec.More() {
 		return nil, errors.New("decode: data after the JSON object")
 	}
-	if f.Format != Format {
-		return nil, fmt.Errorf("format %d: this program reads format %d", f.Format, Format)
+	if f.Format != Format && f.Format != formatSHA256 {
+		return nil, fmt.Errorf("format %d: this program reads formats %d and %d", f.Format, formatSHA256, Format)
 	}
 	seen := make(map[string]bool, len(f.Plugins))
 	for _, p := range f.Plugins {
@@ -131,6 +147,17 @@ func Parse(data []byte) (*File, error) {
 			}
 			if !sumRE.MatchString(sum) {
 				return nil, fmt.Errorf("plugin %s: sha256 for %s: want 64 lower-case hex digits", p.Name, plat)
+			}
+		}
+		if len(p.BLAKE3) > 0 && f.Format < Format {
+			return nil, fmt.Errorf("plugin %s: blake3 digests need format %d, the file says %d", p.Name, Format, f.Format)
+		}
+		for plat, sum := range p.BLAKE3 {
+			if _, ok := p.SHA256[plat]; !ok {
+				return nil, fmt.Errorf("plugin %s: blake3 for %s without a sha256 for it", p.Name, plat)
+			}
+			if !sumRE.MatchString(sum) {
+				return nil, fmt.Errorf("plugin %s: blake3 for %s: want 64 lower-case hex digits", p.Name, plat)
 			}
 		}
 	}
@@ -165,9 +192,14 @@ func ReadDir(pluginDir string) (*File, error) {
 // Marshal encodes f deterministically: plugins sorted by name, keys in a fixed
 // order, two-space indentation and a final newline.
 func (f *File) Marshal() []byte {
-	c := File{Format: Format, Plugins: slices.Clone(f.Plugins)}
+	c := File{Format: formatSHA256, Plugins: slices.Clone(f.Plugins)}
 	if c.Plugins == nil {
 		c.Plugins = []Plugin{}
+	}
+	for _, p := range c.Plugins {
+		if len(p.BLAKE3) > 0 {
+			c.Format = Format
+		}
 	}
 	c.sort()
 	data, err := json.MarshalIndent(c, "", "  ")
@@ -301,6 +333,22 @@ func (f *File) Checksum(name string) ([]byte, error) {
 	return sum, nil
 }
 
+// Pin returns the digests f pins for the named plugin on this platform:
+// its sha256, as Checksum does, and its BLAKE3-256 if f records one (nil
+// otherwise).
+func (f *File) Pin(name string) (sha256, blake3 []byte, err error) {
+	if sha256, err = f.Checksum(name); err != nil {
+		return nil, nil, err
+	}
+	p, _ := f.Get(name)
+	if s, ok := p.BLAKE3[Platform()]; ok {
+		if blake3, err = hex.DecodeString(s); err != nil {
+			return nil, nil, fmt.Errorf("plugin %s: blake3: %w", name, err)
+		}
+	}
+	return sha256, blake3, nil
+}
+
 // MismatchError says that a plugin binary's sha256 differs from its pin.
 type MismatchError struct {
 	Name   string
@@ -330,6 +378,21 @@ func HashFile(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// HashFileBoth returns the hex sha256 and the hex BLAKE3-256 of the file at
+// path, read once.
+func HashFileBoth(path string) (sha256Hex, blake3Hex string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	s, b := sha256.New(), blake3.New(32, nil)
+	if _, err := io.CopyBuffer(io.MultiWriter(s, b), f, make([]byte, 1<<20)); err != nil {
+		return "", "", err
+	}
+	return hex.EncodeToString(s.Sum(nil)), hex.EncodeToString(b.Sum(nil)), nil
 }
 
 // Verify hashes the binary at path and returns a *MismatchError naming the

@@ -84,7 +84,7 @@ func TestRoundTripIsDeterministic(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	tests := map[string]string{
-		`{"format": 2, "plugins": []}`:                                                    "format 2",
+		`{"format": 3, "plugins": []}`:                                                    "format 3",
 		`{"format": 1, "plugins": [], "x": 1}`:                                            "unknown field",
 		`{"format": 1, "plugins": [{"name": "rabbitmq", "version": "1", "source": "s"}]}`: "want <kind>/<name>",
 		`{"format": 1, "plugins": [{"name": "a/b", "version": "1", "source": "s"}, {"name": "a/b", "version": "1", "source": "s"}]}`: "listed twice",
@@ -92,11 +92,68 @@ func TestParseRejects(t *testing.T) {
 		`{"format": 1, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux": "` + sumA + `"}}]}`:            "GOOS/GOARCH",
 		`{"format": 1, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux/amd64": "AB"}}]}`:                "hex",
 		`{"format": 1, "plugins": []} {}`: "after the JSON object",
+		`{"format": 1, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux/amd64": "` + sumA + `"}, "blake3": {"linux/amd64": "` + sumA + `"}}]}`: "blake3 digests need format 2",
+		`{"format": 2, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux/amd64": "` + sumA + `"}, "blake3": {"linux/arm64": "` + sumA + `"}}]}`: "blake3 for linux/arm64 without a sha256",
+		`{"format": 2, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux/amd64": "` + sumA + `"}, "blake3": {"linux/amd64": "AB"}}]}`:           "blake3 for linux/amd64: want 64",
 	}
 	for in, want := range tests {
 		if _, err := pluginlock.Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%s): %v, want %q", in, err, want)
 		}
+	}
+}
+
+// A lock with BLAKE3 digests is written as format 2 and read back with
+// them; one without stays format 1, which older programs read.
+func TestBLAKE3DigestsAndFormat(t *testing.T) {
+	var f pluginlock.File
+	f.Put(pluginlock.Plugin{Name: "store/redis", Version: "0.1.0", Source: "s", SHA256: map[string]string{"linux/amd64": sumA}})
+	if got := string(f.Marshal()); !strings.Contains(got, `"format": 1,`) || strings.Contains(got, "blake3") {
+		t.Fatalf("a lock without BLAKE3 digests:\n%s", got)
+	}
+	sumB := strings.Repeat("b", 64)
+	f.Put(pluginlock.Plugin{Name: "broker/redis", Version: "0.1.0", Source: "s",
+		SHA256: map[string]string{pluginlock.Platform(): sumA}, BLAKE3: map[string]string{pluginlock.Platform(): sumB}})
+	data := f.Marshal()
+	if !strings.Contains(string(data), `"format": 2,`) {
+		t.Fatalf("a lock with BLAKE3 digests:\n%s", data)
+	}
+	back, err := pluginlock.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, b3, err := back.Pin("broker/redis")
+	if err != nil || hex.EncodeToString(sha) != sumA || hex.EncodeToString(b3) != sumB {
+		t.Fatalf("Pin = %x, %x, %v; want %s, %s", sha, b3, err, sumA, sumB)
+	}
+	if runtime.GOOS+"/"+runtime.GOARCH != "linux/amd64" {
+		return
+	}
+	// No BLAKE3 recorded: the sha256 alone.
+	sha, b3, err = back.Pin("store/redis")
+	if err != nil || hex.EncodeToString(sha) != sumA || b3 != nil {
+		t.Fatalf("Pin without BLAKE3 = %x, %x, %v", sha, b3, err)
+	}
+}
+
+func TestHashFileBoth(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sha, b3, err := pluginlock.HashFileBoth(path)
+	// The digests of no bytes: FIPS 180-4 and the BLAKE3 specification's
+	// test vectors.
+	if err != nil || sha != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" ||
+		b3 != "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262" {
+		t.Fatalf("HashFileBoth(empty) = %s, %s, %v", sha, b3, err)
+	}
+	if err := os.WriteFile(path, []byte("plugin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sha, _, err = pluginlock.HashFileBoth(path)
+	if want, _ := pluginlock.HashFile(path); err != nil || sha != want {
+		t.Fatalf("HashFileBoth sha256 = %s, %v; HashFile says %s", sha, err, want)
 	}
 }
 

@@ -88,7 +88,23 @@ func install(t *testing.T, dir, name string, pin bool) (string, string) {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if pin {
+		// As micro-new install records it: the sha256 and the BLAKE3.
+		_, b3, err := pluginlock.HashFileBoth(path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		pinIn(t, filepath.Join(dir, pluginlock.FileName), name, sum)
+		lockPath := filepath.Join(dir, pluginlock.FileName)
+		lock, err := pluginlock.Read(lockPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := lock.Get(name)
+		p.BLAKE3 = map[string]string{pluginlock.Platform(): b3}
+		lock.Put(p)
+		if err := pluginlock.Write(lockPath, lock); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return path, sum
 }

@@ -248,7 +248,7 @@ func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind,
 	}
 	m := plugin.NewManager(pluginDir, append([]plugin.Option{
 		plugin.WithLogger(r.logger),
-		plugin.WithChecksumFunc(func(ctx context.Context, name string) ([]byte, error) {
+		plugin.WithPinFunc(func(ctx context.Context, name string) (plugin.Pin, error) {
 			return r.checksum(pluginDir, name)
 		}),
 	}, r.pluginOpts...)...)
@@ -294,54 +294,57 @@ func pluginSettings(c Component) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// checksum returns the checksum the plugin directory's lock file pins for
-// the plugin name, after checking it against the project's lock file, if
-// any. It runs before every launch of the plugin.
-func (r *Resolver) checksum(pluginDir, name string) ([]byte, error) {
+// checksum returns the digests the plugin directory's lock file pins for
+// the plugin name (its sha256 and, when the install recorded it, its
+// BLAKE3, which the host then checks), after checking the sha256 against
+// the project's lock file, if any. It runs before every launch of the
+// plugin.
+func (r *Resolver) checksum(pluginDir, name string) (plugin.Pin, error) {
 	lock, err := pluginlock.ReadDir(pluginDir)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", name, err)
+		return plugin.Pin{}, fmt.Errorf("plugin %s: %w", name, err)
 	}
-	sum, err := lock.Checksum(name)
+	sum, b3, err := lock.Pin(name)
 	if err != nil {
-		return nil, err
+		return plugin.Pin{}, err
 	}
+	pinned := plugin.Pin{SHA256: sum, BLAKE3: b3}
 	dir := r.workDir
 	if dir == "" {
 		if dir, err = os.Getwd(); err != nil {
-			return nil, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
+			return plugin.Pin{}, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
 		}
 	}
 	projectLock, err := pluginlock.Find(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return sum, nil
+		return pinned, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
+		return plugin.Pin{}, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
 	}
 	if same, _ := sameFile(projectLock, filepath.Join(pluginDir, pluginlock.FileName)); same {
-		return sum, nil
+		return pinned, nil
 	}
 	project, err := pluginlock.Read(projectLock)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: the project's lock file: %w", name, err)
+		return plugin.Pin{}, fmt.Errorf("plugin %s: the project's lock file: %w", name, err)
 	}
-	pin, ok := project.Get(name)
-	if !ok {
-		return sum, nil
+	pin, found := project.Get(name)
+	if !found {
+		return pinned, nil
 	}
-	want, ok := pin.SHA256[pluginlock.Platform()]
-	if !ok {
-		return sum, nil
+	want, found := pin.SHA256[pluginlock.Platform()]
+	if !found {
+		return pinned, nil
 	}
 	if got := hex.EncodeToString(sum); got != want {
 		installed, _ := lock.Get(name)
-		return nil, &ProjectMismatchError{
+		return plugin.Pin{}, &ProjectMismatchError{
 			Name: name, ProjectLock: projectLock, ProjectVersion: pin.Version, ProjectSHA256: want,
 			PluginDir: pluginDir, InstalledVersion: installed.Version, InstalledSHA256: got,
 		}
 	}
-	return sum, nil
+	return pinned, nil
 }
 
 func sameFile(a, b string) (bool, error) {

@@ -3,6 +3,7 @@ package resolve_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -168,23 +169,40 @@ func TestResolutionOrder(t *testing.T) {
 			t.Errorf("Broker = %v, want a *NotFoundError saying the lock does not pin it", err)
 		}
 	})
-	t.Run("tampered", func(t *testing.T) {
-		tdir := t.TempDir()
-		path, _ := install(t, tdir, "broker/fake", true)
-		f, _ := os.OpenFile(path, os.O_RDWR, 0)
-		f.WriteAt([]byte{0xff}, 4096)
-		f.Close()
-		marker := filepath.Join(t.TempDir(), "pid")
-		t.Setenv(envMarker, marker)
-		r := resolve.New(resolve.WithPluginDir(tdir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
-		_, _, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
-		if !errors.Is(err, plugin.ErrChecksumMismatch) {
-			t.Errorf("Broker = %v, want ErrChecksumMismatch", err)
-		}
-		if _, err := os.Stat(marker); err == nil {
-			t.Error("the tampered plugin ran")
-		}
-	})
+	// A lock with the BLAKE3 digest (as micro-new install writes it) is
+	// checked with it; one from before BLAKE3, with the sha256.
+	for _, withBLAKE3 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tampered, BLAKE3 in the lock %v", withBLAKE3), func(t *testing.T) {
+			tdir := t.TempDir()
+			path, sum := install(t, tdir, "broker/fake", true)
+			if !withBLAKE3 {
+				pinIn(t, filepath.Join(tdir, pluginlock.FileName), "broker/fake", sum)
+				r := resolve.New(resolve.WithPluginDir(tdir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
+				_, closeB, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
+				if err != nil {
+					t.Fatalf("Broker, pinned by sha256 alone: %v", err)
+				}
+				closeB(context.Background())
+			}
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			f.WriteAt([]byte{0xff}, 4096)
+			f.Close()
+			marker := filepath.Join(t.TempDir(), "pid")
+			t.Setenv(envMarker, marker)
+			r := resolve.New(resolve.WithPluginDir(tdir), resolve.WithWorkDir(work), resolve.WithLogger(quiet))
+			_, _, err := r.Broker(t.Context(), resolve.Config{Broker: resolve.Component{Name: "fake"}}, nil)
+			if !errors.Is(err, plugin.ErrChecksumMismatch) {
+				t.Errorf("Broker = %v, want ErrChecksumMismatch", err)
+			}
+			alg := map[bool]string{true: "BLAKE3", false: "SHA-256"}[withBLAKE3]
+			if err != nil && !strings.Contains(err.Error(), "has the "+alg+" checksum") {
+				t.Errorf("Broker = %v, want the %s checked", err, alg)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the tampered plugin ran")
+			}
+		})
+	}
 }
 
 func TestProjectLock(t *testing.T) {

@@ -450,6 +450,7 @@ func installOne(s *session, arg string) error {
 func pinInProject(project *pluginlock.File, path string, old pluginlock.Plugin, had bool, got pluginlock.Plugin) error {
 	p := got
 	p.SHA256 = map[string]string{}
+	p.BLAKE3 = nil // a project pins the sha256 alone
 	if had && old.Version == got.Version {
 		for k, v := range old.SHA256 {
 			p.SHA256[k] = v

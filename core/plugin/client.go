@@ -181,15 +181,19 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
 	}
-	sum := o.checksum
-	if o.checksumFunc != nil {
-		var err error
-		if sum, err = o.checksumFunc(ctx, name); err != nil {
+	pin := o.pin
+	if o.pinFunc != nil {
+		p, err := o.pinFunc(ctx, name)
+		if err != nil {
 			return nil, err
 		}
-		if sum == nil {
+		if p.SHA256 == nil && p.BLAKE3 == nil {
 			return nil, fmt.Errorf("plugin %s: no checksum pinned; not started", name)
 		}
+		pin = &p
+	}
+	if err := pin.check(); err != nil {
+		return nil, fmt.Errorf("plugin %s: %w; not started", name, err)
 	}
 	bin, err := openBinary(path)
 	if err != nil {
@@ -199,7 +203,7 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
 	}
 	defer bin.Close()
-	if err := verify(bin, name, path, sum); err != nil {
+	if err := verify(bin, name, path, pin); err != nil {
 		return nil, err
 	}
 

@@ -34,7 +34,7 @@
 // verify; a service rarely uses it directly, but through package resolve,
 // which looks the checksum up in the directory's lock file:
 //
-//	m := plugin.NewManager(dir, plugin.WithChecksumFunc(lookup), plugin.WithLogger(logger))
+//	m := plugin.NewManager(dir, plugin.WithPinFunc(lookup), plugin.WithLogger(logger))
 //	c, err := m.Open(ctx, "broker/rabbitmq", plugin.WithSettings(settings))
 //	if err != nil { ... }
 //	b := c.Broker() // a broker.Broker
@@ -74,7 +74,7 @@
 // # Lifecycle
 //
 //  1. Before every launch, the first and each restart: the checksum is
-//     looked up (WithChecksum, WithChecksumFunc), the binary is opened and
+//     looked up (WithChecksum, WithPin, WithChecksumFunc, WithPinFunc), the binary is opened and
 //     checked, and what was opened is hashed (see Security). A binary that
 //     fails is not started: ErrChecksumMismatch, ErrUnsafeBinary.
 //  2. The host makes the launch's TLS certificates, and starts the binary
@@ -112,7 +112,8 @@
 // every component of the binary's path without following symbolic links
 // (openat and O_NOFOLLOW), so a path through a link is refused, and so is a
 // binary that is not a regular file or that group or others may write. It
-// hashes the opened file, and on Linux starts that very file
+// hashes the opened file (BLAKE3 when the Pin has that digest, as
+// `micro-new install` records it, else SHA-256), and on Linux starts that very file
 // (/proc/self/fd/N), not the path, so replacing the path after the check
 // changes nothing. What remains is writing into the file itself, which
 // takes its owner's rights, the same that rewrite the lock file pinning

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"lukechampine.com/blake3"
+
 	"github.com/seedmicro/micro/core/plugin"
 )
 
@@ -82,6 +84,14 @@ func TestChecksum(t *testing.T) {
 
 	t.Run("match", func(t *testing.T) {
 		c := mustOpenChild(t, plugin.KindStore, "store", plugin.WithChecksum(sum[:]))
+		if _, err := c.Store().List(t.Context(), ""); err != nil {
+			t.Fatalf("List: %v", err)
+		}
+	})
+	t.Run("BLAKE3 match", func(t *testing.T) {
+		b3 := blake3.Sum256(self)
+		// The SHA-256 is wrong: with a BLAKE3 digest, that is what the host checks.
+		c := mustOpenChild(t, plugin.KindStore, "store", plugin.WithPin(plugin.Pin{SHA256: wrong[:], BLAKE3: b3[:]}))
 		if _, err := c.Store().List(t.Context(), ""); err != nil {
 			t.Fatalf("List: %v", err)
 		}

@@ -131,8 +131,8 @@ func (m *Manager) Open(ctx context.Context, name string, opts ...Option) (*Clien
 	all := make([]Option, 0, len(m.opts)+len(opts)+1)
 	all = append(append(append(all, m.opts...), WithName(name)), opts...)
 	o := newOptions(all)
-	if o.checksum == nil && o.checksumFunc == nil {
-		return nil, fmt.Errorf("plugin %s: no checksum to verify %s against: a Manager starts only pinned binaries (WithChecksumFunc)", name, path)
+	if o.pin == nil && o.pinFunc == nil {
+		return nil, fmt.Errorf("plugin %s: no checksum to verify %s against: a Manager starts only pinned binaries (WithPinFunc, WithChecksumFunc)", name, path)
 	}
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, &wrapError{

@@ -23,8 +23,8 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	settings       []byte
-	checksum       []byte
-	checksumFunc   func(ctx context.Context, name string) ([]byte, error)
+	pin            *Pin
+	pinFunc        func(ctx context.Context, name string) (Pin, error)
 	logger         *slog.Logger
 	name           string
 	startTimeout   time.Duration
@@ -102,11 +102,17 @@ func WithSettings(settings []byte) Option {
 // WithChecksum makes Open verify, before it starts the binary and before
 // every restart, that the binary's SHA-256 checksum is sum; when it is not,
 // Open fails with ErrChecksumMismatch and nothing is started. Without it (or
-// WithChecksumFunc) Open does not verify the binary; a Manager refuses to
-// start it.
+// WithPin, WithChecksumFunc, WithPinFunc) Open does not verify the binary; a
+// Manager refuses to start it. It is WithPin(Pin{SHA256: sum}).
 func WithChecksum(sum []byte) Option {
-	sum = bytes.Clone(sum)
-	return optionFunc(func(o *options) { o.checksum, o.checksumFunc = sum, nil })
+	return WithPin(Pin{SHA256: sum})
+}
+
+// WithPin is WithChecksum with a Pin: the binary is verified with its
+// BLAKE3 digest when the pin has one, else with its SHA-256.
+func WithPin(p Pin) Option {
+	p = Pin{SHA256: bytes.Clone(p.SHA256), BLAKE3: bytes.Clone(p.BLAKE3)}
+	return optionFunc(func(o *options) { o.pin, o.pinFunc = &p, nil })
 }
 
 // WithChecksumFunc is WithChecksum with the checksum looked up by f, with
@@ -115,7 +121,15 @@ func WithChecksum(sum []byte) Option {
 // the lock, so that a restart starts the binary pinned at that moment. An
 // error of f fails the launch with that error, and nothing is started.
 func WithChecksumFunc(f func(ctx context.Context, name string) ([]byte, error)) Option {
-	return optionFunc(func(o *options) { o.checksumFunc, o.checksum = f, nil })
+	return WithPinFunc(func(ctx context.Context, name string) (Pin, error) {
+		sum, err := f(ctx, name)
+		return Pin{SHA256: sum}, err
+	})
+}
+
+// WithPinFunc is WithChecksumFunc with a Pin.
+func WithPinFunc(f func(ctx context.Context, name string) (Pin, error)) Option {
+	return optionFunc(func(o *options) { o.pinFunc, o.pin = f, nil })
 }
 
 // WithLogger sets the logger that receives the plugin's logs, and those of

@@ -27,11 +27,23 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"lukechampine.com/blake3"
 
 	"github.com/seedmicro/micro/core/plugin"
 )
 
 // selfSum is the SHA-256 of the test binary, which serves the test plugins.
+// selfBLAKE3 is the BLAKE3-256 of the test binary.
+func selfBLAKE3(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := blake3.Sum256(data)
+	return sum[:]
+}
+
 func selfSum(t *testing.T) []byte {
 	t.Helper()
 	f, err := os.Open(os.Args[0])
@@ -126,7 +138,7 @@ func refusedBeforeExec(t *testing.T, path string, want error, msg string, opts .
 		c.Close()
 		t.Fatalf("Open %s succeeded, want %v", path, want)
 	}
-	if !errors.Is(err, want) {
+	if want != nil && !errors.Is(err, want) {
 		t.Errorf("Open = %v, want an error matching %v", err, want)
 	}
 	if !strings.Contains(err.Error(), msg) {
@@ -148,6 +160,28 @@ func TestTamperedBinaryIsNotStarted(t *testing.T) {
 	path := copySelf(t, t.TempDir(), "micro-plugin-store-test", 0o755)
 	flipByte(t, path)
 	refusedBeforeExec(t, path, plugin.ErrChecksumMismatch, "checksum mismatch", plugin.WithChecksum(sum))
+	// With both digests the host checks BLAKE3, and refuses all the same.
+	refusedBeforeExec(t, path, plugin.ErrChecksumMismatch, "has the BLAKE3 checksum",
+		plugin.WithPin(plugin.Pin{SHA256: sum, BLAKE3: selfBLAKE3(t)}))
+}
+
+// A pin of the wrong length is refused before anything is opened or
+// started, with what is wrong.
+func TestMalformedPinIsRefused(t *testing.T) {
+	path := copySelf(t, t.TempDir(), "micro-plugin-store-test", 0o755)
+	short := plugin.WithPin(plugin.Pin{BLAKE3: selfBLAKE3(t)[:16]})
+	refusedBeforeExecMsg(t, path, "the pinned BLAKE3 checksum is 16 bytes; want 32", short)
+	long := plugin.WithChecksum(append(selfSum(t), 0))
+	refusedBeforeExecMsg(t, path, "the pinned SHA-256 checksum is 33 bytes; want 32", long)
+	empty := plugin.WithPinFunc(func(context.Context, string) (plugin.Pin, error) { return plugin.Pin{}, nil })
+	refusedBeforeExecMsg(t, path, "no checksum pinned", empty)
+}
+
+// refusedBeforeExecMsg is refusedBeforeExec for an error that matches no
+// sentinel.
+func refusedBeforeExecMsg(t *testing.T, path, msg string, opts ...plugin.Option) {
+	t.Helper()
+	refusedBeforeExec(t, path, nil, msg, opts...)
 }
 
 func TestUnsafeBinaryIsNotStarted(t *testing.T) {

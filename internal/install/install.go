@@ -260,7 +260,9 @@ func (in *Installer) Install(ctx context.Context, req Request) (_ *Result, err e
 	if err := syncFile(bin); err != nil {
 		return nil, wrap("sync", err, "")
 	}
-	sum, err := pluginlock.HashFile(bin)
+	// Both digests of the same bytes: the sha256 is the pin, checked here;
+	// the BLAKE3 is what a service checks before each launch.
+	sum, b3, err := pluginlock.HashFileBoth(bin)
 	if err != nil {
 		return nil, wrap("hash", err, "")
 	}
@@ -281,7 +283,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (_ *Result, err e
 	}
 
 	entry := pluginlock.Plugin{Name: req.Name, Version: version, Catalog: req.Catalog, Source: source,
-		SHA256: map[string]string{in.platform: sum}}
+		SHA256: map[string]string{in.platform: sum}, BLAKE3: map[string]string{in.platform: b3}}
 	if entry.Version == "" {
 		entry.Version = "local"
 	}

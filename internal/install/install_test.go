@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"lukechampine.com/blake3"
 
 	"github.com/seedmicro/micro/internal/archive"
 	"github.com/seedmicro/micro/internal/archive/archivetest"
@@ -120,6 +121,15 @@ func TestInstallArtifactFile(t *testing.T) {
 	want := pluginlock.Plugin{Name: "broker/fake", Version: "1.0.0", Catalog: "test", Source: fileURL(fakes["v1"]), SHA256: map[string]string{pluginlock.Platform(): sum}}
 	if got, ok := lock.Get("broker/fake"); !ok || got.Version != want.Version || got.Source != want.Source || !maps.Equal(got.SHA256, want.SHA256) || got.Catalog != "test" {
 		t.Errorf("lock entry %+v, want %+v", got, want)
+	}
+	// The BLAKE3 the host checks before each launch is that of the file.
+	data, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b3 := blake3.Sum256(data)
+	if got, _ := lock.Get("broker/fake"); got.BLAKE3[pluginlock.Platform()] != hex.EncodeToString(b3[:]) {
+		t.Errorf("lock entry's BLAKE3 %v, want %x", got.BLAKE3, b3)
 	}
 	for _, s := range []string{"broker/fake: fetching", "checking the go-plugin handshake", "installing"} {
 		if !strings.Contains(progress.String(), s) {
@@ -396,6 +406,20 @@ func TestVerifyFindsTampering(t *testing.T) {
 			}
 		})
 	}
+	t.Run("BLAKE3 edited in the lock", func(t *testing.T) {
+		in, _ := installV1(t)
+		lock, _ := in.Installed()
+		p, _ := lock.Get("broker/fake")
+		p.BLAKE3 = map[string]string{pluginlock.Platform(): strings.Repeat("0", 64)}
+		lock.Put(p)
+		if err := pluginlock.Write(filepath.Join(in.Dir(), pluginlock.FileName), lock); err != nil {
+			t.Fatal(err)
+		}
+		checks, _ := in.Verify(ctx, nil, "")
+		if c := checks[0]; c.Status != install.StatusModified || !strings.Contains(c.Problem, "BLAKE3") {
+			t.Errorf("check %+v, want the BLAKE3 mismatch a service would refuse", c)
+		}
+	})
 	t.Run("untracked", func(t *testing.T) {
 		in, _ := installV1(t)
 		os.WriteFile(filepath.Join(in.Dir(), "micro-plugin-store-stray"), []byte("x"), 0o755)

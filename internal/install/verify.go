@@ -77,11 +77,16 @@ func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, proje
 		case c.Want == "":
 			c.Status, c.Problem = StatusUnpinned, fmt.Sprintf("the lock has no sha256 for %s", in.platform)
 		default:
-			c.Got, err = pluginlock.HashFile(path)
+			var b3 string
+			c.Got, b3, err = pluginlock.HashFileBoth(path)
+			want3, has3 := p.BLAKE3[in.platform]
 			if err != nil {
 				c.Status, c.Problem = StatusMissing, err.Error()
 			} else if c.Got != c.Want {
 				c.Status, c.Problem = StatusModified, fmt.Sprintf("sha256 of %s is %s, but %s pins %s: the binary changed after it was installed", path, c.Got, filepath.Join(in.dir, pluginlock.FileName), c.Want)
+			} else if has3 && b3 != want3 {
+				// What a service checks before a launch: it would refuse.
+				c.Status, c.Problem = StatusModified, fmt.Sprintf("BLAKE3 of %s is %s, but %s records %s: the lock was edited after the install", path, b3, filepath.Join(in.dir, pluginlock.FileName), want3)
 			} else {
 				c.Status = StatusOK
 			}
