@@ -265,6 +265,7 @@ func TestDirFromEnv(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"format": 1, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux/amd64": "` + sumA + `"}}]}`))
+	f.Add([]byte(`{"format": 2, "plugins": [{"name": "a/b", "version": "1", "source": "s", "sha256": {"linux/amd64": "` + sumA + `"}, "blake3": {"linux/amd64": "` + sumA + `"}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lock, err := pluginlock.Parse(data)
 		if err != nil {
