@@ -104,6 +104,12 @@ type BrokerResult struct {
 	// CPU time used while measuring, by this process and by the plugin
 	// process (0 without one); -1 where it cannot be read (see ProcessCPU).
 	HostCPU, PluginCPU time.Duration
+	// Busy and Steal are the shares of the machine's CPU time, all CPUs
+	// together, that were busy and that the hypervisor gave to other
+	// guests while measuring; -1 where unknown. A busy share near 1 says
+	// the machine was the limit; a large steal, that other guests slowed
+	// this measurement and not the others of the round.
+	Busy, Steal float64
 }
 
 // HostCPUPerMessage and PluginCPUPerMessage are the CPU time per message
@@ -124,10 +130,13 @@ type cpuMeter struct {
 	pid                int
 	host, plugin       time.Duration
 	hostErr, pluginErr error
+	busy, steal, total time.Duration
+	machineErr         error
 }
 
 func startCPU(s *BrokerSystem) *cpuMeter {
 	m := &cpuMeter{s: s}
+	m.busy, m.steal, m.total, m.machineErr = MachineCPU()
 	m.host, m.hostErr = ProcessCPU(0)
 	if s.PluginPID != nil {
 		if m.pid = s.PluginPID(); m.pid != 0 {
@@ -143,6 +152,11 @@ func (m *cpuMeter) stop(r *BrokerResult) {
 	r.HostCPU, r.PluginCPU = -1, 0
 	if h, err := ProcessCPU(0); err == nil && m.hostErr == nil {
 		r.HostCPU = h - m.host
+	}
+	r.Busy, r.Steal = -1, -1
+	if busy, steal, total, err := MachineCPU(); err == nil && m.machineErr == nil && total > m.total {
+		t := float64(total - m.total)
+		r.Busy, r.Steal = float64(busy-m.busy)/t, float64(steal-m.steal)/t
 	}
 	if m.s.PluginPID == nil {
 		return

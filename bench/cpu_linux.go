@@ -49,3 +49,28 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	}
 	return time.Duration(total) * clockTick, nil
 }
+
+// MachineCPU returns the time all CPUs of the machine have spent, since
+// boot: busy (user, nice, system, irq, softirq), stolen by the hypervisor
+// for other guests (steal), and in all (busy, steal, idle and iowait), from
+// the first line of /proc/stat.
+func MachineCPU() (busy, steal, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var v [8]int64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		if v[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return 0, 0, 0, fmt.Errorf("/proc/stat: %v", err)
+		}
+	}
+	b64 := v[0] + v[1] + v[2] + v[5] + v[6]
+	return time.Duration(b64) * clockTick, time.Duration(v[7]) * clockTick,
+		time.Duration(b64+v[3]+v[4]+v[7]) * clockTick, nil
+}

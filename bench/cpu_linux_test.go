@@ -37,3 +37,25 @@ func TestProcessCPU(t *testing.T) {
 		t.Error("ProcessCPU of a process that does not exist: no error")
 	}
 }
+
+// TestMachineCPU: while this process spins, the machine's busy time grows
+// by at least part of it, and the shares stay within the total.
+func TestMachineCPU(t *testing.T) {
+	busy0, steal0, total0, err := MachineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spin := 300 * time.Millisecond
+	for start := time.Now(); time.Since(start) < spin; {
+	}
+	busy1, steal1, total1, err := MachineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := busy1 - busy0; d < spin/2 {
+		t.Errorf("busy time grew by %v while spinning for %v", d, spin)
+	}
+	if busy1-busy0+steal1-steal0 > total1-total0 || total1 <= total0 {
+		t.Errorf("busy %v + steal %v of a total of %v", busy1-busy0, steal1-steal0, total1-total0)
+	}
+}

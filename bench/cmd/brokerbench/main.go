@@ -256,10 +256,11 @@ func run(ctx context.Context, f *flags) (failed bool, err error) {
 	fmt.Printf("# %d publishers, %d-byte messages; publish: %v per system; pubsub: %d messages per system; run %s\n",
 		f.publishers, f.size, f.duration, f.messages, id)
 	fmt.Println("# cpu: CPU time per message of this process (host) and of the plugin process, in µs; the server's is not counted")
-	fmt.Printf("%-9s %-8s %-7s %9s %8s %10s %7s %6s %8s %8s\n", "broker", "test", "system", "messages", "seconds", "msg/s", "errors", "extra", "host_cpu", "plug_cpu")
+	fmt.Println("# busy, steal: shares of the machine's CPU time (all CPUs) busy, and taken by the hypervisor for other guests, while measuring")
+	fmt.Printf("%-9s %-8s %-7s %9s %8s %10s %7s %6s %8s %8s %5s %5s\n", "broker", "test", "system", "messages", "seconds", "msg/s", "errors", "extra", "host_cpu", "plug_cpu", "busy", "steal")
 	record := func(k key, r bench.BrokerResult) {
-		fmt.Printf("%-9s %-8s %-7s %9d %8.2f %10.0f %7d %6d %8s %8s\n", k.broker, k.test, k.system, r.Messages, r.Elapsed.Seconds(), r.Rate, r.Errors, r.Extra,
-			micros(r.HostCPUPerMessage()), micros(r.PluginCPUPerMessage()))
+		fmt.Printf("%-9s %-8s %-7s %9d %8.2f %10.0f %7d %6d %8s %8s %5s %5s\n", k.broker, k.test, k.system, r.Messages, r.Elapsed.Seconds(), r.Rate, r.Errors, r.Extra,
+			micros(r.HostCPUPerMessage()), micros(r.PluginCPUPerMessage()), percent(r.Busy), percent(r.Steal))
 		if r.Errors > 0 {
 			failed = true
 		}
@@ -366,6 +367,14 @@ func measure(ctx context.Context, env bench.BrokerEnv, systems []*bench.BrokerSy
 }
 
 // micros formats a CPU time per message in µs: "-" when unknown or none.
+// percent formats a share as a whole percentage, or "-" when unknown.
+func percent(f float64) string {
+	if f < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
+
 func micros(d time.Duration) string {
 	if d <= 0 {
 		return "-"
