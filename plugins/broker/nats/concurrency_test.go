@@ -225,3 +225,44 @@ func TestConcurrencyExistingDurable(t *testing.T) {
 		t.Errorf("MaxAckPending = %d, want 2 (an existing durable is not raised)", got)
 	}
 }
+
+// The acknowledgements of handlers that finish together go out together
+// (ack.go); none is lost to a Close that comes right after the last
+// handler returned: the server then holds no message as pending or
+// delivered again.
+func TestAcksSentBeforeClose(t *testing.T) {
+	cfg := testConfig(t, micronats.ModeJetStream)
+	b := newBroker(t, cfg)
+	const n = 200
+	var handled atomic.Int64
+	all := make(chan struct{})
+	subscribe(t, b, "jobs", func(context.Context, *broker.Message) error {
+		if handled.Add(1) == n {
+			close(all)
+		}
+		return nil
+	}, broker.Queue("workers"), broker.Concurrency(16))
+	publishN(t, b, "jobs", "job-", n)
+	select {
+	case <-all:
+	case <-time.After(waitTimeout):
+		t.Fatalf("%d of %d messages handled", handled.Load(), n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := rawJS(t).Consumer(t.Context(), cfg.Stream, micronats.DurableName("jobs", "workers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumRedelivered != 0 || info.AckFloor.Consumer != n {
+		t.Errorf("after Close: %d pending acknowledgement, %d redelivered, ack floor %d; want 0, 0, %d",
+			info.NumAckPending, info.NumRedelivered, info.AckFloor.Consumer, n)
+	}
+}

@@ -148,6 +148,7 @@ type Broker struct {
 	js  jetstream.JetStream // nil in core mode
 	ids *idGen
 	out *sync.Pool // of *outMsg
+	ack *acker
 
 	stats counters
 
@@ -181,6 +182,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		log:  o.log.With("broker", "nats", "mode", cfg.Mode),
 		ids:  newIDGen(),
 		out:  newOutPool(),
+		ack:  newAcker(),
 		subs: make(map[*subscription]struct{}),
 	}
 	nc, err := connect(ctx, cfg, b.log, o.natsOpts)
@@ -567,6 +569,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		}
 	}
 	b.cancel()
+	b.ack.wait()
 	_ = flush(ctx, b.nc) // send the last acknowledgements
 	b.nc.Close()
 	return errors.Join(errs...)
@@ -686,6 +689,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 	go func() {
 		s.running.Wait()
 		s.pool.Close()
+		s.b.ack.wait() // their acknowledgements handed to the connection
 		close(waited)
 	}()
 	select {
@@ -892,7 +896,7 @@ func (s *subscription) handleEntered(jm *natsgo.Msg) {
 	herr := s.call(msg)
 	ka.stop()
 	if herr == nil {
-		_ = jm.Ack()
+		b.ack.ack(jm)
 		return
 	}
 	if b.cfg.MaxDeliver < 0 || md.NumDelivered < uint64(b.cfg.MaxDeliver) {
