@@ -14,7 +14,9 @@ import (
 // park let the flusher run in between, one write (and one wake-up of the
 // server) per message. The acker goroutine first lets the handlers that are
 // ready to run go (runtime.Gosched), then acknowledges everything they
-// queued, before the flusher runs once.
+// queued, before the flusher runs once. An acknowledgement waits for that
+// turn of the scheduler: on a machine whose CPUs are all busy, a few
+// scheduling slices, far below AckWait.
 type acker struct {
 	mu      sync.Mutex
 	pending []*natsgo.Msg
