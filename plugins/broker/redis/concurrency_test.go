@@ -167,3 +167,44 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 		t.Errorf("pending after Unsubscribe: %+v, want 2 parked", p)
 	}
 }
+
+// Unsubscribe in the middle of a batch of fast handler calls returns, and
+// leaves every entry either acknowledged (its handler returned nil) or
+// handed back to the group: never hanging on the handler goroutines that
+// stop taking entries, never losing one. Repeated, as the moment varies.
+func TestConcurrencyUnsubscribeMidBatch(t *testing.T) {
+	for round := range 20 {
+		prefix := testPrefix(t) + fmt.Sprint(round) + ":"
+		b := newBroker(t, fastConfig(prefix))
+		const total = 64
+		backlog(t, prefix, "mid", "workers", total, func(m *broker.Message) error {
+			return b.Publish(t.Context(), "mid", m)
+		})
+		var handled atomic.Int32
+		first := make(chan struct{})
+		var once sync.Once
+		sub := subscribe(t, b, "mid", func(context.Context, *broker.Message) error {
+			handled.Add(1)
+			once.Do(func() { close(first) })
+			return nil
+		}, broker.Queue("workers"), broker.Concurrency(4))
+		select {
+		case <-first:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery")
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		err := sub.Unsubscribe(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: Unsubscribe: %v (after %d handler calls)", round, err, handled.Load())
+		}
+		p, err := client(t).XPending(t.Context(), prefix+"mid", "workers").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := int64(handled.Load()); p.Count != total-h || (p.Count > 0 && p.Consumers["micro.parked"] != p.Count) {
+			t.Fatalf("round %d: %d handled, pending %+v; want the other %d parked", round, h, p, total-h)
+		}
+	}
+}

@@ -483,37 +483,87 @@ func (s *subscription) handleAll(msgs []goredis.XMessage, counts map[string]int6
 		return
 	}
 
-	// Handler calls run in goroutines of their own (s.pool's, which stay
-	// for the next entry); their outcomes come
-	// back here, where they are settled one at a time, so that the
-	// acknowledgements, releases and dead letters stay with the run
-	// goroutine (and its connection).
-	type outcome struct {
+	// Handler calls run in up to s.concurrency goroutines of s.pool (which
+	// stay for the next batch). Each takes the batch's next entry itself
+	// when it is done with one, so that fast handlers go through the batch
+	// without a hand-off per entry; their outcomes come back here, where
+	// they are settled one at a time, so that the acknowledgements, releases
+	// and dead letters stay with the run goroutine (and its connection). It
+	// is woken when outcomes arrive while it waits, and settles all that
+	// have arrived.
+	type job struct {
 		m     goredis.XMessage
 		count int64
-		err   error
 	}
-	done := make(chan outcome, s.concurrency)
-	running := 0
-	for next := 0; next < len(msgs) || running > 0; {
-		switch {
-		case next < len(msgs) && s.ctx.Err() != nil:
-			leave(msgs[next:])
-			next = len(msgs)
-		case next < len(msgs) && running < s.concurrency:
-			m, count := msgs[next], countOf(msgs[next])
-			next++
-			if !s.admit(m, count) {
-				continue
+	type outcome struct {
+		job
+		err error
+	}
+	jobs := make([]job, 0, len(msgs))
+	for _, m := range msgs {
+		if count := countOf(m); s.admit(m, count) {
+			jobs = append(jobs, job{m, count})
+		}
+	}
+	workers := min(s.concurrency, len(jobs))
+	var (
+		mu       sync.Mutex
+		next     int // jobs taken
+		active   = workers
+		outcomes []outcome
+		waiting  bool // this goroutine waits for wake
+		wake     = make(chan struct{}, 1)
+	)
+	// signal wakes this goroutine if it waits; mu is held.
+	signal := func() {
+		if waiting {
+			waiting = false
+			wake <- struct{}{}
+		}
+	}
+	work := func() {
+		for {
+			mu.Lock()
+			if next == len(jobs) || s.ctx.Err() != nil {
+				active--
+				signal()
+				mu.Unlock()
+				return
 			}
-			running++
-			s.pool.Go(func() {
-				done <- outcome{m, count, s.call(decode(m, count))}
-			})
-		default:
-			o := <-done
-			running--
+			j := jobs[next]
+			next++
+			mu.Unlock()
+			err := s.call(decode(j.m, j.count))
+			mu.Lock()
+			outcomes = append(outcomes, outcome{j, err})
+			signal()
+			mu.Unlock()
+		}
+	}
+	for range workers {
+		s.pool.Go(work)
+	}
+	var got []outcome
+	for {
+		mu.Lock()
+		got, outcomes = outcomes, got[:0]
+		ended, taken := active == 0, next
+		if len(got) == 0 && !ended {
+			waiting = true
+		}
+		mu.Unlock()
+		for _, o := range got {
 			s.settle(o.m, o.count, o.err)
+		}
+		if ended {
+			// Every worker has returned, after reporting what it took.
+			for _, j := range jobs[taken:] {
+				s.leftover = append(s.leftover, pending{j.m.ID, j.count})
+			}
+			return
+		}
+		if len(got) == 0 {
+			<-wake
 		}
 	}
 }
