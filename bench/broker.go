@@ -124,7 +124,8 @@ func perMessage(d time.Duration, n int) time.Duration {
 	return d / time.Duration(n)
 }
 
-// cpuMeter samples the CPU time of this process and of s's plugin process.
+// cpuMeter samples the CPU time of this process, of s's plugin process and
+// of the machine.
 type cpuMeter struct {
 	s                  *BrokerSystem
 	pid                int
@@ -146,8 +147,8 @@ func startCPU(s *BrokerSystem) *cpuMeter {
 	return m
 }
 
-// stop fills r's HostCPU and PluginCPU with the time used since start. A
-// plugin that restarted meanwhile is reported as unknown.
+// stop fills r's HostCPU, PluginCPU, Busy and Steal with what was used
+// since start. A plugin that restarted meanwhile is reported as unknown.
 func (m *cpuMeter) stop(r *BrokerResult) {
 	r.HostCPU, r.PluginCPU = -1, 0
 	if h, err := ProcessCPU(0); err == nil && m.hostErr == nil {

@@ -70,7 +70,7 @@ func MachineCPU() (busy, steal, total time.Duration, err error) {
 			return 0, 0, 0, fmt.Errorf("/proc/stat: %v", err)
 		}
 	}
-	b64 := v[0] + v[1] + v[2] + v[5] + v[6]
-	return time.Duration(b64) * clockTick, time.Duration(v[7]) * clockTick,
-		time.Duration(b64+v[3]+v[4]+v[7]) * clockTick, nil
+	busyTicks := v[0] + v[1] + v[2] + v[5] + v[6]
+	return time.Duration(busyTicks) * clockTick, time.Duration(v[7]) * clockTick,
+		time.Duration(busyTicks+v[3]+v[4]+v[7]) * clockTick, nil
 }

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -368,31 +369,43 @@ func (e *MismatchError) Error() string {
 
 // HashFile returns the hex sha256 of the file at path.
 func HashFile(path string) (string, error) {
-	f, err := os.Open(path)
+	sums, err := hashFile(path, sha256.New())
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sums[0], nil
 }
 
 // HashFileBoth returns the hex sha256 and the hex BLAKE3-256 of the file at
 // path, read once.
 func HashFileBoth(path string) (sha256Hex, blake3Hex string, err error) {
-	f, err := os.Open(path)
+	sums, err := hashFile(path, sha256.New(), blake3.New(32, nil))
 	if err != nil {
 		return "", "", err
 	}
-	defer f.Close()
-	s, b := sha256.New(), blake3.New(32, nil)
-	if _, err := io.CopyBuffer(io.MultiWriter(s, b), f, make([]byte, 1<<20)); err != nil {
-		return "", "", err
+	return sums[0], sums[1], nil
+}
+
+// hashFile reads the file at path once into every one of hs and returns
+// their sums in hex.
+func hashFile(path string, hs ...hash.Hash) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	return hex.EncodeToString(s.Sum(nil)), hex.EncodeToString(b.Sum(nil)), nil
+	defer f.Close()
+	w := make([]io.Writer, len(hs))
+	for i, h := range hs {
+		w[i] = h
+	}
+	if _, err := io.CopyBuffer(io.MultiWriter(w...), f, make([]byte, 1<<20)); err != nil {
+		return nil, err
+	}
+	sums := make([]string, len(hs))
+	for i, h := range hs {
+		sums[i] = hex.EncodeToString(h.Sum(nil))
+	}
+	return sums, nil
 }
 
 // Verify hashes the binary at path and returns a *MismatchError naming the

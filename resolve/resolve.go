@@ -249,7 +249,7 @@ func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind,
 	m := plugin.NewManager(pluginDir, append([]plugin.Option{
 		plugin.WithLogger(r.logger),
 		plugin.WithPinFunc(func(ctx context.Context, name string) (plugin.Pin, error) {
-			return r.checksum(pluginDir, name)
+			return r.pin(pluginDir, name)
 		}),
 	}, r.pluginOpts...)...)
 	pc, err := m.Open(ctx, full, plugin.WithSettings(settings))
@@ -294,12 +294,12 @@ func pluginSettings(c Component) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// checksum returns the digests the plugin directory's lock file pins for
+// pin returns the digests the plugin directory's lock file pins for
 // the plugin name (its sha256 and, when the install recorded it, its
 // BLAKE3, which the host then checks), after checking the sha256 against
 // the project's lock file, if any. It runs before every launch of the
 // plugin.
-func (r *Resolver) checksum(pluginDir, name string) (plugin.Pin, error) {
+func (r *Resolver) pin(pluginDir, name string) (plugin.Pin, error) {
 	lock, err := pluginlock.ReadDir(pluginDir)
 	if err != nil {
 		return plugin.Pin{}, fmt.Errorf("plugin %s: %w", name, err)

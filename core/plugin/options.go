@@ -60,8 +60,8 @@ const DefaultProcs = 1
 // WithProcs sets the GOMAXPROCS of the plugin process: n > 0 processors,
 // or for n <= 0 what the plugin inherits from the host's environment (the
 // Go runtime's default, the machine's CPUs, unless GOMAXPROCS is set
-// there). The default is DefaultProcs. A plugin that computes much (compression, encryption
-// of its own) is faster with more.
+// there). The default is DefaultProcs. A plugin that computes much
+// (compression, encryption of its own) is faster with more.
 func WithProcs(n int) Option {
 	return optionFunc(func(o *options) { o.procs = n })
 }

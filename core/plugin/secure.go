@@ -87,7 +87,7 @@ func (p *Pin) check() error {
 		return nil
 	}
 	if p.SHA256 == nil && p.BLAKE3 == nil {
-		return errors.New("empty checksum pin")
+		return errors.New("no checksum pinned")
 	}
 	if p.SHA256 != nil && len(p.SHA256) != sha256.Size {
 		return fmt.Errorf("the pinned SHA-256 checksum is %d bytes; want %d", len(p.SHA256), sha256.Size)

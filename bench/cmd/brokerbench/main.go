@@ -19,7 +19,10 @@
 // narrow a run to some of them). It prints a row per measurement, with the
 // CPU time per message of this process and of the plugin process (on
 // Linux; the server's is not counted), which varies far less from run to
-// run than throughput on a shared machine; then the medians, and then one `ratio <name> <value>` line per
+// run than throughput on a shared machine, and the machine's busy and
+// stolen CPU shares while measuring (near 100% busy: the machine was the
+// limit; steal: other guests of the hypervisor slowed that measurement);
+// then the medians, and then one `ratio <name> <value>` line per
 // figure: the median of micro divided by the median of raw (targets: in
 // process >= 0.9, out of process >= 0.8). It exits non-zero when a server is
 // missing or a message failed or was not consumed.
@@ -366,7 +369,6 @@ func measure(ctx context.Context, env bench.BrokerEnv, systems []*bench.BrokerSy
 	return nil
 }
 
-// micros formats a CPU time per message in µs: "-" when unknown or none.
 // percent formats a share as a whole percentage, or "-" when unknown.
 func percent(f float64) string {
 	if f < 0 {
@@ -375,6 +377,7 @@ func percent(f float64) string {
 	return fmt.Sprintf("%.0f%%", 100*f)
 }
 
+// micros formats a CPU time per message in µs: "-" when unknown or none.
 func micros(d time.Duration) string {
 	if d <= 0 {
 		return "-"

@@ -82,9 +82,9 @@ func (s *subscription) pullLoop(p *puller) {
 		outstanding = batch
 	}
 	// With broker.Concurrency(n), up to n messages are handled at once,
-	// each by a goroutine (of s.pool) holding one of the n slots; a message waits here
-	// for a free slot, and the next request goes out once the batch has
-	// been handed to handlers (rather than handled).
+	// each by a goroutine of s.pool holding one of the n slots; a message
+	// waits here for a free slot, and the next request goes out once the
+	// batch has been handed to handlers (rather than handled).
 	var slots chan struct{}
 	if s.conc > 1 {
 		slots = make(chan struct{}, s.conc)
