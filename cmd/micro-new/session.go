@@ -40,7 +40,7 @@ func newSession(c *cli.Context, e *env) (*session, error) {
 	}
 	refs := catalog.SplitList(e.getenv(envCatalog))
 	refs = append(refs, c.StringSlice("catalog")...)
-	s.set, err = catalog.LoadSet(c.Context, refs, catalog.WithHTTPClient(e.client))
+	s.set, err = catalog.LoadSet(c.Context, refs, catalog.WithHTTPClient(e.client), catalog.WithTimeout(e.timeouts.Total))
 	if err != nil {
 		return nil, fmt.Errorf("%w\n  to fix: correct or drop the catalog in --catalog or $%s", err, envCatalog)
 	}
@@ -52,29 +52,30 @@ func newSession(c *cli.Context, e *env) (*session, error) {
 	return s, nil
 }
 
-// installer returns an installer for the plugin directory. Building plugins
-// of the micro module needs a checkout of it: $MICRO_SOURCE_DIR, or the one
-// around the working directory.
+// installer returns an installer for the plugin directory. Plugins of the
+// micro module are built from its source (see findSource).
 func (s *session) installer() *install.Installer {
 	goCmd := s.e.goCmd
 	if goCmd == "" {
 		goCmd = "go"
 	}
-	src := s.e.getenv(envSourceDir)
-	if src == "" {
-		src = install.FindSourceDir(s.c.Context, goCmd, s.e.wd)
-	}
+	src := findSource(s.c.Context, s.e, goCmd)
 	hs := pluginHandshake()
 	if s.e.handshake != nil {
 		hs = *s.e.handshake
 	}
 	return install.New(s.pluginDir,
 		install.WithGo(goCmd),
-		install.WithSourceDir(src),
-		install.WithModuleVersion(releaseVersion()),
+		install.WithSourceDir(src.dir),
+		install.WithModuleVersion(src.version),
+		install.WithNoSource(src.err),
 		install.WithHTTPClient(s.e.client),
+		install.WithTimeouts(s.e.timeouts),
 		install.WithHandshake(hs),
 		install.WithProgress(s.progress()),
+		install.WithLockWait(func(pid int) {
+			fmt.Fprintf(s.e.stderr, "micro-new: waiting for another micro-new (pid %d) to finish with %s\n", pid, s.pluginDir)
+		}),
 	)
 }
 

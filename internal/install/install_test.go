@@ -533,7 +533,8 @@ func TestInstallFrom(t *testing.T) {
 	ctx := context.Background()
 	t.Run("file", func(t *testing.T) {
 		in, _ := newInstaller(t)
-		res, err := in.Install(ctx, install.Request{Name: "broker/fake", From: fakes["v1"]})
+		yes := func(context.Context, install.Candidate) (bool, error) { return true, nil }
+		res, err := in.Install(ctx, install.Request{Name: "broker/fake", From: fakes["v1"], Confirm: yes})
 		if err != nil {
 			t.Fatal(err)
 		}
