@@ -74,7 +74,7 @@ Exit status 1 when a check fails.`,
 					if !d.OK {
 						status = "FAIL"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", status, d.Check, d.Detail)
+					fmt.Fprintf(tw, "%-4s\t%s\t%s\n", status, d.Check, d.Detail)
 					if d.Advice != "" {
 						fmt.Fprintf(tw, "\t\t→ %s\n", d.Advice)
 					}

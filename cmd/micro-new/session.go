@@ -80,7 +80,11 @@ func (s *session) installer() *install.Installer {
 }
 
 func (s *session) progress() install.Progress {
-	return install.NewProgress(s.e.stderr, s.e.terminal)
+	width := s.e.width
+	if width == nil {
+		width = func() int { return 80 }
+	}
+	return install.NewProgress(s.e.stderr, s.e.terminal, install.WithWidth(width))
 }
 
 // installed returns the plugin directory's lock.

@@ -42,7 +42,7 @@ type source struct {
 func findSource(ctx context.Context, e *env, goCmd string) source {
 	if dir := e.getenv(envSourceDir); dir != "" {
 		if err := isMicroCheckout(dir); err != nil {
-			return source{err: fmt.Errorf("$%s=%s: %w: set it to a checkout of %s, or unset it", envSourceDir, dir, err, install.MicroModule)}
+			return source{err: fmt.Errorf("$%s=%s: %w\n  to fix: set it to a checkout of %s, or unset it", envSourceDir, dir, err, install.MicroModule)}
 		}
 		return source{dir: dir, how: "$" + envSourceDir}
 	}

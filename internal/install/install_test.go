@@ -588,15 +588,3 @@ func TestPluginDirChecks(t *testing.T) {
 		}
 	}
 }
-
-func TestBarProgress(t *testing.T) {
-	var buf bytes.Buffer
-	p := install.NewProgress(&buf, true)
-	p.Begin("broker/x", "fetching")
-	p.Transfer("broker/x", 50, 100)
-	p.Transfer("broker/x", 100, 100)
-	p.End("broker/x", nil)
-	if !strings.Contains(buf.String(), "[==============================] 100%") || !strings.Contains(buf.String(), "\r\x1b[K") {
-		t.Errorf("bar output %q", buf.String())
-	}
-}
