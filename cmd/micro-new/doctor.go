@@ -216,7 +216,7 @@ func (s *session) diagnosePluginDir(ctx context.Context) []diagnosis {
 		d.Advice = "run micro-new verify, and reinstall what it names"
 		return []diagnosis{d}
 	}
-	d.OK, d.Detail = true, fmt.Sprintf("%s: %d plugins installed and verified", s.pluginDir, len(lock.Plugins))
+	d.OK, d.Detail = true, fmt.Sprintf("%s: %d installed, all verified", s.pluginDir, len(lock.Plugins))
 	return []diagnosis{d}
 }
 
