@@ -21,6 +21,7 @@ FUZZ_TARGETS := \
 	./pluginlock:FuzzParse \
 	./internal/archive:FuzzExtractTarGz \
 	./internal/archive:FuzzExtractZip \
+	./internal/install:FuzzParseHandshake \
 	./core/plugin:FuzzDecodeSettings \
 	./plugins/broker/rabbitmq:FuzzWire \
 	./plugins/broker/nats:FuzzDurationJSON \

@@ -290,3 +290,23 @@ func TestNetworkTimeouts(t *testing.T) {
 		t.Errorf("the hanging servers took %v, want well under 15s", d)
 	}
 }
+
+// FuzzParseHandshake feeds ParseHandshake the first line of a candidate
+// binary's output, which the binary, not micro-new, chooses.
+func FuzzParseHandshake(f *testing.F) {
+	for _, s := range []string{"1|1|unix|/tmp/plugin1|grpc|cert\n", "1|1|tcp|127.0.0.1:10000|grpc", "", "|||||", "1|x|unix|a|grpc", strings.Repeat("9", 400) + "|1|unix|a|grpc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		h, err := install.ParseHandshake(line)
+		if err != nil {
+			if len(err.Error()) > 1000 {
+				t.Errorf("an error of %d bytes: the line is not cut", len(err.Error()))
+			}
+			return
+		}
+		if strings.ContainsAny(h.Network+h.Addr+h.Protocol, "|\n") {
+			t.Errorf("a field holds a separator: %+v", h)
+		}
+	})
+}
