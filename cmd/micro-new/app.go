@@ -333,6 +333,13 @@ func normalizeArgs(app *cli.App, args []string) []string {
 		if v && i+1 < len(args) {
 			i++
 			*dst = append(*dst, args[i])
+		} else if v {
+			// A flag that wants a value ends the line: let urfave/cli say so,
+			// rather than take "--" or the command for its value.
+			if dst == &globals {
+				return []string{args[0], tok}
+			}
+			return append(append(append(out, globals...), name), flags...)
 		}
 	}
 	out = append(append(append(out, globals...), name), flags...)

@@ -32,6 +32,9 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"list", "--instaled"}, 2, "did you mean --installed?"},
 		{[]string{"install", "broker/redis", "--form", "x"}, 2, "did you mean --from?"},
 		{[]string{"info"}, 2, "info takes one plugin name"},
+		{[]string{"install", "broker/redis", "--from"}, 2, "flag needs an argument"},
+		{[]string{"--plugin-dir"}, 2, "flag needs an argument"},
+		{[]string{"list", "--plugin-dir"}, 2, "flag needs an argument: -plugin-dir"},
 		{[]string{"info", "a/b", "c/d"}, 2, "info takes one plugin name"},
 		{[]string{"search"}, 2, "search takes one TERM"},
 		{[]string{"remove"}, 2, "remove takes one plugin name"},
@@ -149,6 +152,7 @@ func TestJSONErrors(t *testing.T) {
 		{[]string{"--json", "frobnicate"}, 2, true, "unknown command"},
 		{[]string{"list", "--json", "--bogus"}, 2, true, "unknown flag --bogus"},
 		{[]string{"install", "broker/x", "--from", "http://127.0.0.1:9/x", "--json"}, 1, false, "--sha256"},
+		{[]string{"install", "broker/x", "--from", fakes["v1"], "--json"}, 2, true, "pass --yes"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -160,19 +164,14 @@ func TestJSONErrors(t *testing.T) {
 				ExitCode int    `json:"exit_code"`
 				Usage    bool   `json:"usage_error"`
 			}
-			if err := json.Unmarshal([]byte(lastLine(errs)), &got); err != nil {
-				t.Fatalf("stderr's last line is not JSON: %v\n%s", err, errs)
+			if err := json.Unmarshal([]byte(errs), &got); err != nil || strings.Count(errs, "\n") != 1 {
+				t.Fatalf("stderr is not one JSON object on one line: %v\n%s", err, errs)
 			}
 			if code != tt.code || got.ExitCode != tt.code || got.Usage != tt.usage || !strings.Contains(got.Error+got.Fix, tt.msg) {
 				t.Errorf("exit %d, %+v; want exit %d, usage %v, %q", code, got, tt.code, tt.usage, tt.msg)
 			}
 		})
 	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
 
 // runBinary runs the built micro-new with env added to a clean environment.

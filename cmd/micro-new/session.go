@@ -79,7 +79,12 @@ func (s *session) installer() *install.Installer {
 	)
 }
 
+// progress reports on stderr; with --json off a terminal, not at all, so
+// that a script reads only the JSON error there.
 func (s *session) progress() install.Progress {
+	if s.json && !s.e.terminal {
+		return install.NoProgress()
+	}
 	width := s.e.width
 	if width == nil {
 		width = func() int { return 80 }
