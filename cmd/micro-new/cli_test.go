@@ -324,6 +324,27 @@ func TestDoctor(t *testing.T) {
 		}
 		contains(t, "doctor", out, "FAIL  broker", "cannot reach broker/fake's server at "+closed, "start the server")
 	})
+	t.Run("config file", func(t *testing.T) {
+		c := newCLI(t)
+		c.ok("install", "broker/fake", "--from", fakes["v1"], "--yes")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		c.vars[envCatalog] = writeCatalog(t, "test", map[string]string{"1.0.0": fakes["v1"]}, "")
+		cfg := filepath.Join(t.TempDir(), "micro.json")
+		os.WriteFile(cfg, []byte(`{"broker": {"name": "fake", "address": "redis://`+ln.Addr().String()+`"}}`), 0o644)
+		c.vars["MICRO_CONFIG"] = cfg
+		out := c.ok("doctor")
+		contains(t, "doctor", out, "ok    broker", "broker/fake installed; its server at "+ln.Addr().String()+" accepts connections")
+		os.WriteFile(cfg, []byte(`{"broker": {"nmae": "fake"}}`), 0o644)
+		code, out, _ := c.run("doctor")
+		if code != 1 {
+			t.Fatalf("a bad config file: exit %d\n%s", code, out)
+		}
+		contains(t, "doctor", out, "FAIL  config", "nmae", "→ fix the file of $MICRO_CONFIG")
+	})
 }
 
 // Issue 13 item 6: a catalog or download URL whose server accepts and never

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
+	"github.com/seedmicro/micro/resolve"
 )
 
 // diagnosis is one check of doctor: what was checked, what was found and,
@@ -42,9 +44,11 @@ with, for each problem, one line of advice:
   plugins   the plugin directory: safe permissions, a readable lock, and
             every installed plugin verified as a service would
   broker, registry, store
-            for each set in $MICRO_BROKER, $MICRO_REGISTRY, $MICRO_STORE:
-            the plugin is installed and its server (the _ADDRESS variable,
-            else the catalog's default) accepts a connection
+            for each that the configuration names as a service reads it
+            ($MICRO_CONFIG's file, $MICRO_BROKER, $MICRO_REGISTRY,
+            $MICRO_STORE and their _ADDRESS variables): the plugin is
+            installed, and its server (its address, else the catalog's
+            default) accepts a connection
 
 Exit status 1 when a check fails.`,
 		CustomHelpTemplate: withExamples(
@@ -224,11 +228,20 @@ func (s *session) diagnosePluginDir(ctx context.Context) []diagnosis {
 var embedded = map[string]bool{"": true, "memory": true, "local": true, "direct": true, "default": true}
 
 func (s *session) diagnoseServers(ctx context.Context) []diagnosis {
+	// The configuration as a service reads it: $MICRO_CONFIG's file,
+	// overridden by the MICRO_* variables.
+	cfg, err := resolve.RegisterFlags(flag.NewFlagSet("doctor", flag.ContinueOnError)).Config(s.e.getenv)
+	if err != nil {
+		return []diagnosis{{Check: "config", Detail: err.Error(), Advice: "fix the file of $" + resolve.EnvConfig + " or the MICRO_* variable the error names"}}
+	}
 	var ds []diagnosis
 	lock, _ := s.installed()
-	for _, kind := range []string{"broker", "registry", "store"} {
-		env := "MICRO_" + strings.ToUpper(kind)
-		name := s.e.getenv(env)
+	for _, c := range []struct {
+		kind string
+		comp resolve.Component
+	}{{"broker", cfg.Broker}, {"registry", cfg.Registry}, {"store", cfg.Store}} {
+		kind, env := c.kind, "MICRO_"+strings.ToUpper(c.kind)
+		name := strings.TrimPrefix(c.comp.Name, kind+"/")
 		if embedded[name] {
 			continue
 		}
@@ -236,21 +249,20 @@ func (s *session) diagnoseServers(ctx context.Context) []diagnosis {
 		d := diagnosis{Check: kind}
 		entry, err := s.set.Lookup(catalog.Ref{Name: full})
 		if err != nil {
-			d.Detail = fmt.Sprintf("$%s=%s: %v", env, name, err)
-			d.Advice = "set $" + env + " to a plugin of the catalog (micro-new list)"
+			d.Detail = fmt.Sprintf("the %s is %s: %v", kind, name, err)
+			d.Advice = "set $" + env + " (or the config file's " + kind + ".name) to a plugin of the catalog (micro-new list)"
 			ds = append(ds, d)
 			continue
 		}
 		if lock != nil {
 			if _, ok := lock.Get(full); !ok {
-				d.Detail = fmt.Sprintf("$%s=%s, and %s is not installed in %s", env, name, full, s.pluginDir)
+				d.Detail = fmt.Sprintf("the %s is %s, and %s is not installed in %s", kind, name, full, s.pluginDir)
 				d.Advice = "run: micro-new install " + full + " (unless the service has it compiled in)"
 				ds = append(ds, d)
 				continue
 			}
 		}
-		addr := s.e.getenv(env + "_ADDRESS")
-		from := "$" + env + "_ADDRESS"
+		addr, from := c.comp.Address, "its configured address"
 		if addr == "" {
 			addr, from = defaultURL(entry), "the catalog's default"
 		}
