@@ -5,7 +5,10 @@
 //	micro-new info broker/rabbitmq      a plugin's versions, settings and infrastructure
 //	micro-new install broker/rabbitmq   build or fetch it, verify it, pin its sha256
 //	micro-new verify                    re-hash every installed plugin against the lock
+//	micro-new doctor                    check Go, the plugin source, the plugin directory, the servers
+//	micro-new completion bash           the shell completion script (bash, zsh, fish)
 //
+// Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
 // Run `micro-new help` for every command and flag.
 package main
 

@@ -7,6 +7,14 @@
 // and only then moves it into place and records it; nothing else of the plugin
 // runs. Every step works in a staging directory inside the plugin directory,
 // so a failed install leaves the installed set exactly as it was.
+//
+// The handshake check runs a candidate only when its sha256 is pinned (by the
+// catalog, Request.FromSHA256 or a project's lock) or when Request.Confirm
+// agrees. A go build runs in its own process group, killed as a group when
+// the context ends. Staging directories carry their owner's process ID; an
+// install, a removal and Verify remove those whose owner is gone. Downloads
+// apply Timeouts (connect, response headers, stalled body) and name the URL
+// when one runs out.
 package install
 
 import (
