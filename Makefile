@@ -53,7 +53,7 @@ tools: ## install the pinned protobuf code generators into ./bin
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
 install: ## install micro-new into $GOBIN (else $GOPATH/bin), recording this checkout as the source of its plugins
-	$(GO) install -trimpath -ldflags "-X 'main.builtFrom=$(CURDIR)'" ./cmd/micro-new
+	$(GO) install -trimpath -ldflags "-X 'main.builtFrom=$(CURDIR)' -X 'main.builtRevision=$$(git rev-parse HEAD 2>/dev/null)'" ./cmd/micro-new
 	@echo "micro-new builds micro's plugins from $(CURDIR); run make install again after moving the checkout"
 
 demo: ## run the greeter example service on the embedded defaults and call it

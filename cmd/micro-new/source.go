@@ -25,6 +25,11 @@ import (
 // Plugins of micro are built from it when micro-new runs outside a checkout.
 var builtFrom string
 
+// builtRevision is the git revision of builtFrom when micro-new was built,
+// recorded by `make install` too (-X main.builtRevision=...), for builds where
+// Go records no VCS information.
+var builtRevision string
+
 // source is where the plugins of the micro module are built from.
 type source struct {
 	dir     string // a checkout of micro, or ""
@@ -50,7 +55,11 @@ func findSource(ctx context.Context, e *env, goCmd string) source {
 		return source{dir: dir, how: "the checkout around the working directory"}
 	}
 	rev, modified := buildRevision()
+	if builtRevision != "" {
+		rev = builtRevision
+	}
 	var stale error
+	staleDir := ""
 	for _, c := range []struct{ dir, how string }{
 		{builtFrom, "the checkout micro-new was built from (make install)"},
 		{compiledIn(), "the checkout micro-new was built in"},
@@ -63,7 +72,7 @@ func findSource(ctx context.Context, e *env, goCmd string) source {
 			return source{dir: c.dir, how: c.how}
 		}
 		if stale == nil {
-			stale = err
+			stale, staleDir = err, c.dir
 		}
 	}
 	if v := releaseVersion(); v != "" {
@@ -72,6 +81,9 @@ func findSource(ctx context.Context, e *env, goCmd string) source {
 	fix := fmt.Sprintf("run `make install` in a checkout of %s (it records the checkout in micro-new), or set %s to a checkout, or install a released micro-new: go install %s/cmd/micro-new@latest",
 		install.MicroModule, envSourceDir, install.MicroModule)
 	if stale != nil {
+		if isMicroCheckout(staleDir) == nil {
+			fix = fmt.Sprintf("run `make install` again in %s, or set %s=%s to build from it as it is now", staleDir, envSourceDir, staleDir)
+		}
 		return source{err: fmt.Errorf("%w\n  to fix: %s", stale, fix)}
 	}
 	return source{err: fmt.Errorf("micro-new is a development build (%s) and does not know where its source is: it cannot build the plugins of %s\n  to fix: %s", version(), install.MicroModule, fix)}
