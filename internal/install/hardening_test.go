@@ -1,6 +1,7 @@
 package install_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -235,7 +236,19 @@ func hangingServer(t *testing.T, stall string) string {
 			}
 			conns = append(conns, c)
 			if stall != "" {
-				c.Write([]byte(stall))
+				// Answer once the request has arrived, then stop.
+				go func() {
+					buf := make([]byte, 0, 4096)
+					tmp := make([]byte, 1024)
+					for !bytes.Contains(buf, []byte("\r\n\r\n")) {
+						n, err := c.Read(tmp)
+						if err != nil {
+							return
+						}
+						buf = append(buf, tmp[:n]...)
+					}
+					c.Write([]byte(stall))
+				}()
 			}
 		}
 	}()
