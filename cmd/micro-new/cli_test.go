@@ -481,3 +481,54 @@ func itoa(n int) string {
 }
 
 var _ = context.Background
+
+// Issue 12 item 6: while another micro-new holds the plugin directory's
+// lock, install says which process it waits for, and SIGINT stops the wait.
+func TestWaitingForAnotherMicroNew(t *testing.T) {
+	pluginDir := filepath.Join(t.TempDir(), "plugins")
+	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(pluginDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(pluginDir, ".micro-new.owner"), []byte("4242\n"), 0o644)
+	cmd := exec.Command(binary, "install", "broker/fake", "--from", fakes["v1"], "--yes")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), envPluginDir + "=" + pluginDir, envSourceDir + "=" + checkout}
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errb.String(), "waiting for another micro-new (pid 4242) to finish") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("no waiting message:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatal("SIGINT did not stop the wait")
+	}
+	if cmd.ProcessState.ExitCode() == 0 {
+		t.Error("an interrupted install exited 0")
+	}
+	if _, err := os.Stat(filepath.Join(pluginDir, "micro-plugin-broker-fake")); err == nil {
+		t.Error("installed while another held the lock")
+	}
+}
