@@ -21,6 +21,7 @@ FUZZ_TARGETS := \
 	./pluginlock:FuzzParse \
 	./internal/archive:FuzzExtractTarGz \
 	./internal/archive:FuzzExtractZip \
+	./internal/install:FuzzParseHandshake \
 	./core/plugin:FuzzDecodeSettings \
 	./plugins/broker/rabbitmq:FuzzWire \
 	./plugins/broker/nats:FuzzDurationJSON \
@@ -33,7 +34,7 @@ FUZZ_TARGETS := \
 	./core/plugin:FuzzLinkCodec \
 	./core/redact:FuzzURL
 
-.PHONY: help setup demo test race lint fuzz bench generate check-generate tools
+.PHONY: help setup demo test race lint fuzz bench generate check-generate tools install
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -48,9 +49,13 @@ setup: ## download modules; install protoc, amqp-tools and redis-tools (Debian) 
 		(apt-get update -qq && apt-get install -y -qq $$missing) >/dev/null; fi
 	@$(MAKE) --no-print-directory tools
 
-tools:
+tools: ## install the pinned protobuf code generators into ./bin
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+install: ## install micro-new into $GOBIN (else $GOPATH/bin), recording this checkout as the source of its plugins
+	$(GO) install -trimpath -ldflags "-X 'main.builtFrom=$(CURDIR)' -X 'main.builtRevision=$$(git rev-parse HEAD 2>/dev/null)'" ./cmd/micro-new
+	@echo "micro-new builds micro's plugins from $(CURDIR); run make install again after moving the checkout"
 
 demo: ## run the greeter example service on the embedded defaults and call it
 	@$(GO) build -o $(BIN)/greeter-service ./examples/greeter/service

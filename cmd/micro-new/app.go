@@ -2,15 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
 )
 
@@ -20,8 +22,12 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	wd             string // working directory: where a project lock is looked for
-	terminal       bool   // stderr is a terminal: draw progress bars
-	client         *http.Client
+	stdin          io.Reader
+	terminal       bool         // stderr is a terminal: draw progress bars
+	interactive    bool         // stdin and stderr are terminals: questions may be asked
+	width          func() int   // the terminal's width in columns; nil: 80
+	client         *http.Client // nil: one with timeouts (install.NewHTTPClient)
+	timeouts       install.Timeouts
 	handshake      *install.Handshake // nil: the plugin host's
 	goCmd          string             // "": go from $PATH
 }
@@ -31,6 +37,7 @@ const (
 	envCatalog   = "MICRO_CATALOG"
 	envPluginDir = "MICRO_PLUGIN_DIR"
 	envSourceDir = "MICRO_SOURCE_DIR"
+	envTimeout   = "MICRO_HTTP_TIMEOUT"
 )
 
 // exitError carries an exit code; its message is already printed when empty.
@@ -41,23 +48,78 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// Exit statuses, as the root help documents them.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // a usage error: unknown command or flag, missing or extra argument
+)
+
 // run runs micro-new with args (args[0] is the program name) and returns its
-// exit code: 0 on success, 1 on failure, 2 on a usage error.
+// exit code: 0 on success, 1 on failure, 2 on a usage error. With --json, an
+// error goes to stderr as a JSON object.
 func run(ctx context.Context, args []string, e *env) int {
-	app := newApp(e)
-	err := app.RunContext(ctx, normalizeArgs(app, args))
-	if err == nil {
-		return 0
+	e.timeouts = install.DefaultTimeouts()
+	if v := e.getenv(envTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(e.stderr, "micro-new: $%s=%q is not a positive duration: write it as 30s or 2m\n", envTimeout, v)
+			return exitUsage
+		}
+		e.timeouts = install.TimeoutsFrom(d)
 	}
+	if e.client == nil {
+		e.client = install.NewHTTPClient(e.timeouts)
+	}
+	app := newApp(e)
+	asJSON := jsonRequested(args)
+	var notFound string
+	app.CommandNotFound = func(_ *cli.Context, name string) { notFound = name } // `help NAME` of an unknown NAME
+	err := app.RunContext(ctx, normalizeArgs(app, args))
+	if err == nil && notFound != "" {
+		err = unknownCommand(app, notFound)
+	}
+	if err == nil {
+		return exitOK
+	}
+	code, msg, fix := exitFailure, err.Error(), ""
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintf(e.stderr, "micro-new: %s\n", ee.msg)
-		}
-		return ee.code
+		code, msg = ee.code, ee.msg
 	}
-	fmt.Fprintf(e.stderr, "micro-new: %v\n", err)
-	return 1
+	var ie *install.Error
+	if errors.As(err, &ie) && ie.Fix != "" {
+		fix = ie.Fix
+	}
+	if msg == "" {
+		return code
+	}
+	if asJSON {
+		out := struct {
+			Error    string `json:"error"`
+			Fix      string `json:"fix,omitempty"`
+			ExitCode int    `json:"exit_code"`
+			Usage    bool   `json:"usage_error"`
+		}{msg, fix, code, code == exitUsage}
+		b, _ := json.Marshal(out)
+		fmt.Fprintf(e.stderr, "%s\n", b)
+		return code
+	}
+	fmt.Fprintf(e.stderr, "micro-new: %s\n", msg)
+	return code
+}
+
+// jsonRequested reports whether --json is among the flags of args.
+func jsonRequested(args []string) bool {
+	for _, a := range args[1:] {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" || a == "-json=true" {
+			return true
+		}
+	}
+	return false
 }
 
 func newApp(e *env) *cli.App {
@@ -79,14 +141,35 @@ lock file: inside a project (a directory with micro.lock, or below one),
 argument installs exactly what the project pins.
 
 Flags may follow the command and its arguments.`,
-		Version:         version(),
-		Writer:          e.stdout,
-		ErrWriter:       e.stderr,
-		HideHelpCommand: false,
-		Suggest:         true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // run prints errors
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &exitError{code: 2, msg: err.Error() + " (see micro-new help)"}
+		Version:              version(),
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		Suggest:              false, // unknownCommand suggests, more strictly
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run prints errors
+		OnUsageError:         onUsageError,
+		CustomAppHelpTemplate: cli.AppHelpTemplate + `
+EXAMPLES:
+   micro-new list                              the plugins of the catalogs
+   micro-new install broker/redis              build, verify and pin a plugin
+   micro-new doctor                            check Go, the source, the plugin directory and the servers
+   source <(micro-new completion bash)         complete commands and plugin names in bash
+
+EXIT STATUS:
+   0  success
+   1  the command failed (a build, a download, a verification)
+   2  a usage error: unknown command or flag, missing or extra argument;
+      the message says what was wrong and how to write it
+
+With --json, an error is written to stderr as one JSON object:
+{"error": "...", "fix": "...", "exit_code": N, "usage_error": true|false}
+`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				cli.ShowAppHelp(c)
+				return &exitError{code: exitUsage, msg: "no command given: see the commands above, e.g. micro-new list"}
+			}
+			return unknownCommand(c.App, c.Args().First())
 		},
 		Flags: []cli.Flag{
 			&cli.StringFlag{
@@ -99,7 +182,7 @@ Flags may follow the command and its arguments.`,
 			},
 			&cli.BoolFlag{
 				Name:  "json",
-				Usage: "write JSON to standard output, for scripts",
+				Usage: "write JSON to standard output, for scripts (and errors as JSON to standard error)",
 			},
 		},
 		Commands: []*cli.Command{
@@ -111,26 +194,77 @@ Flags may follow the command and its arguments.`,
 			verifyCommand(e),
 			outdatedCommand(e),
 			upgradeCommand(e),
+			doctorCommand(e),
+			completionCommand(e),
 		},
+	}
+	for _, cmd := range app.Commands {
+		conventions(cmd)
 	}
 	return app
 }
 
-// version is micro-new's module version, "(devel)" for a build from a checkout.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+// conventions gives a command what every command of micro-new has: usage
+// errors with exit status 2, and no "help" subcommand of its own.
+func conventions(cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	cmd.HideHelpCommand = true
+	for _, sub := range cmd.Subcommands {
+		conventions(sub)
 	}
-	return "(devel)"
 }
 
-// releaseVersion is the module version of a released micro-new, or "".
-func releaseVersion() string {
-	v := version()
-	if v == "(devel)" || strings.Contains(v, "+dirty") {
-		return ""
+// withExamples returns a command help template that ends with an EXAMPLES
+// section: lines of "command   what it does".
+func withExamples(lines ...string) string {
+	return cli.CommandHelpTemplate + "\nEXAMPLES:\n   " + strings.Join(lines, "\n   ") + "\n"
+}
+
+// onUsageError turns a flag that does not parse into a usage error (exit
+// status 2) naming the flag, with the nearest flag of the command.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	where := "micro-new help"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		where = "micro-new " + c.Command.Name + " --help"
 	}
-	return v
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		var names []string
+		var flags []cli.Flag
+		if c.Command != nil {
+			flags = c.Command.Flags
+		}
+		if c.Command == nil || c.Command.Name == "" || c.Command.Name == c.App.Name {
+			flags = c.App.Flags
+		}
+		for _, f := range flags {
+			names = append(names, f.Names()...)
+		}
+		msg = "unknown flag --" + name
+		if s := catalog.Closest(name, names); s != "" {
+			msg += "; did you mean --" + s + "?"
+		}
+	}
+	return &exitError{code: exitUsage, msg: msg + " (see " + where + ")"}
+}
+
+// unknownCommand is the usage error for a command micro-new does not have,
+// with the nearest command (by its names and aliases) when one is near.
+func unknownCommand(app *cli.App, name string) error {
+	var names []string
+	primary := map[string]string{}
+	for _, c := range app.VisibleCommands() {
+		for _, n := range c.Names() {
+			names = append(names, n)
+			primary[n] = c.Name
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := catalog.Closest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", primary[s])
+	}
+	return &exitError{code: exitUsage, msg: msg + " (micro-new help lists the commands)"}
 }
 
 // normalizeArgs moves flags that follow a command's arguments before them,
@@ -138,6 +272,9 @@ func releaseVersion() string {
 // stops parsing flags at the first argument: `micro-new install broker/x
 // --from f` and `micro-new list --json` both work. "--" ends flags.
 func normalizeArgs(app *cli.App, args []string) []string {
+	if n := len(args); n > 1 && args[n-1] == completionFlag {
+		return args // shell completion: urfave/cli reads the words as typed
+	}
 	if len(args) < 2 {
 		return args
 	}
@@ -196,6 +333,13 @@ func normalizeArgs(app *cli.App, args []string) []string {
 		if v && i+1 < len(args) {
 			i++
 			*dst = append(*dst, args[i])
+		} else if v {
+			// A flag that wants a value ends the line: let urfave/cli say so,
+			// rather than take "--" or the command for its value.
+			if dst == &globals {
+				return []string{args[0], tok}
+			}
+			return append(append(append(out, globals...), name), flags...)
 		}
 	}
 	out = append(append(append(out, globals...), name), flags...)

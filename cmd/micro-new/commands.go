@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -137,8 +139,14 @@ func shorten(s string, n int) string {
 
 func listCommand(e *env) *cli.Command {
 	return &cli.Command{
-		Name:  "list",
-		Usage: "list the plugins of the catalogs; installed ones are marked *",
+		Name:    "list",
+		Aliases: []string{"ls"},
+		Usage:   "list the plugins of the catalogs; installed ones are marked *",
+		CustomHelpTemplate: withExamples(
+			"micro-new list                     every plugin, installed ones marked *",
+			"micro-new ls --installed           only what is installed",
+			"micro-new list --json | jq -r '.[].name'",
+		),
 		Description: `Lists every plugin of the built-in catalog and of the catalogs given with
 --catalog or $MICRO_CATALOG, with its kind, latest version and the version
 installed in the plugin directory. --json writes each plugin with its kind,
@@ -172,6 +180,10 @@ func searchCommand(e *env) *cli.Command {
 		Name:      "search",
 		Usage:     "find plugins whose name, description, settings or infrastructure mention TERM",
 		ArgsUsage: "TERM",
+		CustomHelpTemplate: withExamples(
+			"micro-new search redis             the plugins that use Redis",
+			"micro-new search --json stream",
+		),
 		Action: action(e, func(s *session) error {
 			if s.c.NArg() != 1 {
 				return usage(s.c, "search takes one TERM, e.g. micro-new search redis")
@@ -190,6 +202,12 @@ func infoCommand(e *env) *cli.Command {
 		Name:      "info",
 		Usage:     "show a plugin's versions, source, artifacts, settings and infrastructure",
 		ArgsUsage: "[CATALOG:]KIND/NAME[@VERSION]",
+		CustomHelpTemplate: withExamples(
+			"micro-new info broker/nats         versions, settings and what it needs",
+			"micro-new info broker/nats@0.1.0   one version",
+			"micro-new info --json store/redis",
+		),
+		BashComplete: completePluginNames(e),
 		Action: action(e, func(s *session) error {
 			if s.c.NArg() != 1 {
 				return usage(s.c, "info takes one plugin name, e.g. micro-new info broker/rabbitmq")
@@ -320,19 +338,39 @@ installed plugin is pinned. With no argument, install installs every plugin
 the project pins. --pin starts a project lock in the working directory.
 
 --from installs from a binary or archive FILE, a Go package DIR, or a URL
-(with --sha256) instead of the catalog's source.`,
+(with --sha256) instead of the catalog's source. A FILE without --sha256 is
+not pinned: micro-new says that it will run it for the handshake check and
+asks first on a terminal; elsewhere it needs --yes.
+
+The Go build of a plugin is shown with its elapsed time, a download with a
+progress bar (plain lines when standard error is not a terminal). SIGINT
+and SIGTERM stop an install and its build, leaving nothing behind.`,
+		CustomHelpTemplate: withExamples(
+			"micro-new install broker/redis                 the latest version",
+			"micro-new install broker/nats@0.1.0            a given version",
+			"micro-new install                              what the project's micro.lock pins",
+			"micro-new install broker/redis --pin           and pin it in ./micro.lock",
+			"micro-new install broker/mine --from ./mine    build a Go package directory",
+			"micro-new install broker/mine --from https://example.com/p.tar.gz --sha256 HEX",
+			"micro-new install broker/mine --from ./plugin --yes    an unpinned file, without asking",
+		),
+		BashComplete: completePluginNames(e),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "install from a binary or archive (tar.gz, zip) `FILE|DIR|URL`; a DIR is a Go package to build"},
 			&cli.StringFlag{Name: "sha256", Usage: "the sha256 (`HEX`) the artifact of --from must have; required for an http(s) URL"},
 			&cli.BoolFlag{Name: "build", Usage: "build from source even when the catalog has an artifact for this platform"},
 			&cli.BoolFlag{Name: "pin", Usage: "pin the plugin in ./micro.lock, creating it when no project lock is found"},
 			&cli.BoolFlag{Name: "update-lock", Usage: "accept a build whose sha256 differs from the project's pin, and pin it"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "run the handshake check of an unpinned --from FILE without asking"},
 		},
 		Action: action(e, func(s *session) error {
 			switch s.c.NArg() {
 			case 0:
 				if s.c.String("from") != "" {
 					return usage(s.c, "--from needs the plugin's name: micro-new install KIND/NAME --from %s", s.c.String("from"))
+				}
+				if s.projectLock == "" {
+					return usage(s.c, "no plugin named, and no %s in %s or a parent directory: name a plugin (micro-new install broker/rabbitmq), or start a project lock with micro-new install NAME --pin", pluginlock.FileName, s.e.wd)
 				}
 				return installProject(s)
 			case 1:
@@ -392,7 +430,7 @@ func installOne(s *session, arg string) error {
 		project = &pluginlock.File{Format: pluginlock.Format}
 	}
 
-	req := install.Request{From: from, FromSHA256: s.c.String("sha256"), Build: s.c.Bool("build")}
+	req := install.Request{From: from, FromSHA256: s.c.String("sha256"), Build: s.c.Bool("build"), Confirm: s.confirmRun}
 	var entry catalog.Entry
 	if from != "" {
 		ref, err := catalog.ParseRef(arg)
@@ -532,8 +570,15 @@ func installProject(s *session) error {
 func removeCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "remove",
+		Aliases:   []string{"uninstall", "rm"},
 		Usage:     "uninstall a plugin: its binary and its entry in the plugin directory's lock",
 		ArgsUsage: "KIND/NAME",
+		CustomHelpTemplate: withExamples(
+			"micro-new remove broker/nats",
+			"micro-new uninstall broker/nats    the same",
+			"micro-new rm broker/nats           the same",
+		),
+		BashComplete: completeInstalled(e),
 		Action: action(e, func(s *session) error {
 			if s.c.NArg() != 1 {
 				return usage(s.c, "remove takes one plugin name, e.g. micro-new remove broker/rabbitmq")
@@ -562,7 +607,12 @@ func verifyCommand(e *env) *cli.Command {
 before every launch: the binary is there, is a regular file that is not
 writable by group or others, and has the sha256 the lock pins. Inside a
 project, an installed plugin must also have the sha256 the project pins.
-A binary the lock does not list is reported, as a warning.`,
+A binary the lock does not list is reported, as a warning. Staging
+directories left by an install that was killed are removed.`,
+		CustomHelpTemplate: withExamples(
+			"micro-new verify                   exit status 1 when a plugin fails",
+			"micro-new verify --json            every check, for scripts",
+		),
 		Action: action(e, func(s *session) error {
 			project, err := s.project()
 			if err != nil {
@@ -666,6 +716,10 @@ func outdatedCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "outdated",
 		Usage: "list the installed plugins that have a newer version in their catalog",
+		CustomHelpTemplate: withExamples(
+			"micro-new outdated",
+			"micro-new outdated --json",
+		),
 		Action: action(e, func(s *session) error {
 			out, err := s.outdated("")
 			if err != nil {
@@ -701,6 +755,11 @@ func upgradeCommand(e *env) *cli.Command {
 		Description: `Installs the latest version of each installed plugin that has a newer one
 in its catalog (see micro-new outdated). Inside a project, the new version
 is pinned in the project's lock.`,
+		CustomHelpTemplate: withExamples(
+			"micro-new upgrade                  every outdated plugin",
+			"micro-new upgrade broker/nats      one plugin",
+		),
+		BashComplete: completeInstalled(e),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "build", Usage: "build from source even when the catalog has an artifact for this platform"},
 		},
@@ -751,5 +810,31 @@ is pinned in the project's lock.`,
 			}
 			return s.report(results)
 		}),
+	}
+}
+
+// confirmRun asks whether to run an unpinned --from file for its handshake
+// check: yes with --yes; on a terminal, the user is asked; otherwise it is a
+// usage error that says to pass --yes or --sha256.
+func (s *session) confirmRun(ctx context.Context, c install.Candidate) (bool, error) {
+	if s.c.Bool("yes") {
+		return true, nil
+	}
+	what := fmt.Sprintf("%s is not pinned (no catalog, no --sha256); its sha256 is %s. To check that it is a micro plugin, micro-new runs it once with the go-plugin handshake environment, reads its first line and kills it", c.From, c.SHA256)
+	if !s.e.interactive || s.e.stdin == nil {
+		return false, &exitError{code: exitUsage, msg: fmt.Sprintf("plugin %s: %s. Not on a terminal, so not asking: pass --yes to run it, or --sha256 %s to pin this file", c.Name, what, c.SHA256)}
+	}
+	fmt.Fprintf(s.e.stderr, "%s.\nRun it? [y/N] ", what)
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(s.e.stdin).ReadString('\n')
+		answer <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case a := <-answer:
+		return a == "y" || a == "yes", nil
+	case <-ctx.Done():
+		fmt.Fprintln(s.e.stderr)
+		return false, ctx.Err()
 	}
 }

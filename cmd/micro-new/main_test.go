@@ -401,7 +401,7 @@ func TestInstallHostileArchiveChangesNothing(t *testing.T) {
 		t.Errorf("the plugin directory changed:\n%v\n%v", before, after)
 	}
 	c.ok("remove", "broker/memory")
-	c.ok("install", "broker/fake", "--from", fakes["v1"])
+	c.ok("install", "broker/fake", "--from", fakes["v1"], "--yes")
 	var got []listed
 	json.Unmarshal([]byte(c.ok("list", "--installed", "--json")), &got)
 	if len(got) != 1 || got[0].Name != "broker/fake" || got[0].Installed == nil || got[0].Installed.Version != "local" {
@@ -473,7 +473,7 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("verify of a tampered binary: exit %d", code)
 	}
 	contains(t, "verify", errs, "plugin store/memory", "micro-new install store/memory@0.1.0")
-	if code, _, errs := runBin("install"); code != 1 || !strings.Contains(errs, "no plugin named") {
+	if code, _, errs := runBin("install"); code != 2 || !strings.Contains(errs, "no plugin named") {
 		t.Errorf("install outside a project: exit %d: %s", code, errs)
 	}
 	if code, _, _ := runBin("info"); code != 2 {

@@ -40,7 +40,7 @@ func newSession(c *cli.Context, e *env) (*session, error) {
 	}
 	refs := catalog.SplitList(e.getenv(envCatalog))
 	refs = append(refs, c.StringSlice("catalog")...)
-	s.set, err = catalog.LoadSet(c.Context, refs, catalog.WithHTTPClient(e.client))
+	s.set, err = catalog.LoadSet(c.Context, refs, catalog.WithHTTPClient(e.client), catalog.WithTimeout(e.timeouts.Total))
 	if err != nil {
 		return nil, fmt.Errorf("%w\n  to fix: correct or drop the catalog in --catalog or $%s", err, envCatalog)
 	}
@@ -52,34 +52,44 @@ func newSession(c *cli.Context, e *env) (*session, error) {
 	return s, nil
 }
 
-// installer returns an installer for the plugin directory. Building plugins
-// of the micro module needs a checkout of it: $MICRO_SOURCE_DIR, or the one
-// around the working directory.
+// installer returns an installer for the plugin directory. Plugins of the
+// micro module are built from its source (see findSource).
 func (s *session) installer() *install.Installer {
 	goCmd := s.e.goCmd
 	if goCmd == "" {
 		goCmd = "go"
 	}
-	src := s.e.getenv(envSourceDir)
-	if src == "" {
-		src = install.FindSourceDir(s.c.Context, goCmd, s.e.wd)
-	}
+	src := findSource(s.c.Context, s.e, goCmd)
 	hs := pluginHandshake()
 	if s.e.handshake != nil {
 		hs = *s.e.handshake
 	}
 	return install.New(s.pluginDir,
 		install.WithGo(goCmd),
-		install.WithSourceDir(src),
-		install.WithModuleVersion(releaseVersion()),
+		install.WithSourceDir(src.dir),
+		install.WithModuleVersion(src.version),
+		install.WithNoSource(src.err),
 		install.WithHTTPClient(s.e.client),
+		install.WithTimeouts(s.e.timeouts),
 		install.WithHandshake(hs),
 		install.WithProgress(s.progress()),
+		install.WithLockWait(func(pid int) {
+			fmt.Fprintf(s.e.stderr, "micro-new: waiting for another micro-new (pid %d) to finish with %s\n", pid, s.pluginDir)
+		}),
 	)
 }
 
+// progress reports on stderr; with --json off a terminal, not at all, so
+// that a script reads only the JSON error there.
 func (s *session) progress() install.Progress {
-	return install.NewProgress(s.e.stderr, s.e.terminal)
+	if s.json && !s.e.terminal {
+		return install.NoProgress()
+	}
+	width := s.e.width
+	if width == nil {
+		width = func() int { return 80 }
+	}
+	return install.NewProgress(s.e.stderr, s.e.terminal, install.WithWidth(width))
 }
 
 // installed returns the plugin directory's lock.

@@ -310,3 +310,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Issue 13 item 8: versions are checked by golang.org/x/mod/semver, not a
+// hand-written parser, which took a numeric pre-release identifier with a
+// leading zero and overflowing numbers for valid versions.
+func TestVersionsUseXModSemver(t *testing.T) {
+	tests := []struct {
+		v     string
+		valid bool
+	}{
+		{"1.0.0-01", false},
+		{"1.0.0-alpha.01", false},
+		{"1.2.3", true},
+		{"v1.2.3-rc.1+build.7", true},
+		{"1.0.0-0alpha", true},
+		{"99999999999999999999.0.0", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.v, func(t *testing.T) {
+			if got := catalog.ValidVersion(tt.v); got != tt.valid {
+				t.Errorf("ValidVersion(%q) = %v, want %v", tt.v, got, tt.valid)
+			}
+		})
+	}
+	if catalog.CompareVersions("99999999999999999999.0.0", "99999999999999999998.0.0") != 1 {
+		t.Error("big major versions compare wrong")
+	}
+}

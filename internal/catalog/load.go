@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // EnvCatalog is the environment variable that lists more catalogs, as paths or
@@ -22,6 +24,7 @@ const MaxSize = 16 << 20
 
 type loadConfig struct {
 	client *http.Client
+	total  time.Duration
 }
 
 // LoadOption configures Load.
@@ -36,14 +39,30 @@ func WithHTTPClient(c *http.Client) LoadOption {
 	return loadOptionFunc(func(cfg *loadConfig) { cfg.client = c })
 }
 
+// WithTimeout bounds the whole fetch of an http(s) catalog, from the
+// connection to the last byte (default 30s; 0 or less: no bound).
+func WithTimeout(d time.Duration) LoadOption {
+	return loadOptionFunc(func(cfg *loadConfig) { cfg.total = d })
+}
+
 // Load reads a catalog from a path, a file:// URL or an http(s) URL.
 func Load(ctx context.Context, ref string, opts ...LoadOption) (*Catalog, error) {
-	cfg := loadConfig{client: http.DefaultClient}
+	cfg := loadConfig{client: http.DefaultClient, total: 30 * time.Second}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	data, origin, err := fetch(ctx, ref, cfg.client)
+	fctx := ctx
+	if cfg.total > 0 {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, cfg.total)
+		defer cancel()
+	}
+	data, origin, err := fetch(fctx, ref, cfg.client)
 	if err != nil {
+		var ne net.Error
+		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())) {
+			return nil, fmt.Errorf("catalog %s: no complete answer within %v (%v): check the URL and that the server is up; on a slow link set MICRO_HTTP_TIMEOUT (e.g. 60s)", ref, cfg.total, err)
+		}
 		return nil, fmt.Errorf("catalog %s: %w", ref, err)
 	}
 	return Parse(data, origin)

@@ -95,11 +95,16 @@ func ParseRef(s string) (Ref, error) {
 type NotFoundError struct {
 	Name     string
 	Catalogs []string // the catalogs searched
+	Nearest  []string // the names nearest to Name, when one is near
 }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("plugin %s is not in catalog %s: `micro-new list` shows the plugins there; add a catalog with --catalog PATH|URL",
-		e.Name, strings.Join(e.Catalogs, ", "))
+	hint := ""
+	if len(e.Nearest) > 0 {
+		hint = "; did you mean " + strings.Join(e.Nearest, " or ") + "?"
+	}
+	return fmt.Sprintf("plugin %s is not in catalog %s%s: `micro-new list` shows the plugins there; add a catalog with --catalog PATH|URL",
+		e.Name, strings.Join(e.Catalogs, ", "), hint)
 }
 
 // AmbiguousError says that a plugin name is in more than one catalog and must
@@ -164,9 +169,11 @@ func (s *Set) Lookup(r Ref) (Entry, error) {
 		if _, ok := s.Catalog(r.Catalog); !ok {
 			return Entry{}, &UnknownCatalogError{Name: r.Name, Catalog: r.Catalog, Catalogs: s.names()}
 		}
-		return Entry{}, &NotFoundError{Name: r.Name, Catalogs: []string{r.Catalog}}
+		c, _ := s.Catalog(r.Catalog)
+		one := &Set{catalogs: []*Catalog{c}}
+		return Entry{}, &NotFoundError{Name: r.Name, Catalogs: []string{r.Catalog}, Nearest: one.Nearest(r.Name)}
 	}
-	return Entry{}, &NotFoundError{Name: r.Name, Catalogs: s.names()}
+	return Entry{}, &NotFoundError{Name: r.Name, Catalogs: s.names(), Nearest: s.Nearest(r.Name)}
 }
 
 // All returns every plugin of every catalog, sorted by name, then by catalog in

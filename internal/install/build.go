@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/seedmicro/micro/internal/catalog"
 )
@@ -61,13 +62,25 @@ func (in *Installer) runGo(ctx context.Context, dir string, env, args []string) 
 	if err != nil {
 		return fmt.Errorf("building from source needs the Go toolchain, and %q is not found: install Go, or install a prebuilt artifact with --from", in.goCmd)
 	}
+	// The build runs in its own process group, killed as a group when ctx
+	// ends (SIGINT, SIGTERM): go's compiler and linker children die with it,
+	// and none writes into the plugin directory afterwards.
 	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	setProcessGroup(cmd)
+	cmd.Cancel = func() error {
+		killProcessGroup(cmd)
+		return nil
+	}
+	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("go %s: stopped: %w", args[0], context.Cause(ctx))
+		}
 		msg := strings.TrimSpace(out.String())
 		if len(msg) > 4000 {
 			msg = msg[:4000] + "\n..."

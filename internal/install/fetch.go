@@ -54,6 +54,9 @@ func (in *Installer) produce(ctx context.Context, req *Request, staging string) 
 		if err != nil {
 			return fail("--from", err, "")
 		}
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return fail("--from", &notRegularError{path: abs, mode: fi.Mode()}, "")
+		}
 		if fi.IsDir() {
 			in.progress.Begin(req.Name, "building "+abs)
 			if err := in.goBuild(ctx, abs, ".", out); err != nil {
@@ -93,6 +96,9 @@ func (in *Installer) produce(ctx context.Context, req *Request, staging string) 
 			return out, src.Package, nil
 		}
 		if in.moduleVersion == "" {
+			if in.noSource != nil {
+				return fail("build "+src.Package, in.noSource, "")
+			}
 			return fail("build "+src.Package, errors.New("it is a package of "+MicroModule+", and micro-new runs outside a checkout of it and is not a released build"),
 				"run micro-new inside a checkout of "+MicroModule+", or set MICRO_SOURCE_DIR to one")
 		}
@@ -126,33 +132,36 @@ func (in *Installer) fetchArtifact(ctx context.Context, name string, a *catalog.
 	size := int64(-1)
 	switch u.Scheme {
 	case "file":
-		f, err := os.Open(filepath.FromSlash(u.Path))
+		f, err := openRegular(filepath.FromSlash(u.Path))
 		if err != nil {
 			return err
 		}
 		if fi, err := f.Stat(); err == nil {
-			if !fi.Mode().IsRegular() {
-				f.Close()
-				return fmt.Errorf("%s is not a regular file", u.Path)
-			}
 			size = fi.Size()
 		}
 		body = f
 	case "http", "https":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		req, err := http.NewRequestWithContext(rctx, http.MethodGet, a.URL, nil)
 		if err != nil {
 			return err
 		}
 		resp, err := in.client.Do(req)
 		if err != nil {
-			return err
+			return ExplainNetError(a.URL, err, in.timeouts)
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
 			return fmt.Errorf("GET %s: %s", a.URL, resp.Status)
 		}
 		size = resp.ContentLength
-		body = resp.Body
+		sr := newStallReader(resp.Body, in.timeouts.Idle, cancel)
+		defer sr.stop()
+		body = struct {
+			io.Reader
+			io.Closer
+		}{sr, resp.Body}
 	default:
 		return fmt.Errorf("URL scheme %q: want https, http or file", u.Scheme)
 	}
@@ -171,7 +180,13 @@ func (in *Installer) fetchArtifact(ctx context.Context, name string, a *catalog.
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if errors.Is(err, errStalled) {
+		return &TimeoutError{URL: a.URL, Err: err, Limit: in.timeouts, Stall: true}
+	}
 	if err != nil {
+		if ctx.Err() == nil && u.Scheme != "file" {
+			return ExplainNetError(a.URL, err, in.timeouts)
+		}
 		return err
 	}
 	if n > in.limits.MaxTotalSize {

@@ -32,16 +32,21 @@ type HandshakeLine struct {
 // ParseHandshake parses a go-plugin handshake line.
 func ParseHandshake(line string) (HandshakeLine, error) {
 	var h HandshakeLine
-	parts := strings.Split(strings.TrimRight(line, "\r\n"), "|")
+	body := strings.TrimRight(line, "\r\n")
+	if strings.ContainsAny(body, "\r\n") {
+		return h, fmt.Errorf("handshake line %q: want one line", trim(line))
+	}
+	parts := strings.Split(body, "|")
 	if len(parts) < 5 {
 		return h, fmt.Errorf("handshake line %q: want CORE|APP|NETWORK|ADDR|PROTOCOL", trim(line))
 	}
 	var err error
+	// strconv's errors quote the whole field: the line, cut, is enough.
 	if h.Core, err = strconv.Atoi(parts[0]); err != nil {
-		return h, fmt.Errorf("handshake line %q: core protocol version: %w", trim(line), err)
+		return h, fmt.Errorf("handshake line %q: the core protocol version is not a number", trim(line))
 	}
 	if h.App, err = strconv.Atoi(parts[1]); err != nil {
-		return h, fmt.Errorf("handshake line %q: app protocol version: %w", trim(line), err)
+		return h, fmt.Errorf("handshake line %q: the app protocol version is not a number", trim(line))
 	}
 	h.Network, h.Addr, h.Protocol = parts[2], parts[3], parts[4]
 	return h, nil

@@ -7,6 +7,14 @@
 // and only then moves it into place and records it; nothing else of the plugin
 // runs. Every step works in a staging directory inside the plugin directory,
 // so a failed install leaves the installed set exactly as it was.
+//
+// The handshake check runs a candidate only when its sha256 is pinned (by the
+// catalog, Request.FromSHA256 or a project's lock) or when Request.Confirm
+// agrees. A go build runs in its own process group, killed as a group when
+// the context ends. Staging directories carry their owner's process ID; an
+// install, a removal and Verify remove those whose owner is gone. Downloads
+// apply Timeouts (connect, response headers, stalled body) and name the URL
+// when one runs out.
 package install
 
 import (
@@ -43,6 +51,9 @@ type Installer struct {
 	handshakeTimeout time.Duration
 	env              []string
 	platform         string
+	timeouts         Timeouts
+	lockWait         func(pid int)
+	noSource         error
 }
 
 // Handshake is the go-plugin handshake a plugin must answer: the magic cookie
@@ -77,6 +88,22 @@ func WithModuleVersion(v string) Option {
 	return optionFunc(func(in *Installer) { in.moduleVersion = v })
 }
 
+// WithTimeouts sets the network timeouts of downloads (default
+// DefaultTimeouts): the client's own timeouts, which NewHTTPClient sets from
+// the same values, and the stall timeout of a download's body, which the
+// installer applies.
+func WithTimeouts(t Timeouts) Option { return optionFunc(func(in *Installer) { in.timeouts = t }) }
+
+// WithNoSource sets the error to give when a plugin of the micro module is
+// to be built and there is neither a source directory nor a module version:
+// it should say what to run.
+func WithNoSource(err error) Option { return optionFunc(func(in *Installer) { in.noSource = err }) }
+
+// WithLockWait sets what is called, with the holder's process ID (0 when
+// unknown), when the plugin directory is locked by another install and this
+// one waits for it.
+func WithLockWait(f func(pid int)) Option { return optionFunc(func(in *Installer) { in.lockWait = f }) }
+
 // WithHTTPClient sets the client that fetches artifacts.
 func WithHTTPClient(c *http.Client) Option { return optionFunc(func(in *Installer) { in.client = c }) }
 
@@ -103,7 +130,7 @@ func New(dir string, opts ...Option) *Installer {
 	in := &Installer{
 		dir:              dir,
 		goCmd:            "go",
-		client:           http.DefaultClient,
+		timeouts:         DefaultTimeouts(),
 		progress:         NoProgress(),
 		limits:           archive.DefaultLimits(),
 		handshakeTimeout: 30 * time.Second,
@@ -114,6 +141,9 @@ func New(dir string, opts ...Option) *Installer {
 	}
 	if in.env == nil {
 		in.env = os.Environ()
+	}
+	if in.client == nil {
+		in.client = NewHTTPClient(in.timeouts)
 	}
 	return in
 }
@@ -152,6 +182,39 @@ type Request struct {
 	Want string
 	// WantOrigin says where Want comes from, for messages (a lock file path).
 	WantOrigin string
+	// Confirm is asked before an unpinned candidate runs for its handshake
+	// check: a From file (or file URL) with neither FromSHA256 nor Want. It
+	// returns whether to run it, or an error to stop with. Nil refuses to
+	// run an unpinned file, with ErrUnpinned.
+	Confirm func(ctx context.Context, c Candidate) (bool, error)
+}
+
+// Candidate is an unpinned binary about to run for its handshake check.
+type Candidate struct {
+	Name   string // the plugin's name
+	From   string // what the user gave
+	SHA256 string // the binary's sha256
+}
+
+// ErrUnpinned refuses to run an unpinned --from file without consent.
+var ErrUnpinned = errors.New("the file is not pinned by a catalog or a sha256, and checking it means running it")
+
+// ErrDeclined says that the user declined to run an unpinned file.
+var ErrDeclined = errors.New("not installed: running the unpinned file was declined")
+
+// unpinned reports whether the candidate of req is a file the user pointed
+// at whose sha256 nothing pins: a catalog artifact is pinned by the
+// catalog, a build from source is made here, and a Go package directory is
+// the user's own source.
+func (r *Request) unpinned() bool {
+	if r.From == "" || r.FromSHA256 != "" || r.Want != "" {
+		return false
+	}
+	if looksLikeURL(r.From) {
+		return true // file:// (an http(s) URL needs its sha256)
+	}
+	fi, err := os.Stat(r.From)
+	return err != nil || !fi.IsDir()
 }
 
 func (r *Request) label() string {
@@ -227,13 +290,14 @@ func (in *Installer) Install(ctx context.Context, req Request) (_ *Result, err e
 	if err := in.prepareDir(); err != nil {
 		return nil, wrap("plugin directory", err, "")
 	}
-	unlock, err := lockDir(in.dir)
+	unlock, err := lockDir(ctx, in.dir, in.lockWait)
 	if err != nil {
 		return nil, wrap("lock the plugin directory", err, "")
 	}
 	defer unlock()
+	sweepStaging(in.dir)
 
-	staging, err := os.MkdirTemp(in.dir, ".micro-new-")
+	staging, err := newStaging(in.dir)
 	if err != nil {
 		return nil, wrap("staging directory", err, "")
 	}
@@ -276,6 +340,19 @@ func (in *Installer) Install(ctx context.Context, req Request) (_ *Result, err e
 			Fix: fmt.Sprintf("build with the toolchain the pin was made with, or accept this build: `micro-new install %s --update-lock`", ref)}
 	}
 
+	if req.unpinned() {
+		if req.Confirm == nil {
+			return nil, wrap("handshake check", ErrUnpinned, fmt.Sprintf("pin the file with --sha256 %s, or agree to run it", sum))
+		}
+		in.progress.End(req.Name, nil) // a question is asked: no progress line over it
+		ok, err := req.Confirm(ctx, Candidate{Name: req.Name, From: req.From, SHA256: sum})
+		if err != nil {
+			return nil, wrap("handshake check", err, "")
+		}
+		if !ok {
+			return nil, wrap("handshake check", ErrDeclined, "")
+		}
+	}
 	in.progress.Begin(req.Name, "checking the go-plugin handshake")
 	proto, err := in.checkHandshake(ctx, bin, protocols)
 	if err != nil {

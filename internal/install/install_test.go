@@ -533,7 +533,8 @@ func TestInstallFrom(t *testing.T) {
 	ctx := context.Background()
 	t.Run("file", func(t *testing.T) {
 		in, _ := newInstaller(t)
-		res, err := in.Install(ctx, install.Request{Name: "broker/fake", From: fakes["v1"]})
+		yes := func(context.Context, install.Candidate) (bool, error) { return true, nil }
+		res, err := in.Install(ctx, install.Request{Name: "broker/fake", From: fakes["v1"], Confirm: yes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -585,17 +586,5 @@ func TestPluginDirChecks(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("plugin dir %s: %v, want %q", dir, err, want)
 		}
-	}
-}
-
-func TestBarProgress(t *testing.T) {
-	var buf bytes.Buffer
-	p := install.NewProgress(&buf, true)
-	p.Begin("broker/x", "fetching")
-	p.Transfer("broker/x", 50, 100)
-	p.Transfer("broker/x", 100, 100)
-	p.End("broker/x", nil)
-	if !strings.Contains(buf.String(), "[==============================] 100%") || !strings.Contains(buf.String(), "\r\x1b[K") {
-		t.Errorf("bar output %q", buf.String())
 	}
 }

@@ -43,6 +43,7 @@ func (c Check) OK() bool { return c.Status == StatusOK || c.Status == StatusUntr
 // by group or others. project, when not nil, is a project's lock: an installed
 // plugin whose sha256 differs from the project's pin fails too.
 func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, projectPath string) ([]Check, error) {
+	in.SweepStaging()
 	lock, err := in.Installed()
 	if err != nil {
 		return nil, err
@@ -130,12 +131,13 @@ func (in *Installer) Remove(ctx context.Context, name string) error {
 	if _, err := os.Lstat(final); err != nil && !inLock {
 		return &Error{Plugin: name, Op: "remove", Err: fmt.Errorf("not installed in %s", in.dir), Fix: "`micro-new list --installed` shows what is installed"}
 	}
-	unlock, err := lockDir(in.dir)
+	unlock, err := lockDir(ctx, in.dir, in.lockWait)
 	if err != nil {
 		return &Error{Plugin: name, Op: "remove", Err: err}
 	}
 	defer unlock()
-	staging, err := os.MkdirTemp(in.dir, ".micro-new-")
+	sweepStaging(in.dir)
+	staging, err := newStaging(in.dir)
 	if err != nil {
 		return &Error{Plugin: name, Op: "remove", Err: err}
 	}
