@@ -186,7 +186,7 @@ func (s *subscription) run() {
 // step runs one claim round or one read.
 func (s *subscription) step() error {
 	if s.conn == nil {
-		conn := s.b.client.Conn()
+		conn := s.b.reader.Conn()
 		id, err := conn.ClientID(context.Background()).Result()
 		if err != nil {
 			conn.Close()
@@ -222,7 +222,7 @@ func (s *subscription) fail(err error) {
 	}
 	s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
 	wait := s.backoff/2 + rand.N(s.backoff/2+1)
-	s.b.log.Warn("subscription error; retrying", "stream", s.stream, "group", s.group, "error", err, "retry_in", wait)
+	s.b.log.Warn("subscription error; retrying", "stream", s.stream, "group", s.group, "error", err, "retry_in", wait.String())
 	select {
 	case <-s.ctx.Done():
 	case <-time.After(wait):
