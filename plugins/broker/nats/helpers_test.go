@@ -71,7 +71,7 @@ func testConfig(t testing.TB, mode string) micronats.Config {
 	t.Helper()
 	id := randHex(6)
 	cfg := micronats.Config{
-		URL:           serverURL(),
+		Connection:    micronats.Connection{URL: serverURL()},
 		Mode:          mode,
 		SubjectPrefix: "microtest_" + id,
 		Stream:        "MICROTEST_" + strings.ToUpper(id),

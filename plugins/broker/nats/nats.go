@@ -217,12 +217,7 @@ func connect(ctx context.Context, cfg Config, log *slog.Logger, extra []natsgo.O
 			log.Warn("nats: asynchronous error", "err", err)
 		}),
 	}, extra...)
-	return natsconn.Connect(ctx, natsconn.Settings{
-		URL: cfg.URL, Name: cfg.Name,
-		User: cfg.User, Password: cfg.Password, Token: cfg.Token, CredsFile: cfg.CredsFile,
-		TLSCAFile: cfg.TLSCAFile, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
-		ReconnectWait: time.Duration(cfg.ReconnectWait),
-	}, log, opts...)
+	return natsconn.Connect(ctx, cfg.Connection, log, opts...)
 }
 
 // ensureStream creates the stream of cfg when it does not exist and checks

@@ -91,7 +91,7 @@ func TestIdleSubscriptionLogsNothingAndKeepsItsConnection(t *testing.T) {
 	prefix := testPrefix(t)
 	name := "microtest-idle-" + hex.EncodeToString([]byte(prefix))[:12]
 	logs := new(logBuffer)
-	b := newBroker(t, redis.Config{URL: namedURL(name), Prefix: prefix}, redis.WithLogger(logs.logger()))
+	b := newBroker(t, redis.Config{Connection: redis.Connection{URL: namedURL(name)}, Prefix: prefix}, redis.WithLogger(logs.logger()))
 	got := new(collector)
 	subscribe(t, b, "idle", got.handler)
 	subscribe(t, b, "idle", got.handler, broker.Queue("workers"))

@@ -55,7 +55,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/plugins/internal/redisconn"
 )
 
 // The fields of a stream entry.
@@ -139,10 +138,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 	}
 	b.log = b.log.With("plugin", "broker/redis")
 	var err error
-	if b.client, b.owned, err = redisconn.Open(ctx, "broker/redis", cfg.URL, DefaultClientName, b.client); err != nil {
-		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
-			return nil, badField("URL", "%v", bad)
-		}
+	if b.client, b.owned, err = cfg.Connection.Open(ctx, "broker/redis", DefaultClientName, b.client); err != nil {
 		return nil, err
 	}
 	// Coalesce only once every connection of the pool is busy: below

@@ -86,7 +86,7 @@ func testPrefix(t testing.TB) string {
 // fastConfig is a Config with short times, for tests.
 func fastConfig(prefix string) redis.Config {
 	return redis.Config{
-		URL:             testURL(),
+		Connection:      redis.Connection{URL: testURL()},
 		Prefix:          prefix,
 		Block:           redis.Duration(time.Second),
 		MinIdle:         redis.Duration(time.Second),
@@ -156,16 +156,16 @@ func TestConfig(t *testing.T) {
 		cfg  redis.Config
 		want string // in the error; "" for none
 	}{
-		{"defaults", redis.Config{URL: testURL()}, ""},
-		{"bad URL", redis.Config{URL: "http://example.com"}, "Config.URL"},
-		{"bad MaxLen", redis.Config{URL: testURL(), MaxLen: -2}, "Config.MaxLen"},
-		{"bad Prefetch", redis.Config{URL: testURL(), Prefetch: -1}, "Config.Prefetch"},
-		{"bad MinIdle", redis.Config{URL: testURL(), MinIdle: redis.Duration(time.Millisecond)}, "Config.MinIdle"},
-		{"bad Block", redis.Config{URL: testURL(), Block: -1}, "Config.Block"},
-		{"bad RedeliveryDelay", redis.Config{URL: testURL(), RedeliveryDelay: -1}, "Config.RedeliveryDelay"},
-		{"ReapAfter too short", redis.Config{URL: testURL(), ReapAfter: redis.Duration(time.Second)}, "Config.ReapAfter"},
-		{"bad MaxDeliveries", redis.Config{URL: testURL(), MaxDeliveries: -3}, "Config.MaxDeliveries"},
-		{"no limit", redis.Config{URL: testURL(), MaxDeliveries: -1, MaxLen: -1}, ""},
+		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
+		{"bad URL", redis.Config{Connection: redis.Connection{URL: "http://example.com"}}, "Config.URL"},
+		{"bad MaxLen", redis.Config{Connection: redis.Connection{URL: testURL()}, MaxLen: -2}, "Config.MaxLen"},
+		{"bad Prefetch", redis.Config{Connection: redis.Connection{URL: testURL()}, Prefetch: -1}, "Config.Prefetch"},
+		{"bad MinIdle", redis.Config{Connection: redis.Connection{URL: testURL()}, MinIdle: redis.Duration(time.Millisecond)}, "Config.MinIdle"},
+		{"bad Block", redis.Config{Connection: redis.Connection{URL: testURL()}, Block: -1}, "Config.Block"},
+		{"bad RedeliveryDelay", redis.Config{Connection: redis.Connection{URL: testURL()}, RedeliveryDelay: -1}, "Config.RedeliveryDelay"},
+		{"ReapAfter too short", redis.Config{Connection: redis.Connection{URL: testURL()}, ReapAfter: redis.Duration(time.Second)}, "Config.ReapAfter"},
+		{"bad MaxDeliveries", redis.Config{Connection: redis.Connection{URL: testURL()}, MaxDeliveries: -3}, "Config.MaxDeliveries"},
+		{"no limit", redis.Config{Connection: redis.Connection{URL: testURL()}, MaxDeliveries: -1, MaxLen: -1}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,7 +193,7 @@ func TestConfigJSON(t *testing.T) {
 		t.Fatalf("Unmarshal: %v", err)
 	}
 	want := redis.Config{
-		URL: "redis://127.0.0.1:6379/2", Prefix: "p:", MaxLen: -1, Prefetch: 8,
+		Connection: redis.Connection{URL: "redis://127.0.0.1:6379/2"}, Prefix: "p:", MaxLen: -1, Prefetch: 8,
 		Block: redis.Duration(2 * time.Second), MinIdle: redis.Duration(time.Minute),
 		ClaimInterval: redis.Duration(10 * time.Second), RedeliveryDelay: redis.Duration(500 * time.Millisecond),
 		MaxDeliveries: 3, ReapAfter: redis.Duration(2 * time.Hour),
@@ -221,7 +221,7 @@ func TestConfigJSON(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := redis.New(ctx, redis.Config{URL: "redis://user:secret@127.0.0.1:1/0"})
+	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://user:secret@127.0.0.1:1/0"}})
 	if err == nil {
 		t.Fatal("New succeeded without a server")
 	}

@@ -31,7 +31,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // TestConformanceBridge runs the conformance suite through the plugin
 // bridge within this process, as the plugin binary serves the registry.
 func TestConformanceBridge(t *testing.T) {
-	cfg := micronats.Config{URL: serverURL(), Bucket: testBucket(t), Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: testBucket(t), Storage: "memory"}
 	p := plugin.RegistryFunc(func(ctx context.Context, cfg *micronats.Config) (registry.Registry, error) {
 		x, err := micronats.New(ctx, *cfg)
 		if err != nil {
@@ -53,7 +53,7 @@ func TestConformanceBridge(t *testing.T) {
 // TestConformancePluginBinary builds cmd/micro-plugin-registry-nats and runs
 // the conformance suite through it, out of process.
 func TestConformancePluginBinary(t *testing.T) {
-	cfg := micronats.Config{URL: serverURL(), Bucket: testBucket(t), Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: testBucket(t), Storage: "memory"}
 	path, sum := plugintest.Build(t, "github.com/seedmicro/micro/plugins/registry/nats/cmd/micro-plugin-registry-nats")
 	registrytest.Run(t, func(t *testing.T) registry.Registry {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

@@ -112,6 +112,6 @@ func newRegistry(t testing.TB, cfg micronats.Config) *micronats.Registry {
 func TestConformance(t *testing.T) {
 	bucket := testBucket(t)
 	registrytest.Run(t, func(t *testing.T) registry.Registry {
-		return newRegistry(t, micronats.Config{URL: serverURL(), Bucket: bucket, Storage: "memory"})
+		return newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"})
 	})
 }

@@ -31,7 +31,7 @@ var discard = slog.New(slog.DiscardHandler)
 // TestConformanceBridge runs the conformance suite through the plugin
 // bridge within this process, as the plugin binary serves the registry.
 func TestConformanceBridge(t *testing.T) {
-	cfg := redis.Config{URL: testURL(), Prefix: testPrefix(t)}
+	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
 	p := plugin.RegistryFunc(func(ctx context.Context, cfg *redis.Config) (registry.Registry, error) {
 		x, err := redis.New(ctx, *cfg)
 		if err != nil {
@@ -56,7 +56,7 @@ const pluginPackage = "github.com/seedmicro/micro/plugins/registry/redis/cmd/mic
 // the conformance suite through it, out of process.
 func TestConformancePluginBinary(t *testing.T) {
 	path, sum := plugintest.Build(t, pluginPackage)
-	cfg := redis.Config{URL: testURL(), Prefix: testPrefix(t)}
+	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
 	registrytest.Run(t, func(t *testing.T) registry.Registry {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()

@@ -102,11 +102,13 @@ func TestConformance(t *testing.T) {
 		cfg  func(prefix string) redis.Config
 	}{
 		{"default", func(prefix string) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: prefix}
+			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix}
 		}},
 		{"fast sweep", func(prefix string) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: prefix,
-				SweepInterval: redis.Duration(50 * time.Millisecond), ResyncInterval: redis.Duration(time.Second)}
+			return redis.Config{
+				Connection: redis.Connection{URL: testURL()}, Prefix: prefix,
+				SweepInterval: redis.Duration(50 * time.Millisecond), ResyncInterval: redis.Duration(time.Second),
+			}
 		}},
 	}
 	for _, tt := range tests {
@@ -121,7 +123,7 @@ func TestConformance(t *testing.T) {
 // see each other's services and changes.
 func TestShared(t *testing.T) {
 	prefix := testPrefix(t)
-	cfg := redis.Config{URL: testURL(), Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
+	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 	w, err := b.Watch(ctx, registry.WatchService("greeter"))
@@ -152,7 +154,7 @@ func TestShared(t *testing.T) {
 // The keys, fields and channel are as documented.
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	r := newRegistry(t, redis.Config{URL: testURL(), Prefix: prefix})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 	c := client(t)
 	ctx := t.Context()
 	ps := c.Subscribe(ctx, prefix+"events")
@@ -253,8 +255,8 @@ func TestWatchReconnect(t *testing.T) {
 	} else {
 		url += "?client_name=" + name
 	}
-	r := newRegistry(t, redis.Config{URL: url, Prefix: prefix})
-	other := newRegistry(t, redis.Config{URL: testURL(), Prefix: prefix})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: url}, Prefix: prefix})
+	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 	ctx := t.Context()
 	w, err := r.Watch(ctx)
 	if err != nil {
@@ -306,10 +308,10 @@ func TestConfig(t *testing.T) {
 		cfg  redis.Config
 		want string
 	}{
-		{"defaults", redis.Config{URL: testURL()}, ""},
-		{"bad URL", redis.Config{URL: "nats://x"}, "Config.URL"},
-		{"bad SweepInterval", redis.Config{URL: testURL(), SweepInterval: -1}, "Config.SweepInterval"},
-		{"ResyncInterval below SweepInterval", redis.Config{URL: testURL(), SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, "Config.ResyncInterval"},
+		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
+		{"bad URL", redis.Config{Connection: redis.Connection{URL: "nats://x"}}, "Config.URL"},
+		{"bad SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: -1}, "Config.SweepInterval"},
+		{"ResyncInterval below SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, "Config.ResyncInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -329,7 +331,7 @@ func TestConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/0","prefix":"p:","sweep_interval":"2s","resync_interval":"1m"}`), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg != (redis.Config{URL: "redis://h:1/0", Prefix: "p:", SweepInterval: redis.Duration(2 * time.Second), ResyncInterval: redis.Duration(time.Minute)}) {
+	if cfg != (redis.Config{Connection: redis.Connection{URL: "redis://h:1/0"}, Prefix: "p:", SweepInterval: redis.Duration(2 * time.Second), ResyncInterval: redis.Duration(time.Minute)}) {
 		t.Errorf("decoded %+v", cfg)
 	}
 	if err := plugin.DecodeSettings([]byte(`{"sweep":"1s"}`), new(redis.Config)); err == nil {
@@ -340,14 +342,14 @@ func TestConfig(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := redis.New(ctx, redis.Config{URL: "redis://:secret@127.0.0.1:1/0"})
+	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://:secret@127.0.0.1:1/0"}})
 	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
 	}
 }
 
 func TestClosed(t *testing.T) {
-	r := newRegistry(t, redis.Config{URL: testURL(), Prefix: testPrefix(t)})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
 	w, err := r.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)

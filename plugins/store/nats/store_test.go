@@ -114,6 +114,6 @@ func newStore(t testing.TB, cfg micronats.Config) *micronats.Store {
 func TestConformance(t *testing.T) {
 	bucket := testBucket(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return newStore(t, micronats.Config{URL: serverURL(), Bucket: bucket, Storage: "memory"})
+		return newStore(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"})
 	})
 }

@@ -98,10 +98,10 @@ func TestConformance(t *testing.T) {
 		cfg  func(t *testing.T) redis.Config
 	}{
 		{"prefix with glob characters", func(t *testing.T) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: testPrefix(t)}
+			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
 		}},
 		{"scan count 3", func(t *testing.T) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: testPrefix(t), ScanCount: 3}
+			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t), ScanCount: 3}
 		}},
 	}
 	for _, tt := range tests {
@@ -115,12 +115,14 @@ func TestConformance(t *testing.T) {
 // The default prefix and the empty-prefix List over a shared database.
 func TestDefaultPrefix(t *testing.T) {
 	client(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, redis.Config{URL: testURL()}) })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}})
+	})
 }
 
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	s := newStore(t, redis.Config{URL: testURL(), Prefix: prefix})
+	s := newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 	c := client(t)
 	ctx := t.Context()
 	if err := s.Write(ctx, &store.Record{Key: "users/1", Value: []byte("ada"), TTL: time.Hour}); err != nil {
@@ -169,9 +171,9 @@ func TestConfig(t *testing.T) {
 		cfg  redis.Config
 		want string
 	}{
-		{"defaults", redis.Config{URL: testURL()}, ""},
-		{"bad URL", redis.Config{URL: "mysql://x"}, "Config.URL"},
-		{"bad ScanCount", redis.Config{URL: testURL(), ScanCount: -1}, "Config.ScanCount"},
+		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
+		{"bad URL", redis.Config{Connection: redis.Connection{URL: "mysql://x"}}, "Config.URL"},
+		{"bad ScanCount", redis.Config{Connection: redis.Connection{URL: testURL()}, ScanCount: -1}, "Config.ScanCount"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +194,7 @@ func TestConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/2","prefix":"p:","scan_count":10}`), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg != (redis.Config{URL: "redis://h:1/2", Prefix: "p:", ScanCount: 10}) {
+	if cfg != (redis.Config{Connection: redis.Connection{URL: "redis://h:1/2"}, Prefix: "p:", ScanCount: 10}) {
 		t.Errorf("decoded %+v", cfg)
 	}
 	if err := plugin.DecodeSettings([]byte(`{"prefx":"p:"}`), new(redis.Config)); err == nil {
@@ -203,14 +205,14 @@ func TestConfig(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := redis.New(ctx, redis.Config{URL: "redis://:secret@127.0.0.1:1/0"})
+	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://:secret@127.0.0.1:1/0"}})
 	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
 	}
 }
 
 func TestInvalidRecords(t *testing.T) {
-	s := newStore(t, redis.Config{URL: testURL(), Prefix: testPrefix(t)})
+	s := newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
 	for _, rec := range []*store.Record{nil, {Key: ""}, {Key: "k", TTL: -time.Second}} {
 		if err := s.Write(t.Context(), rec); err == nil {
 			t.Errorf("Write(%+v) accepted it", rec)
