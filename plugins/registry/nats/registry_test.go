@@ -14,8 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/seedmicro/micro/core/registry"
-	"github.com/seedmicro/micro/core/registry/registrytest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
 
@@ -109,9 +107,4 @@ func newRegistry(t testing.TB, cfg micronats.Config) *micronats.Registry {
 	return r
 }
 
-func TestConformance(t *testing.T) {
-	bucket := testBucket(t)
-	registrytest.Run(t, func(t *testing.T) registry.Registry {
-		return newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"})
-	})
-}
+func TestConformance(t *testing.T) { suite(t).InProcess(t) }

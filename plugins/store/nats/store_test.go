@@ -14,8 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/seedmicro/micro/core/store"
-	"github.com/seedmicro/micro/core/store/storetest"
 	micronats "github.com/seedmicro/micro/plugins/store/nats"
 )
 
@@ -111,9 +109,4 @@ func newStore(t testing.TB, cfg micronats.Config) *micronats.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	bucket := testBucket(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return newStore(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"})
-	})
-}
+func TestConformance(t *testing.T) { suite(t).InProcess(t) }
