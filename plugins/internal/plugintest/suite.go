@@ -240,4 +240,3 @@ func containsAll(s string, parts ...string) bool {
 	}
 	return true
 }
-
