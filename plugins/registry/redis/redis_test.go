@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
@@ -27,53 +26,15 @@ func TestMain(m *testing.M) {
 
 // testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
 // default.
-func testURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return redis.DefaultURL
-}
+func testURL() string { return plugintest.RedisURL() }
 
 // client returns a client of the test server, failing t when the server does
 // not answer.
-func client(t testing.TB) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(testURL())
-	if err != nil {
-		t.Fatalf("MICRO_TEST_REDIS=%q: %v", testURL(), err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("Redis is not reachable at %s (set MICRO_TEST_REDIS to another URL, or start it: "+
-			"redis-server --daemonize yes --port 6379, or .ci/run): %v", testURL(), err)
-	}
-	return c
-}
+func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
 
 // testPrefix returns a key prefix unique to t and deletes every key under
 // it when t ends.
-func testPrefix(t testing.TB) string {
-	t.Helper()
-	var r [6]byte
-	rand.Read(r[:])
-	prefix := "microtest:registry:" + hex.EncodeToString(r[:]) + ":"
-	c := client(t)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return prefix
-}
+func testPrefix(t testing.TB) string { return plugintest.RedisPrefix(t, "microtest:registry:", nil) }
 
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
