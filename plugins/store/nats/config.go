@@ -56,17 +56,15 @@ func (c Config) withDefaults() Config {
 }
 
 func (c Config) validate() error {
-	bad := natsconn.Invalid
-	if !natskv.ValidBucket(c.Bucket) {
-		return bad("Bucket", "%q; a bucket name holds only ASCII letters, digits, '-' and '_'", c.Bucket)
-	}
-	if c.Storage != "file" && c.Storage != "memory" {
-		return bad("Storage", "%q; want \"file\" or \"memory\"", c.Storage)
-	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		return bad("Replicas", "%d; want 1 to 5", c.Replicas)
+	if err := c.bucket().Validate(); err != nil {
+		return err
 	}
 	return c.Connection.Validate()
+}
+
+// bucket is how to create the bucket of c.
+func (c Config) bucket() natskv.BucketConfig {
+	return natskv.BucketConfig{Bucket: c.Bucket, Description: "micro store", Storage: c.Storage, Replicas: c.Replicas}
 }
 
 // connect dials the server of cfg, retrying until ctx ends.
