@@ -69,8 +69,7 @@ func (e *natsEnv) Name() string { return "nats" }
 
 func (e *natsEnv) config() micronats.Config {
 	return micronats.Config{
-		URL:           e.url,
-		Name:          "brokerbench",
+		Connection:    micronats.Connection{URL: e.url, Name: "brokerbench"},
 		Mode:          micronats.ModeJetStream,
 		Stream:        e.stream,
 		SubjectPrefix: e.prefix,

@@ -42,7 +42,7 @@ func NewRedis(ctx context.Context, rawURL, id string, log *slog.Logger) (BrokerE
 func (e *redisEnv) Name() string { return "redis" }
 
 func (e *redisEnv) config() redis.Config {
-	return redis.Config{URL: e.url, Prefix: e.prefix}
+	return redis.Config{Connection: redis.Connection{URL: e.url}, Prefix: e.prefix}
 }
 
 func (e *redisEnv) Settings() []byte {

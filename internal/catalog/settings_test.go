@@ -44,8 +44,7 @@ func TestSettingsMatchPluginConfigs(t *testing.T) {
 			settings := e.Plugin.Latest().Settings
 			typ := reflect.TypeOf(cfg)
 			var fields []string
-			for i := range typ.NumField() {
-				f := typ.Field(i)
+			for _, f := range jsonFields(typ) {
 				tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 				if tag == "" || tag == "-" || !f.IsExported() {
 					continue
@@ -73,6 +72,22 @@ func TestSettingsMatchPluginConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jsonFields returns the fields of the struct type t as encoding/json sees
+// them: those of an embedded struct without a JSON name stand for
+// themselves.
+func jsonFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func settingType(t reflect.Type) string {

@@ -1,10 +1,10 @@
 package nats
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/seedmicro/micro/plugins/internal/natsconn"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
@@ -18,7 +18,7 @@ const (
 
 // Defaults applied by New to the zero fields of a Config.
 const (
-	DefaultURL               = "nats://127.0.0.1:4222"
+	DefaultURL               = natsconn.DefaultURL
 	DefaultSubjectPrefix     = "micro"
 	DefaultStream            = "MICRO"
 	DefaultStreamMaxAge      = 24 * time.Hour
@@ -30,7 +30,7 @@ const (
 	DefaultPrefetch          = 64
 	DefaultInactiveThreshold = time.Minute
 	DefaultPublishTimeout    = 10 * time.Second
-	DefaultReconnectWait     = 250 * time.Millisecond
+	DefaultReconnectWait     = natsconn.DefaultReconnectWait
 )
 
 // Config holds the settings of a Broker. Zero fields take the defaults
@@ -38,31 +38,11 @@ const (
 // an out-of-process plugin decodes, strictly, from JSON: durations are
 // strings such as "30s" or "1m30s".
 type Config struct {
-	// URL is the server to connect to, or a comma-separated list of
-	// servers of one cluster. Default DefaultURL.
-	URL string `json:"url,omitempty"`
-	// Name is the connection name the server shows in its monitoring.
-	// Default "micro-broker".
-	Name string `json:"name,omitempty"`
-	// User and Password authenticate with a user name and password. They
-	// may also be given in the URL.
-	User     string `json:"user,omitempty"`
-	Password string `json:"password,omitempty"`
-	// Token authenticates with a token.
-	Token string `json:"token,omitempty"`
-	// CredsFile is a credentials file (JWT and NKey seed) to authenticate
-	// with.
-	CredsFile string `json:"creds_file,omitempty"`
-	// TLSCAFile is a PEM file of the CAs to verify the server with;
-	// TLSCertFile and TLSKeyFile are the client certificate and key for
-	// mutual TLS. Setting any of them, or a tls:// URL, turns TLS on.
-	TLSCAFile   string `json:"tls_ca_file,omitempty"`
-	TLSCertFile string `json:"tls_cert_file,omitempty"`
-	TLSKeyFile  string `json:"tls_key_file,omitempty"`
-	// ReconnectWait is the pause between reconnection attempts after the
-	// connection is lost. The client reconnects for ever. Default
-	// DefaultReconnectWait.
-	ReconnectWait Duration `json:"reconnect_wait,omitempty"`
+	// Connection holds the connection settings: url, name, user,
+	// password, token, creds_file, tls_ca_file, tls_cert_file,
+	// tls_key_file and reconnect_wait. The connection name defaults to
+	// "micro-broker".
+	Connection
 
 	// Mode is ModeJetStream (default): at-least-once delivery through a
 	// stream; or ModeCore: at-most-once delivery through plain subjects.
@@ -127,8 +107,7 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	settings.SetDefault(&c.URL, DefaultURL)
-	settings.SetDefault(&c.Name, "micro-broker")
+	c.Connection = c.Connection.WithDefaults("micro-broker")
 	settings.SetDefault(&c.Mode, ModeJetStream)
 	settings.SetDefault(&c.SubjectPrefix, DefaultSubjectPrefix)
 	settings.SetDefault(&c.Stream, DefaultStream)
@@ -143,26 +122,20 @@ func (c Config) withDefaults() Config {
 	settings.SetDefault(&c.Prefetch, DefaultPrefetch)
 	settings.SetDefault(&c.InactiveThreshold, Duration(DefaultInactiveThreshold))
 	settings.SetDefault(&c.PublishTimeout, Duration(DefaultPublishTimeout))
-	settings.SetDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
 	return c
 }
 
 // validate reports the first invalid field of c, after defaults.
 func (c Config) validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
-	}
+	bad := natsconn.Invalid
 	if c.Mode != ModeJetStream && c.Mode != ModeCore {
 		return bad("Mode", "%q; want %q or %q", c.Mode, ModeJetStream, ModeCore)
 	}
 	if err := checkSubject(c.SubjectPrefix); err != nil {
 		return bad("SubjectPrefix", "%v", err)
 	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		return bad("TLSCertFile", "TLSCertFile and TLSKeyFile must be set together")
-	}
-	if c.ReconnectWait < 0 {
-		return bad("ReconnectWait", "negative")
+	if err := c.Connection.Validate(); err != nil {
+		return err
 	}
 	if c.Mode == ModeCore {
 		return nil
@@ -210,6 +183,10 @@ func (c Config) validate() error {
 	}
 	return nil
 }
+
+// Connection is the connection part of a Config, the same in every NATS
+// plugin.
+type Connection = natsconn.Settings
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.

@@ -29,7 +29,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"max deliver", micronats.Config{MaxDeliver: -2}, "MaxDeliver"},
 		{"prefetch", micronats.Config{Prefetch: -1}, "Prefetch"},
 		{"dead letter topic", micronats.Config{DeadLetterTopic: "a b"}, "DeadLetterTopic"},
-		{"tls key", micronats.Config{TLSCertFile: "c.pem"}, "TLSCertFile"},
+		{"tls key", micronats.Config{Connection: micronats.Connection{TLSCertFile: "c.pem"}}, "TLSCertFile"},
 		{"window", micronats.Config{StreamMaxAge: micronats.Duration(time.Minute), DuplicateWindow: micronats.Duration(time.Hour)}, "DuplicateWindow"},
 	}
 	for _, tt := range tests {
@@ -113,7 +113,7 @@ func TestDurableName(t *testing.T) {
 func TestServerDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := micronats.New(ctx, micronats.Config{URL: "nats://127.0.0.1:1"})
+	_, err := micronats.New(ctx, micronats.Config{Connection: micronats.Connection{URL: "nats://127.0.0.1:1"}})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("New with no server = %v, want an error naming the address", err)
 	}

@@ -13,7 +13,7 @@ func Example() {
 	ctx := context.Background()
 	url := os.Getenv("MICRO_TEST_NATS") // empty: nats://127.0.0.1:4222
 	b, err := micronats.New(ctx, micronats.Config{
-		URL:           url,
+		Connection:    micronats.Connection{URL: url},
 		Stream:        "EXAMPLE",
 		SubjectPrefix: "example",
 		StreamStorage: "memory",

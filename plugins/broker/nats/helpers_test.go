@@ -2,9 +2,6 @@ package nats_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,57 +10,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 // serverURL is the NATS server the tests use: MICRO_TEST_NATS, or the
 // default address.
-func serverURL() string {
-	if u := os.Getenv("MICRO_TEST_NATS"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-const startHint = "start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- " +
-	"-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log` " +
-	"(for the 1 MiB messages of the conformance suite give it a config file with max_payload: 8MB), " +
-	"or point MICRO_TEST_NATS at a NATS server with JetStream"
+func serverURL() string { return plugintest.NATSURL() }
 
 // rawConn connects to the test server with the plain client, failing t with
 // advice when the server is not there. The connection is closed when t
 // ends.
-func rawConn(t testing.TB) *natsgo.Conn {
-	t.Helper()
-	nc, err := natsgo.Connect(serverURL(), natsgo.Timeout(3*time.Second), natsgo.MaxReconnects(-1),
-		natsgo.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatalf("NATS server not reachable at %s: %v; %s", serverURL(), err, startHint)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
+func rawConn(t testing.TB) *natsgo.Conn { return plugintest.NATSConn(t) }
 
 // rawJS returns the JetStream context of a raw connection, failing t when
 // the server has no JetStream.
-func rawJS(t testing.TB) jetstream.JetStream {
-	t.Helper()
-	js, err := jetstream.New(rawConn(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := js.AccountInfo(ctx); err != nil {
-		t.Fatalf("NATS server at %s has no JetStream: %v; %s", serverURL(), err, startHint)
-	}
-	return js
-}
+func rawJS(t testing.TB) jetstream.JetStream { return plugintest.NATSJetStream(t) }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randHex(n int) string { return plugintest.RandomHex(n) }
 
 // testConfig returns a config with a stream and subject prefix of its own,
 // and deletes the stream when t ends.
@@ -71,7 +34,7 @@ func testConfig(t testing.TB, mode string) micronats.Config {
 	t.Helper()
 	id := randHex(6)
 	cfg := micronats.Config{
-		URL:           serverURL(),
+		Connection:    micronats.Connection{URL: serverURL()},
 		Mode:          mode,
 		SubjectPrefix: "microtest_" + id,
 		Stream:        "MICROTEST_" + strings.ToUpper(id),

@@ -94,16 +94,16 @@ func TestNothingLost(t *testing.T) {
 			p := published.Load() * 100 / nothingLostMessages
 			d := distinct.Load() * 100 / nothingLostMessages
 			if len(pubAt) > 0 && p >= pubAt[0] {
-				logEvent("cut the publisher at %d%% published: %d connections", p, pubProxy.cut())
+				logEvent("cut the publisher at %d%% published: %d connections", p, pubProxy.Cut())
 				pubAt = pubAt[1:]
 			}
 			if len(consAt) > 0 && d >= consAt[0] {
-				logEvent("cut the consumers at %d%% delivered: %d + %d connections", d, proxy1.cut(), proxy2.cut())
+				logEvent("cut the consumers at %d%% delivered: %d + %d connections", d, proxy1.Cut(), proxy2.Cut())
 				consAt = consAt[1:]
 			}
 			if !killed && d >= 50 {
 				killed = true
-				proxy1.kill()
+				proxy1.Kill()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				consumer1.Close(ctx) // its network is gone: acks and naks are lost
 				cancel()

@@ -157,8 +157,8 @@ func TestConcurrency(t *testing.T) {
 				// Cut the connections; wait until the subscription is
 				// restored (a subscriber without group misses what is
 				// published before).
-				p.waitConns(t, 2)
-				p.cut()
+				p.WaitConns(t, 2)
+				p.Cut()
 				deadline := time.Now().Add(20 * time.Second)
 				for i := 0; ; i++ {
 					id := fmt.Sprintf("probe-%d", i)

@@ -7,6 +7,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/seedmicro/micro/core/redact"
 	"github.com/seedmicro/micro/plugins/internal/settings"
 )
 
@@ -99,7 +100,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("broker/rabbitmq: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	if _, err := amqp.ParseURI(c.URL); err != nil {
-		return bad("URL", "%v", err)
+		return bad("URL", "%q: %v", redact.URL(c.URL), redact.Error(err, c.URL))
 	}
 	switch {
 	case strings.HasPrefix(c.Exchange, "amq."):

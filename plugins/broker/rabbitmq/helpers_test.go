@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 // serverURL returns the RabbitMQ the tests use: $MICRO_TEST_AMQP or the
@@ -199,106 +199,18 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// proxy is a TCP proxy between the broker and RabbitMQ that can cut the
-// connections through it, the way a failing network or server would.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
 // newProxy starts a proxy to the server of url, stopped when t ends, and
 // returns it with the URL to connect through it.
-func newProxy(t testing.TB, url string) (*proxy, string) {
+func newProxy(t testing.TB, url string) (*plugintest.Proxy, string) {
 	t.Helper()
 	uri, err := amqp.ParseURI(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)), conns: make(map[net.Conn]bool)}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
+	p := plugintest.NewProxy(t, net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
 	uri.Host = "127.0.0.1"
-	uri.Port = ln.Addr().(*net.TCPAddr).Port
+	uri.Port = p.Port()
 	return p, uri.String()
-}
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[client], p.conns[server] = true, true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(client, server)
-		go p.pipe(server, client)
-	}
-}
-
-// pipe copies from src to dst, and closes both when either side ends.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// cut closes every connection through the proxy and returns how many
-// client connections it closed.
-func (p *proxy) cut() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-	n := len(p.conns) / 2
-	clear(p.conns)
-	return n
-}
-
-// waitConns waits until n client connections go through the proxy.
-func (p *proxy) waitConns(t testing.TB, n int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p.mu.Lock()
-		got := len(p.conns) / 2
-		p.mu.Unlock()
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections through the proxy after 30s, want %d", got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (p *proxy) close() {
-	p.ln.Close()
-	p.cut()
-	p.wg.Wait()
 }
 
 // isClosed reports whether err says the broker is closed.

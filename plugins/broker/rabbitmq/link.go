@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/redact"
 )
 
 // closeTimeout bounds the closing handshake of a connection on Close.
@@ -159,7 +160,7 @@ func (l *link) dial(ctx context.Context) (*amqp.Connection, error) {
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("broker/rabbitmq: connect (%s): %w", l.role, err)
+		return nil, fmt.Errorf("broker/rabbitmq: connect (%s) to %s: %w", l.role, redact.URL(cfg.URL), redact.Error(err, cfg.URL))
 	}
 	return conn, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 // DefaultNothingLostMessages is how many messages TestNothingLost sends
@@ -77,7 +78,7 @@ func TestNothingLost(t *testing.T) {
 		defer close(cutterDone)
 		plan := []struct {
 			side     int
-			p        *proxy
+			p        *plugintest.Proxy
 			progress *atomic.Int64
 			at       float64
 		}{
@@ -95,7 +96,7 @@ func TestNothingLost(t *testing.T) {
 			}
 			// Wait for the connections to be back from the last cut, so
 			// that each cut hits a live connection.
-			for step.p.cut() == 0 {
+			for step.p.Cut() == 0 {
 				select {
 				case <-ctx.Done():
 					return

@@ -403,8 +403,8 @@ func TestReconnect(t *testing.T) {
 	solo.waitID(t, "before")
 
 	for i := range 3 {
-		p.waitConns(t, 2)
-		if n := p.cut(); n != 2 {
+		p.WaitConns(t, 2)
+		if n := p.Cut(); n != 2 {
 			t.Fatalf("cut %d connections, want 2 (publisher and consumer)", n)
 		}
 		id := fmt.Sprintf("after-%d", i)
@@ -437,8 +437,8 @@ func TestCloseWhileDisconnected(t *testing.T) {
 	cfg.ReconnectMin = rabbitmq.Duration(time.Minute) // stays down
 	cfg.ReconnectMax = rabbitmq.Duration(time.Minute)
 	b := f.openRaw(t, cfg)
-	p.waitConns(t, 1)
-	p.cut()
+	p.WaitConns(t, 1)
+	p.Cut()
 
 	published := make(chan error, 1)
 	go func() { published <- b.Publish(context.Background(), "t", &broker.Message{}) }()

@@ -31,7 +31,7 @@ func benchBody() []byte {
 }
 
 func benchConfig(b *testing.B) redis.Config {
-	return redis.Config{URL: testURL(), Prefix: testPrefix(b)}
+	return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)}
 }
 
 // rawXAdd is the XADD of the raw benchmarks: the fields a Publish of a

@@ -13,7 +13,7 @@ import (
 
 // Defaults applied by New to the zero fields of a Config.
 const (
-	DefaultURL             = "redis://127.0.0.1:6379/0"
+	DefaultURL             = redisconn.DefaultURL
 	DefaultPrefix          = "micro:stream:"
 	DefaultMaxLen          = 1_000_000
 	DefaultPrefetch        = 64
@@ -31,13 +31,15 @@ const (
 // out-of-process plugin decodes, strictly, from JSON: durations are strings
 // such as "30s" or "1m30s".
 type Config struct {
-	// URL is the Redis server: redis://[user:password@]host:port/db, or
-	// rediss:// for TLS. The query parameters of go-redis's ParseURL are
-	// accepted (pool_size, dial_timeout, read_timeout, client_name,
-	// skip_verify, ...). Every subscription holds one connection of the
-	// pool for itself, so pool_size must exceed the number of
-	// subscriptions. Default DefaultURL.
-	URL string `json:"url,omitempty"`
+	// Connection holds the url setting, the Redis server:
+	// redis://[user:password@]host:port/db, or rediss:// for TLS, with
+	// the query parameters of go-redis's ParseURL (pool_size,
+	// dial_timeout, read_timeout, client_name, skip_verify, ...).
+	// Default DefaultURL.
+	// Every subscription holds one connection of the pool for itself,
+	// so the URL's pool_size must exceed the number of subscriptions.
+	Connection
+
 	// Prefix is put in front of a topic to make the key of its stream:
 	// topic "orders" is the stream "micro:stream:orders". Default
 	// DefaultPrefix.
@@ -84,7 +86,7 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	settings.SetDefault(&c.URL, DefaultURL)
+	c.Connection = c.Connection.WithDefaults()
 	settings.SetDefault(&c.Prefix, DefaultPrefix)
 	settings.SetDefault(&c.MaxLen, DefaultMaxLen)
 	settings.SetDefault(&c.Prefetch, DefaultPrefetch)
@@ -99,8 +101,8 @@ func (c Config) withDefaults() Config {
 
 // validate reports the first invalid field of c, after defaults.
 func (c Config) validate() error {
-	if _, err := goredis.ParseURL(c.URL); err != nil {
-		return badField("URL", "%q: %v", redisconn.Redact(c.URL), err)
+	if err := c.Connection.Validate("broker/redis"); err != nil {
+		return err
 	}
 	if c.MaxLen < -1 {
 		return badField("MaxLen", "%d; want a positive number, or -1 for no cap", c.MaxLen)
@@ -135,6 +137,10 @@ func (c Config) validate() error {
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("broker/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
 }
+
+// Connection is the connection part of a Config, the same in every Redis
+// plugin: the url setting.
+type Connection = redisconn.Settings
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.

@@ -14,7 +14,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	// The zero Config connects to redis://127.0.0.1:6379/0.
-	b, err := redis.New(ctx, redis.Config{URL: os.Getenv("MICRO_TEST_REDIS")})
+	b, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: os.Getenv("MICRO_TEST_REDIS")}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -50,11 +50,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/plugins/internal/redisconn"
 )
 
 // The fields of a stream entry.
@@ -101,6 +101,9 @@ var _ broker.Broker = (*Broker)(nil)
 type Broker struct {
 	cfg    Config
 	client *goredis.Client
+	// reader is client with a read timeout above Block, for the
+	// subscriptions' blocking reads; it shares client's pool.
+	reader *goredis.Client
 	owned  bool // client created by New, closed by Close
 	log    *slog.Logger
 	host   string // prefix of consumer names
@@ -135,16 +138,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 	}
 	b.log = b.log.With("plugin", "broker/redis")
 	var err error
-	if b.client, b.owned, err = redisconn.Open(ctx, "broker/redis", cfg.URL, DefaultClientName, b.client); err != nil {
-		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
-			return nil, badField("URL", "%v", bad)
-		}
+	if b.client, b.owned, err = cfg.Connection.Open(ctx, "broker/redis", DefaultClientName, b.client); err != nil {
 		return nil, err
 	}
 	// Coalesce only once every connection of the pool is busy: below
 	// that, each publish has a connection of its own and goes at once, as
 	// with go-redis alone; above, the calls that would queue for a
 	// connection go together in the next pipeline instead.
+	b.reader = blockingReader(b.client, time.Duration(cfg.Block))
 	b.batches = broker.Coalescer{PublishBatch: b.PublishBatch, Limit: max(b.client.Options().PoolSize, 1)}
 	host, _ := os.Hostname()
 	if host == "" {
@@ -152,6 +153,22 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 	}
 	b.host = host + "-" + strconv.Itoa(os.Getpid())
 	return b, nil
+}
+
+// blockingReader returns the client a subscription reads with: c, whose
+// read timeout bounds every reply, cannot wait for XREADGROUP BLOCK in a
+// pipeline (go-redis applies the client's read timeout to a pipeline, not
+// the longer one it gives a lone blocking command), so with Block at least
+// the read timeout (both 5s by default) every idle read timed out, and the
+// subscription logged an error and reconnected. The reader's timeout is
+// Block plus c's own, on the same pool of connections. A client without a
+// read timeout is used as it is.
+func blockingReader(c *goredis.Client, block time.Duration) *goredis.Client {
+	rt := c.Options().ReadTimeout
+	if rt <= 0 {
+		return c
+	}
+	return c.WithTimeout(block + rt)
 }
 
 // Client returns the go-redis client of the broker.

@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/plugins/broker/redis"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 func TestMain(m *testing.M) {
@@ -27,66 +27,20 @@ func TestMain(m *testing.M) {
 
 // testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
 // default.
-func testURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return redis.DefaultURL
-}
+func testURL() string { return plugintest.RedisURL() }
 
 // client returns a client of the test server, failing t when the server does
 // not answer.
-func client(t testing.TB) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(testURL())
-	if err != nil {
-		t.Fatalf("MICRO_TEST_REDIS=%q: %v", testURL(), err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("Redis is not reachable at %s (set MICRO_TEST_REDIS to another URL, or start it: "+
-			"redis-server --daemonize yes --port 6379, or .ci/run): %v", testURL(), err)
-	}
-	return c
-}
+func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
 
 // testPrefix returns a key prefix unique to t and deletes every key under
 // it when t ends.
-func testPrefix(t testing.TB) string {
-	t.Helper()
-	var r [6]byte
-	rand.Read(r[:])
-	prefix := "microtest:broker:" + hex.EncodeToString(r[:]) + ":"
-	c := client(t)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup: SCAN %s*: %v", prefix, err)
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 500)
-			if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
-				t.Errorf("cleanup: DEL: %v", err)
-			}
-			keys = keys[n:]
-		}
-	})
-	return prefix
-}
+func testPrefix(t testing.TB) string { return plugintest.RedisPrefix(t, "microtest:broker:", nil) }
 
 // fastConfig is a Config with short times, for tests.
 func fastConfig(prefix string) redis.Config {
 	return redis.Config{
-		URL:             testURL(),
+		Connection:      redis.Connection{URL: testURL()},
 		Prefix:          prefix,
 		Block:           redis.Duration(time.Second),
 		MinIdle:         redis.Duration(time.Second),
@@ -156,16 +110,16 @@ func TestConfig(t *testing.T) {
 		cfg  redis.Config
 		want string // in the error; "" for none
 	}{
-		{"defaults", redis.Config{URL: testURL()}, ""},
-		{"bad URL", redis.Config{URL: "http://example.com"}, "Config.URL"},
-		{"bad MaxLen", redis.Config{URL: testURL(), MaxLen: -2}, "Config.MaxLen"},
-		{"bad Prefetch", redis.Config{URL: testURL(), Prefetch: -1}, "Config.Prefetch"},
-		{"bad MinIdle", redis.Config{URL: testURL(), MinIdle: redis.Duration(time.Millisecond)}, "Config.MinIdle"},
-		{"bad Block", redis.Config{URL: testURL(), Block: -1}, "Config.Block"},
-		{"bad RedeliveryDelay", redis.Config{URL: testURL(), RedeliveryDelay: -1}, "Config.RedeliveryDelay"},
-		{"ReapAfter too short", redis.Config{URL: testURL(), ReapAfter: redis.Duration(time.Second)}, "Config.ReapAfter"},
-		{"bad MaxDeliveries", redis.Config{URL: testURL(), MaxDeliveries: -3}, "Config.MaxDeliveries"},
-		{"no limit", redis.Config{URL: testURL(), MaxDeliveries: -1, MaxLen: -1}, ""},
+		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
+		{"bad URL", redis.Config{Connection: redis.Connection{URL: "http://example.com"}}, "Config.URL"},
+		{"bad MaxLen", redis.Config{Connection: redis.Connection{URL: testURL()}, MaxLen: -2}, "Config.MaxLen"},
+		{"bad Prefetch", redis.Config{Connection: redis.Connection{URL: testURL()}, Prefetch: -1}, "Config.Prefetch"},
+		{"bad MinIdle", redis.Config{Connection: redis.Connection{URL: testURL()}, MinIdle: redis.Duration(time.Millisecond)}, "Config.MinIdle"},
+		{"bad Block", redis.Config{Connection: redis.Connection{URL: testURL()}, Block: -1}, "Config.Block"},
+		{"bad RedeliveryDelay", redis.Config{Connection: redis.Connection{URL: testURL()}, RedeliveryDelay: -1}, "Config.RedeliveryDelay"},
+		{"ReapAfter too short", redis.Config{Connection: redis.Connection{URL: testURL()}, ReapAfter: redis.Duration(time.Second)}, "Config.ReapAfter"},
+		{"bad MaxDeliveries", redis.Config{Connection: redis.Connection{URL: testURL()}, MaxDeliveries: -3}, "Config.MaxDeliveries"},
+		{"no limit", redis.Config{Connection: redis.Connection{URL: testURL()}, MaxDeliveries: -1, MaxLen: -1}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,7 +147,7 @@ func TestConfigJSON(t *testing.T) {
 		t.Fatalf("Unmarshal: %v", err)
 	}
 	want := redis.Config{
-		URL: "redis://127.0.0.1:6379/2", Prefix: "p:", MaxLen: -1, Prefetch: 8,
+		Connection: redis.Connection{URL: "redis://127.0.0.1:6379/2"}, Prefix: "p:", MaxLen: -1, Prefetch: 8,
 		Block: redis.Duration(2 * time.Second), MinIdle: redis.Duration(time.Minute),
 		ClaimInterval: redis.Duration(10 * time.Second), RedeliveryDelay: redis.Duration(500 * time.Millisecond),
 		MaxDeliveries: 3, ReapAfter: redis.Duration(2 * time.Hour),
@@ -221,7 +175,7 @@ func TestConfigJSON(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := redis.New(ctx, redis.Config{URL: "redis://user:secret@127.0.0.1:1/0"})
+	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://user:secret@127.0.0.1:1/0"}})
 	if err == nil {
 		t.Fatal("New succeeded without a server")
 	}

@@ -3,6 +3,7 @@ package natskv
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,4 +51,22 @@ func OpenBucket(ctx context.Context, nc *nats.Conn, cfg BucketConfig) (jetstream
 		return nil, nil, nil, err
 	}
 	return js, kv, stream, nil
+}
+
+// Validate reports the first invalid field of c, after defaults, named as a
+// field of the plugin's Config (Bucket, Storage, Replicas).
+func (c BucketConfig) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	}
+	if !ValidBucket(c.Bucket) {
+		return bad("Bucket", "%q; a bucket name holds only ASCII letters, digits, '-' and '_'", c.Bucket)
+	}
+	if c.Storage != "file" && c.Storage != "memory" {
+		return bad("Storage", "%q; want \"file\" or \"memory\"", c.Storage)
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return bad("Replicas", "%d; want 1 to 5", c.Replicas)
+	}
+	return nil
 }

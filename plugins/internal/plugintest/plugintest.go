@@ -1,5 +1,9 @@
-// Package plugintest holds what the plugins' tests share: building a plugin
-// binary to run its conformance suite out of process.
+// Package plugintest holds what the plugins' tests share: Suite, which runs
+// a plugin's conformance suite in process, through the plugin bridge and
+// through its built binary (Build); the test servers (NATSURL, Redis,
+// NATSBucket, RedisPrefix); a TCP Proxy that cuts connections; and Logs,
+// which captures a logger's records as a plugin process writes them, with
+// Secret and NoSecret for the redaction tests.
 package plugintest
 
 import (

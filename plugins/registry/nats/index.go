@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/plugins/internal/natskv"
 )
 
 // index follows the whole bucket with one ordered consumer, keeps every
@@ -24,15 +24,14 @@ type index struct {
 	cons jetstream.Consumer
 	cc   jetstream.ConsumeContext
 
-	mu        sync.Mutex
-	nodes     map[string]*node // by key
-	versions  map[versionKey]map[string]*node
-	watchers  map[*watcher]struct{}
-	processed uint64        // highest stream sequence applied
-	progress  chan struct{} // closed and replaced when processed grows
-	expiry    *time.Timer   // fires at the earliest expiry of a node
-	expiryAt  time.Time     // when expiry fires; zero: not armed
-	stopped   bool
+	mu       sync.Mutex
+	nodes    map[string]*node // by key
+	versions map[versionKey]map[string]*node
+	watchers map[*watcher]struct{}
+	progress natskv.Progress // of the stream; advanced under mu
+	expiry   *time.Timer     // fires at the earliest expiry of a node
+	expiryAt time.Time       // when expiry fires; zero: not armed
+	stopped  bool
 }
 
 type versionKey struct{ name, version string }
@@ -51,7 +50,6 @@ func newIndex(ctx context.Context, r *Registry, stream string) (*index, error) {
 		nodes:    make(map[string]*node),
 		versions: make(map[versionKey]map[string]*node),
 		watchers: make(map[*watcher]struct{}),
-		progress: make(chan struct{}),
 	}
 	ix.cc, err = cons.Consume(ix.apply, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		r.log.Debug("nats: registry index consumer", "err", err)
@@ -89,11 +87,7 @@ func (ix *index) apply(m jetstream.Msg) {
 	default:
 		ix.put(n)
 	}
-	if md.Sequence.Stream > ix.processed {
-		ix.processed = md.Sequence.Stream
-		close(ix.progress)
-		ix.progress = make(chan struct{})
-	}
+	ix.progress.Applied(md.Sequence.Stream)
 	ix.arm(now)
 }
 
@@ -214,66 +208,6 @@ func (ix *index) expire() {
 	ix.arm(now)
 }
 
-// waitFor waits until the index has applied sequence seq, for at most d,
-// and reports whether it has.
-func (ix *index) waitFor(ctx context.Context, seq uint64, d time.Duration) (bool, error) {
-	timeout := time.NewTimer(d)
-	defer timeout.Stop()
-	for {
-		ix.mu.Lock()
-		done, progress := ix.processed >= seq, ix.progress
-		ix.mu.Unlock()
-		if done {
-			return true, nil
-		}
-		select {
-		case <-progress:
-		case <-timeout.C:
-			return false, nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-}
-
-// sync waits until the index holds every message the bucket held when sync
-// was called: up to the stream's last sequence or, when that message is gone
-// (purged) and so never arrives, until the consumer has nothing pending.
-func (ix *index) sync(ctx context.Context) error {
-	info, err := ix.r.stream.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if ok, err := ix.waitFor(ctx, info.State.LastSeq, 250*time.Millisecond); ok || err != nil {
-		return err
-	}
-	for {
-		ci, err := ix.cons.Info(ctx)
-		switch {
-		case errors.Is(err, jetstream.ErrOrderedConsumerNotCreated), errors.Is(err, jetstream.ErrConsumerNotFound):
-			select { // being created again after a reset
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
-			continue
-		case err != nil:
-			return err
-		}
-		target := ci.Delivered.Stream
-		if ci.NumPending > 0 {
-			target++ // wait for more to arrive
-		}
-		ok, err := ix.waitFor(ctx, target, 100*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		if ok && ci.NumPending == 0 {
-			return nil
-		}
-	}
-}
-
 // live returns copies of the live nodes of one service, or of all with
 // name "", reaping the expired ones.
 func (ix *index) live(name string) []*node {
@@ -327,4 +261,10 @@ func (ix *index) stop() []*watcher {
 		ws = append(ws, w)
 	}
 	return ws
+}
+
+// sync waits until the index holds every message the bucket held when sync
+// was called.
+func (ix *index) sync(ctx context.Context) error {
+	return ix.progress.Sync(ctx, ix.r.stream, ix.cons)
 }

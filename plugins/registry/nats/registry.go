@@ -141,9 +141,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 }
 
 func (r *Registry) open(ctx context.Context) error {
-	js, kv, stream, err := natskv.OpenBucket(ctx, r.nc, natskv.BucketConfig{
-		Bucket: r.cfg.Bucket, Description: "micro service registry", Storage: r.cfg.Storage, Replicas: r.cfg.Replicas,
-	})
+	js, kv, stream, err := natskv.OpenBucket(ctx, r.nc, r.cfg.bucket())
 	if err != nil {
 		return err
 	}

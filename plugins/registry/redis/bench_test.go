@@ -35,7 +35,7 @@ func BenchmarkRegister(b *testing.B) {
 	ctx := context.Background()
 	svc := benchService(1)
 	b.Run("micro", func(b *testing.B) {
-		r := newRegistry(b, redis.Config{URL: testURL(), Prefix: testPrefix(b)})
+		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
 		for b.Loop() {
 			if err := r.Register(ctx, svc, 30*time.Second); err != nil {
 				b.Fatal(err)
@@ -64,7 +64,7 @@ func BenchmarkLookup(b *testing.B) {
 	ctx := context.Background()
 	svc := benchService(10)
 	b.Run("micro", func(b *testing.B) {
-		r := newRegistry(b, redis.Config{URL: testURL(), Prefix: testPrefix(b)})
+		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
 		if err := r.Register(ctx, svc, time.Minute); err != nil {
 			b.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func BenchmarkLookup(b *testing.B) {
 	})
 	b.Run("raw", func(b *testing.B) {
 		prefix := testPrefix(b)
-		r := newRegistry(b, redis.Config{URL: testURL(), Prefix: prefix})
+		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 		if err := r.Register(ctx, svc, time.Minute); err != nil {
 			b.Fatal(err)
 		}

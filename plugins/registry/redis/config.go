@@ -13,7 +13,7 @@ import (
 
 // Defaults applied by New to the zero fields of a Config.
 const (
-	DefaultURL            = "redis://127.0.0.1:6379/0"
+	DefaultURL            = redisconn.DefaultURL
 	DefaultPrefix         = "micro:registry:"
 	DefaultSweepInterval  = time.Second
 	DefaultResyncInterval = time.Minute
@@ -25,12 +25,15 @@ const (
 // an out-of-process plugin decodes, strictly, from JSON: durations are
 // strings such as "1s".
 type Config struct {
-	// URL is the Redis server: redis://[user:password@]host:port/db, or
-	// rediss:// for TLS. The query parameters of go-redis's ParseURL are
-	// accepted (pool_size, dial_timeout, read_timeout, client_name,
-	// skip_verify, ...). Every watcher holds a connection of its own for
-	// its pub/sub subscription. Default DefaultURL.
-	URL string `json:"url,omitempty"`
+	// Connection holds the url setting, the Redis server:
+	// redis://[user:password@]host:port/db, or rediss:// for TLS, with
+	// the query parameters of go-redis's ParseURL (pool_size,
+	// dial_timeout, read_timeout, client_name, skip_verify, ...).
+	// Default DefaultURL.
+	// Every watcher holds a connection of its own for its pub/sub
+	// subscription.
+	Connection
+
 	// Prefix starts every key and the channel of the registry. Registries
 	// with the same server, database and prefix share their services.
 	// Default DefaultPrefix.
@@ -47,7 +50,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	settings.SetDefault(&c.URL, DefaultURL)
+	c.Connection = c.Connection.WithDefaults()
 	settings.SetDefault(&c.Prefix, DefaultPrefix)
 	settings.SetDefault(&c.SweepInterval, Duration(DefaultSweepInterval))
 	settings.SetDefault(&c.ResyncInterval, Duration(DefaultResyncInterval))
@@ -55,8 +58,8 @@ func (c Config) withDefaults() Config {
 }
 
 func (c Config) validate() error {
-	if _, err := goredis.ParseURL(c.URL); err != nil {
-		return badField("URL", "%q: %v", redisconn.Redact(c.URL), err)
+	if err := c.Connection.Validate("registry/redis"); err != nil {
+		return err
 	}
 	if c.SweepInterval < Duration(time.Millisecond) {
 		return badField("SweepInterval", "%v; want at least 1ms", c.SweepInterval)
@@ -70,6 +73,10 @@ func (c Config) validate() error {
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("registry/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
 }
+
+// Connection is the connection part of a Config, the same in every Redis
+// plugin: the url setting.
+type Connection = redisconn.Settings
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.

@@ -13,7 +13,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	// The zero Config connects to redis://127.0.0.1:6379/0.
-	r, err := redis.New(ctx, redis.Config{URL: os.Getenv("MICRO_TEST_REDIS"), Prefix: "micro:example:registry:"})
+	r, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: os.Getenv("MICRO_TEST_REDIS")}, Prefix: "micro:example:registry:"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -2,90 +2,35 @@ package redis_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"log/slog"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/seedmicro/micro/core/plugin"
-	"github.com/seedmicro/micro/core/registry"
-	"github.com/seedmicro/micro/core/registry/registrytest"
 	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
-// settings returns cfg as the JSON settings of the plugin.
-func settings(t testing.TB, cfg redis.Config) []byte {
-	t.Helper()
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
+// suite is the conformance harness of the registry, with one key prefix for
+// t's components.
+func suite(t *testing.T) plugintest.Suite[redis.Config] {
+	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
+	return plugintest.Suite[redis.Config]{
+		Kind:    plugin.KindRegistry,
+		Command: "github.com/seedmicro/micro/plugins/registry/redis/cmd/micro-plugin-registry-redis",
+		New: func(ctx context.Context, cfg redis.Config) (any, error) {
+			return redis.New(ctx, cfg)
+		},
+		Config:        func(*testing.T) redis.Config { return cfg },
+		Misspelt:      `{"url": "redis://127.0.0.1:6379/0", "prefx": "x:"}`,
+		MisspeltField: "prefx",
+		Invalid:       `{"url": "http://example.com"}`,
+		InvalidWants:  []string{"Config.URL"},
 	}
-	return b
 }
-
-var discard = slog.New(slog.DiscardHandler)
 
 // TestConformanceBridge runs the conformance suite through the plugin
 // bridge within this process, as the plugin binary serves the registry.
-func TestConformanceBridge(t *testing.T) {
-	cfg := redis.Config{URL: testURL(), Prefix: testPrefix(t)}
-	p := plugin.RegistryFunc(func(ctx context.Context, cfg *redis.Config) (registry.Registry, error) {
-		x, err := redis.New(ctx, *cfg)
-		if err != nil {
-			return nil, err
-		}
-		return x, nil
-	})
-	registrytest.Run(t, func(t *testing.T) registry.Registry {
-		c, err := plugin.TestClient(t, p, plugin.WithSettings(settings(t, cfg)), plugin.WithLogger(discard))
-		if err != nil {
-			t.Fatalf("plugin.TestClient: %v", err)
-		}
-		x := c.Registry()
-		t.Cleanup(func() { x.Close() })
-		return x
-	})
-}
-
-const pluginPackage = "github.com/seedmicro/micro/plugins/registry/redis/cmd/micro-plugin-registry-redis"
+func TestConformanceBridge(t *testing.T) { suite(t).Bridge(t) }
 
 // TestConformancePluginBinary builds cmd/micro-plugin-registry-redis and runs
 // the conformance suite through it, out of process.
-func TestConformancePluginBinary(t *testing.T) {
-	path, sum := plugintest.Build(t, pluginPackage)
-	cfg := redis.Config{URL: testURL(), Prefix: testPrefix(t)}
-	registrytest.Run(t, func(t *testing.T) registry.Registry {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		x, err := plugin.OpenRegistry(ctx, path,
-			plugin.WithSettings(settings(t, cfg)), plugin.WithChecksum(sum), plugin.WithLogger(discard))
-		if err != nil {
-			t.Fatalf("plugin.OpenRegistry: %v", err)
-		}
-		t.Cleanup(func() { x.Close() })
-		return x
-	})
-
-	t.Run("bad setting", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		_, err := plugin.OpenRegistry(ctx, path, plugin.WithSettings([]byte(`{"url": "redis://127.0.0.1:6379/0", "prefx": "x:"}`)),
-			plugin.WithChecksum(sum), plugin.WithLogger(discard))
-		var se *plugin.SettingsError
-		if !errors.As(err, &se) || se.Field != "prefx" {
-			t.Errorf("OpenRegistry with a misspelt setting = %v, want a *plugin.SettingsError naming it", err)
-		}
-	})
-	t.Run("invalid setting", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		_, err := plugin.OpenRegistry(ctx, path, plugin.WithSettings([]byte(`{"url": "http://example.com"}`)),
-			plugin.WithChecksum(sum), plugin.WithLogger(discard))
-		if err == nil || !strings.Contains(err.Error(), "Config.URL") {
-			t.Errorf("OpenRegistry with an http URL = %v, want an error naming Config.URL", err)
-		}
-	})
-}
+func TestConformancePluginBinary(t *testing.T) { suite(t).Binary(t) }

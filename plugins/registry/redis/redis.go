@@ -52,7 +52,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/registry"
-	"github.com/seedmicro/micro/plugins/internal/redisconn"
 )
 
 // ErrClosed is returned by the methods of a closed Registry.
@@ -238,10 +237,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 	}
 	r.log = r.log.With("plugin", "registry/redis")
 	var err error
-	if r.client, r.owned, err = redisconn.Open(ctx, "registry/redis", cfg.URL, DefaultClientName, r.client); err != nil {
-		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
-			return nil, badField("URL", "%v", bad)
-		}
+	if r.client, r.owned, err = cfg.Connection.Open(ctx, "registry/redis", DefaultClientName, r.client); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
@@ -27,53 +26,15 @@ func TestMain(m *testing.M) {
 
 // testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
 // default.
-func testURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return redis.DefaultURL
-}
+func testURL() string { return plugintest.RedisURL() }
 
 // client returns a client of the test server, failing t when the server does
 // not answer.
-func client(t testing.TB) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(testURL())
-	if err != nil {
-		t.Fatalf("MICRO_TEST_REDIS=%q: %v", testURL(), err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("Redis is not reachable at %s (set MICRO_TEST_REDIS to another URL, or start it: "+
-			"redis-server --daemonize yes --port 6379, or .ci/run): %v", testURL(), err)
-	}
-	return c
-}
+func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
 
 // testPrefix returns a key prefix unique to t and deletes every key under
 // it when t ends.
-func testPrefix(t testing.TB) string {
-	t.Helper()
-	var r [6]byte
-	rand.Read(r[:])
-	prefix := "microtest:registry:" + hex.EncodeToString(r[:]) + ":"
-	c := client(t)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return prefix
-}
+func testPrefix(t testing.TB) string { return plugintest.RedisPrefix(t, "microtest:registry:", nil) }
 
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -102,11 +63,13 @@ func TestConformance(t *testing.T) {
 		cfg  func(prefix string) redis.Config
 	}{
 		{"default", func(prefix string) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: prefix}
+			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix}
 		}},
 		{"fast sweep", func(prefix string) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: prefix,
-				SweepInterval: redis.Duration(50 * time.Millisecond), ResyncInterval: redis.Duration(time.Second)}
+			return redis.Config{
+				Connection: redis.Connection{URL: testURL()}, Prefix: prefix,
+				SweepInterval: redis.Duration(50 * time.Millisecond), ResyncInterval: redis.Duration(time.Second),
+			}
 		}},
 	}
 	for _, tt := range tests {
@@ -121,7 +84,7 @@ func TestConformance(t *testing.T) {
 // see each other's services and changes.
 func TestShared(t *testing.T) {
 	prefix := testPrefix(t)
-	cfg := redis.Config{URL: testURL(), Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
+	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 	w, err := b.Watch(ctx, registry.WatchService("greeter"))
@@ -152,7 +115,7 @@ func TestShared(t *testing.T) {
 // The keys, fields and channel are as documented.
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	r := newRegistry(t, redis.Config{URL: testURL(), Prefix: prefix})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 	c := client(t)
 	ctx := t.Context()
 	ps := c.Subscribe(ctx, prefix+"events")
@@ -253,8 +216,8 @@ func TestWatchReconnect(t *testing.T) {
 	} else {
 		url += "?client_name=" + name
 	}
-	r := newRegistry(t, redis.Config{URL: url, Prefix: prefix})
-	other := newRegistry(t, redis.Config{URL: testURL(), Prefix: prefix})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: url}, Prefix: prefix})
+	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 	ctx := t.Context()
 	w, err := r.Watch(ctx)
 	if err != nil {
@@ -306,10 +269,10 @@ func TestConfig(t *testing.T) {
 		cfg  redis.Config
 		want string
 	}{
-		{"defaults", redis.Config{URL: testURL()}, ""},
-		{"bad URL", redis.Config{URL: "nats://x"}, "Config.URL"},
-		{"bad SweepInterval", redis.Config{URL: testURL(), SweepInterval: -1}, "Config.SweepInterval"},
-		{"ResyncInterval below SweepInterval", redis.Config{URL: testURL(), SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, "Config.ResyncInterval"},
+		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
+		{"bad URL", redis.Config{Connection: redis.Connection{URL: "nats://x"}}, "Config.URL"},
+		{"bad SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: -1}, "Config.SweepInterval"},
+		{"ResyncInterval below SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, "Config.ResyncInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -329,7 +292,7 @@ func TestConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/0","prefix":"p:","sweep_interval":"2s","resync_interval":"1m"}`), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg != (redis.Config{URL: "redis://h:1/0", Prefix: "p:", SweepInterval: redis.Duration(2 * time.Second), ResyncInterval: redis.Duration(time.Minute)}) {
+	if cfg != (redis.Config{Connection: redis.Connection{URL: "redis://h:1/0"}, Prefix: "p:", SweepInterval: redis.Duration(2 * time.Second), ResyncInterval: redis.Duration(time.Minute)}) {
 		t.Errorf("decoded %+v", cfg)
 	}
 	if err := plugin.DecodeSettings([]byte(`{"sweep":"1s"}`), new(redis.Config)); err == nil {
@@ -340,14 +303,14 @@ func TestConfig(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := redis.New(ctx, redis.Config{URL: "redis://:secret@127.0.0.1:1/0"})
+	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://:secret@127.0.0.1:1/0"}})
 	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
 	}
 }
 
 func TestClosed(t *testing.T) {
-	r := newRegistry(t, redis.Config{URL: testURL(), Prefix: testPrefix(t)})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
 	w, err := r.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)

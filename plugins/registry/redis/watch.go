@@ -193,7 +193,7 @@ func (w *watcher) run() {
 			resyncNeeded = true
 			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
 			wait := backoff/2 + rand.N(backoff/2+1)
-			w.r.log.Warn("watch: connection lost; reconnecting", "error", err, "retry_in", wait)
+			w.r.log.Warn("watch: connection lost; reconnecting", "error", err, "retry_in", wait.String())
 			select {
 			case <-w.done:
 				return

@@ -17,7 +17,7 @@ import (
 
 func testStores(t *testing.T, n int, mod func(*micronats.Config)) (string, []*micronats.Store) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{URL: serverURL(), Bucket: bucket, Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -201,7 +201,7 @@ func TestConfigInvalid(t *testing.T) {
 		{micronats.Config{Bucket: "a b"}, "Bucket"},
 		{micronats.Config{Storage: "disk"}, "Storage"},
 		{micronats.Config{Replicas: -1}, "Replicas"},
-		{micronats.Config{ReconnectWait: -1}, "ReconnectWait"},
+		{micronats.Config{Connection: micronats.Connection{ReconnectWait: -1}}, "ReconnectWait"},
 	}
 	for _, tt := range tests {
 		_, err := micronats.New(context.Background(), tt.cfg)

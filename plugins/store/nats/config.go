@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -15,9 +14,9 @@ import (
 
 // Defaults applied by New to the zero fields of a Config.
 const (
-	DefaultURL           = "nats://127.0.0.1:4222"
+	DefaultURL           = natsconn.DefaultURL
 	DefaultBucket        = "micro_store"
-	DefaultReconnectWait = 250 * time.Millisecond
+	DefaultReconnectWait = natsconn.DefaultReconnectWait
 	DefaultSweepInterval = 5 * time.Minute
 )
 
@@ -26,27 +25,11 @@ const (
 // an out-of-process plugin decodes, strictly, from JSON: durations are
 // strings such as "5m".
 type Config struct {
-	// URL is the server to connect to, or a comma-separated list of
-	// servers of one cluster. Default DefaultURL.
-	URL string `json:"url,omitempty"`
-	// Name is the connection name the server shows in its monitoring.
-	// Default "micro-store".
-	Name string `json:"name,omitempty"`
-	// User and Password authenticate with a user name and password.
-	User     string `json:"user,omitempty"`
-	Password string `json:"password,omitempty"`
-	// Token authenticates with a token.
-	Token string `json:"token,omitempty"`
-	// CredsFile is a credentials file (JWT and NKey seed).
-	CredsFile string `json:"creds_file,omitempty"`
-	// TLSCAFile is a PEM file of the CAs to verify the server with;
-	// TLSCertFile and TLSKeyFile are the client certificate and key.
-	TLSCAFile   string `json:"tls_ca_file,omitempty"`
-	TLSCertFile string `json:"tls_cert_file,omitempty"`
-	TLSKeyFile  string `json:"tls_key_file,omitempty"`
-	// ReconnectWait is the pause between reconnection attempts. Default
-	// DefaultReconnectWait.
-	ReconnectWait Duration `json:"reconnect_wait,omitempty"`
+	// Connection holds the connection settings: url, name, user,
+	// password, token, creds_file, tls_ca_file, tls_cert_file,
+	// tls_key_file and reconnect_wait. The connection name defaults to
+	// "micro-store".
+	Connection
 
 	// Bucket is the key-value bucket of the store; New creates it when
 	// it does not exist (history 1). Default DefaultBucket.
@@ -64,9 +47,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	settings.SetDefault(&c.URL, DefaultURL)
-	settings.SetDefault(&c.Name, "micro-store")
-	settings.SetDefault(&c.ReconnectWait, Duration(DefaultReconnectWait))
+	c.Connection = c.Connection.WithDefaults("micro-store")
 	settings.SetDefault(&c.Bucket, DefaultBucket)
 	settings.SetDefault(&c.Storage, "file")
 	settings.SetDefault(&c.Replicas, 1)
@@ -75,36 +56,25 @@ func (c Config) withDefaults() Config {
 }
 
 func (c Config) validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	if err := c.bucket().Validate(); err != nil {
+		return err
 	}
-	if !natskv.ValidBucket(c.Bucket) {
-		return bad("Bucket", "%q; a bucket name holds only ASCII letters, digits, '-' and '_'", c.Bucket)
-	}
-	if c.Storage != "file" && c.Storage != "memory" {
-		return bad("Storage", "%q; want \"file\" or \"memory\"", c.Storage)
-	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		return bad("Replicas", "%d; want 1 to 5", c.Replicas)
-	}
-	if c.ReconnectWait < 0 {
-		return bad("ReconnectWait", "negative")
-	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		return bad("TLSCertFile", "TLSCertFile and TLSKeyFile must be set together")
-	}
-	return nil
+	return c.Connection.Validate()
+}
+
+// bucket is how to create the bucket of c.
+func (c Config) bucket() natskv.BucketConfig {
+	return natskv.BucketConfig{Bucket: c.Bucket, Description: "micro store", Storage: c.Storage, Replicas: c.Replicas}
 }
 
 // connect dials the server of cfg, retrying until ctx ends.
 func connect(ctx context.Context, cfg Config, log *slog.Logger) (*natsgo.Conn, error) {
-	return natsconn.Connect(ctx, natsconn.Settings{
-		URL: cfg.URL, Name: cfg.Name,
-		User: cfg.User, Password: cfg.Password, Token: cfg.Token, CredsFile: cfg.CredsFile,
-		TLSCAFile: cfg.TLSCAFile, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
-		ReconnectWait: time.Duration(cfg.ReconnectWait),
-	}, log)
+	return natsconn.Connect(ctx, cfg.Connection, log)
 }
+
+// Connection is the connection part of a Config, the same in every NATS
+// plugin.
+type Connection = natsconn.Settings
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.

@@ -13,8 +13,8 @@ import (
 func Example() {
 	ctx := context.Background()
 	s, err := micronats.New(ctx, micronats.Config{
-		URL:    os.Getenv("MICRO_TEST_NATS"), // empty: nats://127.0.0.1:4222
-		Bucket: exampleBucket,
+		Connection: micronats.Connection{URL: os.Getenv("MICRO_TEST_NATS")}, // empty: nats://127.0.0.1:4222
+		Bucket:     exampleBucket,
 	})
 	if err != nil {
 		fmt.Println(err)

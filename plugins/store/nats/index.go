@@ -2,12 +2,13 @@ package nats
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seedmicro/micro/plugins/internal/natskv"
 )
 
 // index follows the bucket with one ordered consumer that delivers message
@@ -19,10 +20,9 @@ type index struct {
 	cons jetstream.Consumer
 	cc   jetstream.ConsumeContext
 
-	mu        sync.Mutex
-	keys      map[string]indexEntry // by key-value key
-	processed uint64                // highest stream sequence applied
-	progress  chan struct{}         // closed and replaced when processed grows
+	mu       sync.Mutex
+	keys     map[string]indexEntry // by key-value key
+	progress natskv.Progress       // of the stream; advanced under mu
 }
 
 type indexEntry struct {
@@ -40,7 +40,7 @@ func newIndex(ctx context.Context, s *Store) (*index, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &index{s: s, cons: cons, keys: make(map[string]indexEntry), progress: make(chan struct{})}
+	ix := &index{s: s, cons: cons, keys: make(map[string]indexEntry)}
 	ix.cc, err = cons.Consume(ix.apply, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		s.log.Debug("nats: key index consumer", "err", err)
 	}))
@@ -71,73 +71,7 @@ func (ix *index) apply(m jetstream.Msg) {
 	default:
 		ix.keys[kvKey] = indexEntry{key: key, seq: md.Sequence.Stream, expires: e.expires}
 	}
-	if md.Sequence.Stream > ix.processed {
-		ix.processed = md.Sequence.Stream
-		close(ix.progress)
-		ix.progress = make(chan struct{})
-	}
-}
-
-// waitFor waits until the index has applied sequence seq, for at most d.
-// It reports whether it has.
-func (ix *index) waitFor(ctx context.Context, seq uint64, d time.Duration) (bool, error) {
-	timeout := time.NewTimer(d)
-	defer timeout.Stop()
-	for {
-		ix.mu.Lock()
-		done, progress := ix.processed >= seq, ix.progress
-		ix.mu.Unlock()
-		if done {
-			return true, nil
-		}
-		select {
-		case <-progress:
-		case <-timeout.C:
-			return false, nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-}
-
-// sync waits until the index holds every message the stream held when sync
-// was called: up to the stream's last sequence or, when that message is
-// gone (purged) and so never arrives, until the consumer has nothing
-// pending.
-func (ix *index) sync(ctx context.Context) error {
-	info, err := ix.s.stream.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if ok, err := ix.waitFor(ctx, info.State.LastSeq, 250*time.Millisecond); ok || err != nil {
-		return err
-	}
-	for {
-		ci, err := ix.cons.Info(ctx)
-		switch {
-		case errors.Is(err, jetstream.ErrOrderedConsumerNotCreated), errors.Is(err, jetstream.ErrConsumerNotFound):
-			// Being created again after a reset.
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
-			continue
-		case err != nil:
-			return err
-		}
-		target := ci.Delivered.Stream
-		if ci.NumPending > 0 {
-			target++ // wait for more to arrive
-		}
-		ok, err := ix.waitFor(ctx, target, 100*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		if ok && ci.NumPending == 0 {
-			return nil
-		}
-	}
+	ix.progress.Applied(md.Sequence.Stream)
 }
 
 // list returns the keys of the index starting with prefix, and the ones
@@ -161,4 +95,10 @@ func (ix *index) list(prefix string, now time.Time) (live []string, expired []re
 func (ix *index) stop() {
 	ix.cc.Stop()
 	<-ix.cc.Closed()
+}
+
+// sync waits until the index holds every message the bucket held when sync
+// was called.
+func (ix *index) sync(ctx context.Context) error {
+	return ix.progress.Sync(ctx, ix.s.stream, ix.cons)
 }

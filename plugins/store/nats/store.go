@@ -134,9 +134,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 }
 
 func (s *Store) open(ctx context.Context) error {
-	js, kv, stream, err := natskv.OpenBucket(ctx, s.nc, natskv.BucketConfig{
-		Bucket: s.cfg.Bucket, Description: "micro store", Storage: s.cfg.Storage, Replicas: s.cfg.Replicas,
-	})
+	js, kv, stream, err := natskv.OpenBucket(ctx, s.nc, s.cfg.bucket())
 	if err != nil {
 		return err
 	}

@@ -2,20 +2,15 @@ package nats_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/seedmicro/micro/core/store"
-	"github.com/seedmicro/micro/core/store/storetest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	micronats "github.com/seedmicro/micro/plugins/store/nats"
 )
 
@@ -35,69 +30,16 @@ const exampleBucket = "micro_store_example"
 
 // serverURL is the NATS server the tests use: MICRO_TEST_NATS, or the
 // default address.
-func serverURL() string {
-	if u := os.Getenv("MICRO_TEST_NATS"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-const startHint = "start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- " +
-	"-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log`, " +
-	"or point MICRO_TEST_NATS at a NATS server with JetStream"
+func serverURL() string { return plugintest.NATSURL() }
 
 // rawJS connects with the plain client, failing t with advice when the
 // server or its JetStream is not there.
-func rawJS(t testing.TB) jetstream.JetStream {
-	t.Helper()
-	nc, err := natsgo.Connect(serverURL(), natsgo.Timeout(3*time.Second))
-	if err != nil {
-		t.Fatalf("NATS server not reachable at %s: %v; %s", serverURL(), err, startHint)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := js.AccountInfo(ctx); err != nil {
-		t.Fatalf("NATS server at %s has no JetStream: %v; %s", serverURL(), err, startHint)
-	}
-	return js
-}
+func rawJS(t testing.TB) jetstream.JetStream { return plugintest.NATSJetStream(t) }
 
-func deleteBucket(name string) {
-	nc, err := natsgo.Connect(serverURL())
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = js.DeleteKeyValue(ctx, name)
-}
+func deleteBucket(name string) { plugintest.DeleteNATSBucket(name) }
 
 // testBucket returns a bucket name of its own, deleted when t ends.
-func testBucket(t testing.TB) string {
-	t.Helper()
-	js := rawJS(t)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "microtest_store_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := js.DeleteKeyValue(ctx, name); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			t.Errorf("delete bucket %s: %v", name, err)
-		}
-	})
-	return name
-}
+func testBucket(t testing.TB) string { return plugintest.NATSBucket(t, "microtest_store_") }
 
 func newStore(t testing.TB, cfg micronats.Config) *micronats.Store {
 	t.Helper()
@@ -111,9 +53,4 @@ func newStore(t testing.TB, cfg micronats.Config) *micronats.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	bucket := testBucket(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return newStore(t, micronats.Config{URL: serverURL(), Bucket: bucket, Storage: "memory"})
-	})
-}
+func TestConformance(t *testing.T) { suite(t).InProcess(t) }

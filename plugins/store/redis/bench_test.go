@@ -27,7 +27,7 @@ func BenchmarkWrite(b *testing.B) {
 	value := benchValue()
 	ctx := context.Background()
 	b.Run("micro", func(b *testing.B) {
-		s := newStore(b, redis.Config{URL: testURL(), Prefix: testPrefix(b)})
+		s := newStore(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
 		rec := &store.Record{Key: "bench", Value: value, TTL: time.Hour}
 		b.SetBytes(int64(len(value)))
 		for b.Loop() {
@@ -51,7 +51,7 @@ func BenchmarkRead(b *testing.B) {
 	value := benchValue()
 	ctx := context.Background()
 	b.Run("micro", func(b *testing.B) {
-		s := newStore(b, redis.Config{URL: testURL(), Prefix: testPrefix(b)})
+		s := newStore(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
 		if err := s.Write(ctx, &store.Record{Key: "bench", Value: value, TTL: time.Hour}); err != nil {
 			b.Fatal(err)
 		}

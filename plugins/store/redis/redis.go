@@ -27,7 +27,7 @@ import (
 
 // Defaults applied by New to the zero fields of a Config.
 const (
-	DefaultURL        = "redis://127.0.0.1:6379/0"
+	DefaultURL        = redisconn.DefaultURL
 	DefaultPrefix     = "micro:store:"
 	DefaultScanCount  = 1000
 	DefaultClientName = "micro-store-redis"
@@ -37,11 +37,13 @@ const (
 // above; New validates the result and names the field at fault. It is what
 // an out-of-process plugin decodes, strictly, from JSON.
 type Config struct {
-	// URL is the Redis server: redis://[user:password@]host:port/db, or
-	// rediss:// for TLS. The query parameters of go-redis's ParseURL are
-	// accepted (pool_size, dial_timeout, read_timeout, client_name,
-	// skip_verify, ...). Default DefaultURL.
-	URL string `json:"url,omitempty"`
+	// Connection holds the url setting, the Redis server:
+	// redis://[user:password@]host:port/db, or rediss:// for TLS, with
+	// the query parameters of go-redis's ParseURL (pool_size,
+	// dial_timeout, read_timeout, client_name, skip_verify, ...).
+	// Default DefaultURL.
+	Connection
+
 	// Prefix is put in front of every key: the record "users/1" is the
 	// Redis key "micro:store:users/1". Default DefaultPrefix.
 	Prefix string `json:"prefix,omitempty"`
@@ -52,21 +54,25 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	settings.SetDefault(&c.URL, DefaultURL)
+	c.Connection = c.Connection.WithDefaults()
 	settings.SetDefault(&c.Prefix, DefaultPrefix)
 	settings.SetDefault(&c.ScanCount, DefaultScanCount)
 	return c
 }
 
 func (c Config) validate() error {
-	if _, err := goredis.ParseURL(c.URL); err != nil {
-		return badField("URL", "%q: %v", redisconn.Redact(c.URL), err)
+	if err := c.Connection.Validate("store/redis"); err != nil {
+		return err
 	}
 	if c.ScanCount < 1 {
 		return badField("ScanCount", "%d; want at least 1", c.ScanCount)
 	}
 	return nil
 }
+
+// Connection is the connection part of a Config, the same in every Redis
+// plugin: the url setting.
+type Connection = redisconn.Settings
 
 func badField(field, format string, args ...any) error {
 	return fmt.Errorf("store/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
@@ -118,10 +124,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, client: o.client}
 	var err error
-	if s.client, s.owned, err = redisconn.Open(ctx, "store/redis", cfg.URL, DefaultClientName, s.client); err != nil {
-		if bad, ok := errors.AsType[*redisconn.BadURLError](err); ok {
-			return nil, badField("URL", "%v", bad)
-		}
+	if s.client, s.owned, err = cfg.Connection.Open(ctx, "store/redis", DefaultClientName, s.client); err != nil {
 		return nil, err
 	}
 	return s, nil

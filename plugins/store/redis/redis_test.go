@@ -2,11 +2,8 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/store"
 	"github.com/seedmicro/micro/core/store/storetest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/store/redis"
 )
 
@@ -27,52 +25,16 @@ func TestMain(m *testing.M) {
 
 // testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
 // default.
-func testURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return redis.DefaultURL
-}
+func testURL() string { return plugintest.RedisURL() }
 
 // client returns a client of the test server, failing t when the server does
 // not answer.
-func client(t testing.TB) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(testURL())
-	if err != nil {
-		t.Fatalf("MICRO_TEST_REDIS=%q: %v", testURL(), err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("Redis is not reachable at %s (set MICRO_TEST_REDIS to another URL, or start it: "+
-			"redis-server --daemonize yes --port 6379, or .ci/run): %v", testURL(), err)
-	}
-	return c
-}
+func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
 
-// testPrefix returns a key prefix unique to t, with glob characters in it,
-// and deletes every key under it when t ends.
+// testPrefix returns a key prefix unique to t and deletes every key under
+// it when t ends.
 func testPrefix(t testing.TB) string {
-	t.Helper()
-	var r [6]byte
-	rand.Read(r[:])
-	prefix := "microtest:store:[*?]" + hex.EncodeToString(r[:]) + ":"
-	c := client(t)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, redis.EscapeGlob(prefix)+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return prefix
+	return plugintest.RedisPrefix(t, "microtest:store:[*?]", redis.EscapeGlob)
 }
 
 func newStore(t testing.TB, cfg redis.Config) *redis.Store {
@@ -98,10 +60,10 @@ func TestConformance(t *testing.T) {
 		cfg  func(t *testing.T) redis.Config
 	}{
 		{"prefix with glob characters", func(t *testing.T) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: testPrefix(t)}
+			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
 		}},
 		{"scan count 3", func(t *testing.T) redis.Config {
-			return redis.Config{URL: testURL(), Prefix: testPrefix(t), ScanCount: 3}
+			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t), ScanCount: 3}
 		}},
 	}
 	for _, tt := range tests {
@@ -115,12 +77,14 @@ func TestConformance(t *testing.T) {
 // The default prefix and the empty-prefix List over a shared database.
 func TestDefaultPrefix(t *testing.T) {
 	client(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, redis.Config{URL: testURL()}) })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}})
+	})
 }
 
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	s := newStore(t, redis.Config{URL: testURL(), Prefix: prefix})
+	s := newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
 	c := client(t)
 	ctx := t.Context()
 	if err := s.Write(ctx, &store.Record{Key: "users/1", Value: []byte("ada"), TTL: time.Hour}); err != nil {
@@ -169,9 +133,9 @@ func TestConfig(t *testing.T) {
 		cfg  redis.Config
 		want string
 	}{
-		{"defaults", redis.Config{URL: testURL()}, ""},
-		{"bad URL", redis.Config{URL: "mysql://x"}, "Config.URL"},
-		{"bad ScanCount", redis.Config{URL: testURL(), ScanCount: -1}, "Config.ScanCount"},
+		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
+		{"bad URL", redis.Config{Connection: redis.Connection{URL: "mysql://x"}}, "Config.URL"},
+		{"bad ScanCount", redis.Config{Connection: redis.Connection{URL: testURL()}, ScanCount: -1}, "Config.ScanCount"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +156,7 @@ func TestConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/2","prefix":"p:","scan_count":10}`), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg != (redis.Config{URL: "redis://h:1/2", Prefix: "p:", ScanCount: 10}) {
+	if cfg != (redis.Config{Connection: redis.Connection{URL: "redis://h:1/2"}, Prefix: "p:", ScanCount: 10}) {
 		t.Errorf("decoded %+v", cfg)
 	}
 	if err := plugin.DecodeSettings([]byte(`{"prefx":"p:"}`), new(redis.Config)); err == nil {
@@ -203,14 +167,14 @@ func TestConfig(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := redis.New(ctx, redis.Config{URL: "redis://:secret@127.0.0.1:1/0"})
+	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://:secret@127.0.0.1:1/0"}})
 	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
 	}
 }
 
 func TestInvalidRecords(t *testing.T) {
-	s := newStore(t, redis.Config{URL: testURL(), Prefix: testPrefix(t)})
+	s := newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
 	for _, rec := range []*store.Record{nil, {Key: ""}, {Key: "k", TTL: -time.Second}} {
 		if err := s.Write(t.Context(), rec); err == nil {
 			t.Errorf("Write(%+v) accepted it", rec)
