@@ -292,13 +292,18 @@ func (s *Service) Close() error { return s.Stop(context.Background()) }
 
 // Run starts the service and blocks until SIGINT or SIGTERM, or until ctx
 // ends, or until Stop or Close is called, then stops it gracefully. A
-// graceful stop returns nil: a program's main can exit with status 0
-// when Run returns no error.
+// graceful stop returns nil, also when the signal or ctx's end comes while
+// the service is starting: a program's main can exit with status 0 when
+// Run returns no error.
 func (s *Service) Run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := s.Start(ctx); err != nil {
 		s.Stop(context.Background())
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Stopped (a signal, or ctx) while starting: a graceful stop.
+			return nil
+		}
 		return err
 	}
 	select {

@@ -24,6 +24,10 @@ import (
 
 // Params is what a factory gets to make a component.
 type Params struct {
+	// Address is the Component's address, empty if none was given. It is
+	// in Settings too, as "url": a factory that decodes Settings into its
+	// plugin's Config has it there, and needs not read this field.
+	Address string
 	// Settings is the Component's settings, a JSON object or empty, with
 	// its address as the "url" setting (URLSetting), as a plugin gets
 	// them: decode them strictly, with plugin.DecodeSettings, into the same

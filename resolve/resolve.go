@@ -107,7 +107,7 @@ func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) 
 		return nil, nil, err
 	}
 	if f := r.factories.registry(name); f != nil {
-		reg, err := f(ctx, r.params(settings, nil))
+		reg, err := f(ctx, r.params(c, settings, nil))
 		if err != nil {
 			return nil, nil, fmt.Errorf("registry %s: %w", name, hideSecrets(err, c.Address, settings))
 		}
@@ -149,7 +149,7 @@ func (r *Resolver) broker(ctx context.Context, pluginDir string, c Component, re
 		return nil, nil, err
 	}
 	if f := r.factories.broker(name); f != nil {
-		b, err := f(ctx, r.params(settings, reg))
+		b, err := f(ctx, r.params(c, settings, reg))
 		if err != nil {
 			return nil, nil, fmt.Errorf("broker %s: %w", name, hideSecrets(err, c.Address, settings))
 		}
@@ -178,7 +178,7 @@ func (r *Resolver) store(ctx context.Context, pluginDir string, c Component) (st
 		return nil, nil, err
 	}
 	if f := r.factories.store(name); f != nil {
-		s, err := f(ctx, r.params(settings, nil))
+		s, err := f(ctx, r.params(c, settings, nil))
 		if err != nil {
 			return nil, nil, fmt.Errorf("store %s: %w", name, hideSecrets(err, c.Address, settings))
 		}
@@ -192,8 +192,8 @@ func (r *Resolver) store(ctx context.Context, pluginDir string, c Component) (st
 	return pc.Store(), closer(pc), nil
 }
 
-func (r *Resolver) params(settings []byte, reg registry.Registry) Params {
-	return Params{Settings: settings, Registry: reg, Logger: r.logger}
+func (r *Resolver) params(c Component, settings []byte, reg registry.Registry) Params {
+	return Params{Address: c.Address, Settings: settings, Registry: reg, Logger: r.logger}
 }
 
 // shortName returns the implementation's name without its kind.
