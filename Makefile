@@ -16,6 +16,7 @@ FUZZ_TARGETS := \
 	./core/codec:FuzzProtoUnmarshal \
 	./core/registry/local:FuzzNodeFile \
 	./core/registry/local:FuzzNames \
+	./core/registry/local:FuzzSpecialFiles \
 	./core/broker/direct:FuzzDeliver \
 	./internal/catalog:FuzzParse \
 	./pluginlock:FuzzParse \

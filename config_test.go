@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/seedmicro/micro"
 	brokermem "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/registry/memory"
 	storemem "github.com/seedmicro/micro/core/store/memory"
 	"github.com/seedmicro/micro/pluginlock"
@@ -133,5 +135,97 @@ func TestGivenComponentsWin(t *testing.T) {
 	}
 	if _, ok := svc.Registry().(*memory.Registry); !ok {
 		t.Errorf("registry %T, want memory", svc.Registry())
+	}
+}
+
+// TestNewReadsTheEnvironment is issue 13 item 2: which registry, broker
+// and store the smallest service, micro.New(name), uses is configuration:
+// MICRO_* variables and the config file of MICRO_CONFIG, unless
+// WithoutEnv; WithFlags puts the flags over them, and WithConfig replaces
+// them. Before, micro.New read no environment.
+func TestNewReadsTheEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "micro.json")
+	if err := os.WriteFile(file, []byte(`{"broker": {"name": "memory"}, "store": {"name": "memory"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flagsWith := func(args ...string) *resolve.Flags {
+		fs := flag.NewFlagSet("svc", flag.ContinueOnError)
+		flags := resolve.RegisterFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return flags
+	}
+	cases := []struct {
+		name     string
+		env      map[string]string
+		opts     []micro.Option
+		registry string // the registry's type
+		broker   string
+		wantErr  string
+	}{
+		{"nothing set: the embedded defaults", nil, nil, "*local.Registry", "*direct.Broker", ""},
+		{"MICRO_REGISTRY and MICRO_BROKER", map[string]string{"MICRO_REGISTRY": "memory", "MICRO_BROKER": "memory"}, nil,
+			"*memory.Registry", "*memory.Broker", ""},
+		{"MICRO_CONFIG", map[string]string{resolve.EnvConfig: file}, nil, "*local.Registry", "*memory.Broker", ""},
+		{"a variable over the file", map[string]string{resolve.EnvConfig: file, "MICRO_BROKER": "direct"}, nil,
+			"*local.Registry", "*direct.Broker", ""},
+		{"WithoutEnv", map[string]string{"MICRO_REGISTRY": "memory", "MICRO_BROKER": "nope"}, []micro.Option{micro.WithoutEnv()},
+			"*local.Registry", "*direct.Broker", ""},
+		{"WithFlags: a flag over the environment", map[string]string{"MICRO_REGISTRY": "memory", "MICRO_BROKER": "direct"},
+			[]micro.Option{micro.WithFlags(flagsWith("--broker", "memory"))}, "*memory.Registry", "*memory.Broker", ""},
+		{"WithFlags and WithoutEnv: the flags alone", map[string]string{"MICRO_REGISTRY": "memory"},
+			[]micro.Option{micro.WithFlags(flagsWith("--broker", "memory")), micro.WithoutEnv()}, "*local.Registry", "*memory.Broker", ""},
+		{"WithConfig replaces the environment", map[string]string{"MICRO_BROKER": "nope"},
+			[]micro.Option{micro.WithConfig(resolve.Config{Registry: resolve.Component{Name: "memory"}})}, "*memory.Registry", "*direct.Broker", ""},
+		{"bad settings name their variable", map[string]string{"MICRO_BROKER_SETTINGS": "[1]"}, nil, "", "", "$MICRO_BROKER_SETTINGS"},
+		{"a missing config file is named", map[string]string{resolve.EnvConfig: file + ".missing"}, nil, "", "", file + ".missing"},
+		{"an unknown broker says what to do", map[string]string{"MICRO_BROKER": "rabbitmq", "MICRO_PLUGIN_DIR": t.TempDir()}, nil, "", "", "micro-new install broker/rabbitmq"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, v := range []string{"MICRO_REGISTRY", "MICRO_BROKER", "MICRO_STORE", "MICRO_BROKER_SETTINGS", resolve.EnvConfig} {
+				t.Setenv(v, "")
+			}
+			t.Setenv(local.EnvDir, t.TempDir())
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			svc, err := micro.New("greeter", append([]micro.Option{quiet()}, c.opts...)...)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("New = %v, want an error naming %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer svc.Close()
+			if got := fmt.Sprintf("%T", svc.Registry()); got != c.registry {
+				t.Errorf("registry %s, want %s", got, c.registry)
+			}
+			if got := fmt.Sprintf("%T", svc.Broker()); got != c.broker {
+				t.Errorf("broker %s, want %s", got, c.broker)
+			}
+		})
+	}
+}
+
+// TestPlainNewOnAnInstalledPlugin: MICRO_BROKER names an installed plugin,
+// and micro.New with no option runs on it.
+func TestPlainNewOnAnInstalledPlugin(t *testing.T) {
+	dir := installBroker(t, "fake")
+	t.Setenv(plugin.EnvPluginDir, dir)
+	t.Setenv("MICRO_BROKER", "fake")
+	t.Setenv("MICRO_REGISTRY", "memory")
+	t.Chdir(t.TempDir()) // no project lock file above
+	svc, err := micro.New("greeter", quiet())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer svc.Close()
+	if _, ok := svc.Broker().(*plugin.BrokerClient); !ok {
+		t.Fatalf("broker %T, want the plugin's *plugin.BrokerClient", svc.Broker())
 	}
 }

@@ -8,18 +8,27 @@
 // of the user on this machine) and the direct broker (events delivered over
 // micro's own transport to subscribers found in that registry).
 //
-// Which registry, broker and store a service uses is a deploy-time choice:
-// with WithConfig, New resolves the names of a resolve.Config (from flags,
-// MICRO_* environment variables or a config file) to an implementation
-// compiled into the service, else to an installed plugin, which runs in a
-// process of its own; see package resolve.
+// Which registry, broker and store a service uses is a deploy-time choice,
+// made without changing code: New reads it from the environment
+// (MICRO_REGISTRY, MICRO_BROKER, MICRO_STORE, their _ADDRESS and _SETTINGS,
+// and the config file of MICRO_CONFIG; see resolve.FromEnv) and resolves
+// each name to an implementation compiled into the service, else to an
+// installed plugin, which runs in a process of its own; see package
+// resolve. So the smallest service,
 //
-//	fs := flag.NewFlagSet("greeter", flag.ExitOnError)
-//	flags := resolve.RegisterFlags(fs) // --broker, --broker-address, ...
-//	fs.Parse(os.Args[1:])
-//	cfg, err := flags.Config(os.Getenv)
-//	...
-//	svc, err := micro.New("greeter", micro.WithConfig(cfg))
+//	svc, err := micro.New("greeter")
+//
+// runs on RabbitMQ with MICRO_BROKER=rabbitmq
+// MICRO_BROKER_ADDRESS=amqp://rabbit:5672 once `micro-new install
+// broker/rabbitmq` has installed the plugin. Command-line flags
+// (--broker, --broker-address, ...) are one line more, before flag.Parse:
+//
+//	flags := resolve.RegisterFlags(flag.CommandLine)
+//	flag.Parse()
+//	svc, err := micro.New("greeter", micro.WithFlags(flags))
+//
+// WithoutEnv turns the environment off, and WithConfig gives the whole
+// configuration in code.
 package micro
 
 import (
@@ -29,6 +38,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,7 +67,10 @@ type options struct {
 	serverOpts []server.Option
 	clientOpts []client.Option
 	stopGrace  time.Duration
-	config     resolve.Config
+	config     *resolve.Config
+	flags      *resolve.Flags
+	noEnv      bool
+	getenv     func(string) string
 	resolver   *resolve.Resolver
 }
 
@@ -77,14 +90,29 @@ func WithBroker(b broker.Broker) Option { return optionFunc(func(o *options) { o
 func WithStore(s store.Store) Option { return optionFunc(func(o *options) { o.store = s }) }
 
 // WithConfig makes New resolve the registry, broker and store that cfg
-// names: each to the implementation compiled into the service under that
-// name, else to the installed plugin of that name, else to an error that
-// says how to install it (see package resolve). Those given with
-// WithRegistry, WithBroker or WithStore are used as given. Without it, and
-// for a name cfg leaves empty, the default is resolve.DefaultRegistry
-// ("local"), resolve.DefaultBroker ("direct") or resolve.DefaultStore
-// ("memory").
-func WithConfig(cfg resolve.Config) Option { return optionFunc(func(o *options) { o.config = cfg }) }
+// names, and nothing else: the environment and WithFlags are not read.
+// Each name resolves to the implementation compiled into the service under
+// that name, else to the installed plugin of that name, else to an error
+// that says how to install it (see package resolve). Those given with
+// WithRegistry, WithBroker or WithStore are used as given. For a name cfg
+// leaves empty, the default is resolve.DefaultRegistry ("local"),
+// resolve.DefaultBroker ("direct") or resolve.DefaultStore ("memory").
+func WithConfig(cfg resolve.Config) Option {
+	return optionFunc(func(o *options) { o.config = &cfg })
+}
+
+// WithFlags makes New take the configuration from command-line flags
+// registered with resolve.RegisterFlags, once parsed: flags.Config, the
+// flags given over the environment over the config file. Without it (and
+// without WithConfig), New reads the environment alone.
+func WithFlags(flags *resolve.Flags) Option { return optionFunc(func(o *options) { o.flags = flags }) }
+
+// WithoutEnv makes New ignore the MICRO_* environment variables (and
+// MICRO_CONFIG): without WithConfig or WithFlags the service runs on the
+// embedded defaults, or on what WithRegistry, WithBroker and WithStore
+// give, whatever the environment says. With WithFlags, only the flags
+// count.
+func WithoutEnv() Option { return optionFunc(func(o *options) { o.noEnv = true }) }
 
 // WithResolver sets the resolver of WithConfig (default: resolve.New with
 // the service's logger); give one with a resolve.Factories of your own to
@@ -111,38 +139,55 @@ func WithGracePeriod(d time.Duration) Option { return optionFunc(func(o *options
 // Service is a named service with its server, client, registry, broker and
 // store.
 type Service struct {
-	name   string
-	opts   options
-	srv    *server.Server
-	cli    *client.Client
-	closes []resolve.CloseFunc
+	name  string
+	opts  options
+	srv   *server.Server
+	cli   *client.Client
+	comps *resolve.Components
+
+	mu      sync.Mutex
+	stopped bool          // Stop was called
+	done    chan struct{} // closed when the first Stop has finished
+	stopErr error         // the first Stop's result
 }
 
 // New builds the service called name. Components not given as options are
-// resolved from the configuration of WithConfig (by default the embedded
-// defaults), which New creates, plugins included, and Stop closes. New
-// fails if one cannot be made, after closing those it made.
+// assembled by resolve.Resolver.Open from the configuration: WithConfig's,
+// else WithFlags', else the environment's (unless WithoutEnv), by default
+// the embedded defaults. New creates them, plugins included, and Stop
+// closes them. New fails if one cannot be made, after closing those it
+// made.
 func New(name string, opts ...Option) (*Service, error) {
 	if name == "" {
 		return nil, errors.New("micro: service name is empty")
 	}
-	o := options{version: "latest", stopGrace: 10 * time.Second}
+	o := options{version: "latest", stopGrace: 10 * time.Second, getenv: os.Getenv}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
-	s := &Service{name: name, opts: o}
-	if err := s.resolve(); err != nil {
-		s.Close()
+	cfg, err := o.configuration()
+	if err != nil {
+		return nil, fmt.Errorf("micro: configuration: %w", err)
+	}
+	r := o.resolver
+	if r == nil {
+		r = resolve.New(resolve.WithLogger(o.logger))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	comps, err := r.Open(ctx, cfg, resolve.UseRegistry(o.registry), resolve.UseBroker(o.broker), resolve.UseStore(o.store))
+	if err != nil {
 		return nil, fmt.Errorf("micro: %w", err)
 	}
+	s := &Service{name: name, opts: o, comps: comps, done: make(chan struct{})}
 	sopts := []server.Option{
 		server.WithName(name),
 		server.WithVersion(o.version),
-		server.WithRegistry(s.opts.registry),
-		server.WithBroker(s.opts.broker),
+		server.WithRegistry(comps.Registry),
+		server.WithBroker(comps.Broker),
 		server.WithLogger(o.logger),
 		server.WithGracePeriod(o.stopGrace),
 	}
@@ -151,8 +196,8 @@ func New(name string, opts ...Option) (*Service, error) {
 	}
 	s.srv = server.New(append(sopts, o.serverOpts...)...)
 	s.cli = client.New(append([]client.Option{
-		client.WithRegistry(s.opts.registry),
-		client.WithBroker(s.opts.broker),
+		client.WithRegistry(comps.Registry),
+		client.WithBroker(comps.Broker),
 	}, o.clientOpts...)...)
 	return s, nil
 }
@@ -161,40 +206,19 @@ func New(name string, opts ...Option) (*Service, error) {
 // plugins included.
 const resolveTimeout = time.Minute
 
-// resolve makes the components not given as options.
-func (s *Service) resolve() error {
-	o := &s.opts
-	r := o.resolver
-	if r == nil {
-		r = resolve.New(resolve.WithLogger(o.logger))
+// configuration returns the configuration the options choose.
+func (o *options) configuration() (resolve.Config, error) {
+	getenv := o.getenv
+	if o.noEnv {
+		getenv = func(string) string { return "" }
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
-	defer cancel()
-	if o.registry == nil {
-		reg, closeReg, err := r.Registry(ctx, o.config)
-		if err != nil {
-			return err
-		}
-		o.registry = reg
-		s.closes = append(s.closes, closeReg)
+	switch {
+	case o.config != nil:
+		return *o.config, nil
+	case o.flags != nil:
+		return o.flags.Config(getenv)
 	}
-	if o.broker == nil {
-		b, closeBroker, err := r.Broker(ctx, o.config, o.registry)
-		if err != nil {
-			return err
-		}
-		o.broker = b
-		s.closes = append(s.closes, closeBroker)
-	}
-	if o.store == nil {
-		st, closeStore, err := r.Store(ctx, o.config)
-		if err != nil {
-			return err
-		}
-		o.store = st
-		s.closes = append(s.closes, closeStore)
-	}
-	return nil
+	return resolve.FromEnv(getenv)
 }
 
 // Name returns the service name.
@@ -216,45 +240,76 @@ func (s *Service) Client() *client.Client { return s.cli }
 func (s *Service) Server() *server.Server { return s.srv }
 
 // Registry returns the registry in use.
-func (s *Service) Registry() registry.Registry { return s.opts.registry }
+func (s *Service) Registry() registry.Registry { return s.comps.Registry }
 
 // Broker returns the broker in use.
-func (s *Service) Broker() broker.Broker { return s.opts.broker }
+func (s *Service) Broker() broker.Broker { return s.comps.Broker }
 
 // Store returns the key-value store in use.
-func (s *Service) Store() store.Store { return s.opts.store }
+func (s *Service) Store() store.Store { return s.comps.Store }
 
-// Start starts the server: it listens, subscribes and registers.
-func (s *Service) Start(ctx context.Context) error { return s.srv.Start(ctx) }
+// ErrStopped is returned by Start after Stop or Close.
+var ErrStopped = errors.New("micro: the service is stopped")
+
+// Start starts the server: it listens, subscribes and registers. It fails
+// with ErrStopped once Stop or Close was called.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
+	return s.srv.Start(ctx)
+}
 
 // Stop stops the server gracefully (see server.Server.Stop), then closes the
-// client and every component that New created.
+// client and every component that New created. It is safe to call from
+// any goroutine, concurrently and more than once, also with Run's own
+// stop and with Close: the first call stops the service, and every call
+// returns when it is stopped, with the first call's error.
 func (s *Service) Stop(ctx context.Context) error {
-	var errs []error
-	if s.srv != nil {
-		errs = append(errs, s.srv.Stop(ctx), s.cli.Close())
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		<-s.done
+		return s.stopErr
 	}
-	for i := len(s.closes) - 1; i >= 0; i-- {
-		errs = append(errs, s.closes[i](ctx))
-	}
-	s.closes = nil
-	return errors.Join(errs...)
+	s.stopped = true
+	s.mu.Unlock()
+
+	// Start holds mu while it starts, so the server is started or never
+	// will be.
+	errs := []error{s.srv.Stop(ctx), s.cli.Close(), s.comps.Close(ctx)}
+	s.stopErr = errors.Join(errs...)
+	close(s.done)
+	return s.stopErr
 }
 
 // Close releases the client and the components New created, for programs
-// that use the service only as a client and never Start it.
+// that use the service only as a client and never Start it. It is Stop
+// with no deadline.
 func (s *Service) Close() error { return s.Stop(context.Background()) }
 
 // Run starts the service and blocks until SIGINT or SIGTERM, or until ctx
-// ends, then stops it gracefully.
+// ends, or until Stop or Close is called, then stops it gracefully. A
+// graceful stop returns nil, also when the signal or ctx's end comes while
+// the service is starting: a program's main can exit with status 0 when
+// Run returns no error.
 func (s *Service) Run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := s.Start(ctx); err != nil {
 		s.Stop(context.Background())
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Stopped (a signal, or ctx) while starting: a graceful stop.
+			return nil
+		}
 		return err
 	}
-	<-ctx.Done()
-	s.opts.logger.Info("stopping", "service", s.name)
+	select {
+	case <-ctx.Done():
+		s.opts.logger.Info("stopping", "service", s.name)
+	case <-s.done:
+	}
 	return s.Stop(context.Background())
 }

@@ -23,7 +23,9 @@ type Component struct {
 	// DefaultStore).
 	Name string `json:"name,omitempty"`
 	// Address is where the implementation's server is, such as
-	// "amqp://rabbit:5672". A plugin gets it as its "url" setting.
+	// "amqp://rabbit:5672". Every implementation, compiled in or a plugin,
+	// gets it as its "url" setting (URLSetting); giving both with
+	// different values is an error.
 	Address string `json:"address,omitempty"`
 	// Settings is a JSON object of further settings, which the
 	// implementation decodes strictly: a field it does not know is an
@@ -51,6 +53,19 @@ const (
 
 // EnvConfig names the environment variable with the path of a config file.
 const EnvConfig = "MICRO_CONFIG"
+
+// URLSetting is the setting by which a Component's address reaches its
+// implementation.
+const URLSetting = "url"
+
+// FromEnv returns the configuration the environment gives, read with
+// getenv (such as os.Getenv): the config file of $MICRO_CONFIG, overridden
+// by the MICRO_* variables that are set ($MICRO_BROKER,
+// $MICRO_BROKER_ADDRESS, ...; see Flags). It is what Flags.Config returns
+// when no flag was given on the command line.
+func FromEnv(getenv func(string) string) (Config, error) {
+	return RegisterFlags(flag.NewFlagSet("env", flag.ContinueOnError)).Config(getenv)
+}
 
 // ReadFile reads a config file: a JSON document of a Config, decoded
 // strictly (a field Config does not have is an error), for instance

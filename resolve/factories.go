@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"github.com/seedmicro/micro/core/broker/direct"
 	brokermemory "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/redact"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
 	registrymemory "github.com/seedmicro/micro/core/registry/memory"
@@ -22,10 +24,14 @@ import (
 
 // Params is what a factory gets to make a component.
 type Params struct {
-	// Address is the Component's address, empty if none was given.
+	// Address is the Component's address, empty if none was given. It is
+	// in Settings too, as "url": a factory that decodes Settings into its
+	// plugin's Config has it there, and needs not read this field.
 	Address string
-	// Settings is the Component's settings, a JSON object or empty: decode
-	// them strictly, with plugin.DecodeSettings.
+	// Settings is the Component's settings, a JSON object or empty, with
+	// its address as the "url" setting (URLSetting), as a plugin gets
+	// them: decode them strictly, with plugin.DecodeSettings, into the same
+	// Config the implementation's plugin binary decodes.
 	Settings []byte
 	// Registry is the service's registry, for a broker that finds its
 	// peers through it (as the direct broker does); nil for a registry.
@@ -55,10 +61,11 @@ type Factories struct {
 // NewFactories returns the factories of the core's embedded
 // implementations:
 //
-//	registry  local (files shared by the processes of a machine; the address
-//	          is the directory), memory (this process only)
+//	registry  local (files shared by the processes of a machine; the address,
+//	          the url setting, is the directory), memory (this process only)
 //	broker    direct (delivers over micro's transport to subscribers found in
-//	          the registry; the address is the one it listens on), memory
+//	          the registry; the address, the url setting, is the host:port it
+//	          listens on; settings max_attempts and max_in_flight), memory
 //	          (this process only; settings queue_size and max_deliveries)
 //	store     memory
 //
@@ -151,19 +158,25 @@ func (f *Factories) store(name string) StoreFactory {
 
 // noAddress fails when an implementation that takes no address gets one.
 func noAddress(kind, name string, p Params) error {
-	if p.Address != "" {
-		return fmt.Errorf("the %s %s takes no address (got %q)", kind, name, p.Address)
+	var cfg struct {
+		URL json.RawMessage `json:"url"`
+	}
+	if json.Unmarshal(p.Settings, &cfg) == nil && len(cfg.URL) > 0 {
+		return fmt.Errorf("the %s %s takes no address (got %s): leave the address and the url setting empty", kind, name, redact.Text(string(cfg.URL)))
 	}
 	return nil
 }
 
 func newLocalRegistry(_ context.Context, p Params) (registry.Registry, error) {
-	if err := plugin.DecodeSettings(p.Settings, &struct{}{}); err != nil {
+	var cfg struct {
+		URL string `json:"url"` // the directory
+	}
+	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
 		return nil, err
 	}
 	var opts []local.Option
-	if p.Address != "" {
-		opts = append(opts, local.WithDir(p.Address))
+	if cfg.URL != "" {
+		opts = append(opts, local.WithDir(cfg.URL))
 	}
 	return local.New(opts...)
 }
@@ -180,8 +193,9 @@ func newMemoryRegistry(_ context.Context, p Params) (registry.Registry, error) {
 
 func newDirectBroker(_ context.Context, p Params) (broker.Broker, error) {
 	var cfg struct {
-		MaxAttempts int `json:"max_attempts"`
-		MaxInFlight int `json:"max_in_flight"`
+		URL         string `json:"url"` // the listen address
+		MaxAttempts int    `json:"max_attempts"`
+		MaxInFlight int    `json:"max_in_flight"`
 	}
 	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
 		return nil, err
@@ -190,8 +204,8 @@ func newDirectBroker(_ context.Context, p Params) (broker.Broker, error) {
 		return nil, fmt.Errorf("the direct broker needs a registry")
 	}
 	opts := []direct.Option{direct.WithLogger(p.Logger)}
-	if p.Address != "" {
-		opts = append(opts, direct.WithAddress(p.Address))
+	if cfg.URL != "" {
+		opts = append(opts, direct.WithAddress(cfg.URL))
 	}
 	if cfg.MaxAttempts > 0 {
 		opts = append(opts, direct.WithMaxAttempts(cfg.MaxAttempts))
@@ -231,4 +245,48 @@ func newMemoryStore(_ context.Context, p Params) (store.Store, error) {
 		return nil, err
 	}
 	return storememory.New(), nil
+}
+
+// BrokerFunc adapts the constructor of a plugin package to a
+// BrokerFactory: the factory decodes the settings (the address as "url"
+// among them) strictly into a C, as the package's plugin binary does with
+// plugin.BrokerFunc, and calls f. So the same configuration runs a plugin
+// in process or out of process:
+//
+//	f := resolve.NewFactories()
+//	f.RegisterBroker("redis", resolve.BrokerFunc(func(ctx context.Context, cfg *redis.Config) (broker.Broker, error) {
+//		return redis.New(ctx, *cfg)
+//	}))
+func BrokerFunc[C any](f func(ctx context.Context, cfg *C) (broker.Broker, error)) BrokerFactory {
+	return func(ctx context.Context, p Params) (broker.Broker, error) {
+		cfg := new(C)
+		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
+			return nil, err
+		}
+		return f(ctx, cfg)
+	}
+}
+
+// RegistryFunc adapts the constructor of a plugin package to a
+// RegistryFactory, as BrokerFunc does for a broker.
+func RegistryFunc[C any](f func(ctx context.Context, cfg *C) (registry.Registry, error)) RegistryFactory {
+	return func(ctx context.Context, p Params) (registry.Registry, error) {
+		cfg := new(C)
+		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
+			return nil, err
+		}
+		return f(ctx, cfg)
+	}
+}
+
+// StoreFunc adapts the constructor of a plugin package to a StoreFactory,
+// as BrokerFunc does for a broker.
+func StoreFunc[C any](f func(ctx context.Context, cfg *C) (store.Store, error)) StoreFactory {
+	return func(ctx context.Context, p Params) (store.Store, error) {
+		cfg := new(C)
+		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
+			return nil, err
+		}
+		return f(ctx, cfg)
+	}
 }

@@ -52,6 +52,15 @@ func TestMain(m *testing.M) {
 				s.Write(ctx, &store.Record{Key: "prefix", Value: []byte(cfg.Prefix)})
 				return s, nil
 			}))
+		case "echo-store":
+			// A store that fails with an error quoting its url and
+			// password settings, as a careless library would.
+			plugin.Serve(plugin.StoreFunc(func(ctx context.Context, cfg *struct {
+				URL      string `json:"url"`
+				Password string `json:"password"`
+			}) (store.Store, error) {
+				return nil, fmt.Errorf("cannot reach %q (raw %s) with password %s", cfg.URL, cfg.URL, cfg.Password)
+			}))
 		default:
 			fmt.Fprintf(os.Stderr, "no test plugin %q\n", name)
 			os.Exit(2)

@@ -12,10 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/redact"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/store"
 	"github.com/seedmicro/micro/pluginlock"
@@ -99,15 +102,19 @@ func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) 
 	if err != nil {
 		return nil, nil, err
 	}
+	settings, err := componentSettings(plugin.KindRegistry, name, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	if f := r.factories.registry(name); f != nil {
-		reg, err := f(ctx, r.params(c, nil))
+		reg, err := f(ctx, r.params(c, settings, nil))
 		if err != nil {
-			return nil, nil, fmt.Errorf("registry %s: %w", name, err)
+			return nil, nil, fmt.Errorf("registry %s: %w", name, hideSecrets(err, c.Address, settings))
 		}
-		r.logger.Debug("registry compiled in", "name", name)
+		r.logger.Debug("registry compiled in", "name", name, "settings", string(redact.Settings(settings)))
 		return reg, closer(reg), nil
 	}
-	pc, err := r.open(ctx, pluginDir, plugin.KindRegistry, name, c)
+	pc, err := r.open(ctx, pluginDir, plugin.KindRegistry, name, settings)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,15 +144,19 @@ func (r *Resolver) broker(ctx context.Context, pluginDir string, c Component, re
 	if err != nil {
 		return nil, nil, err
 	}
+	settings, err := componentSettings(plugin.KindBroker, name, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	if f := r.factories.broker(name); f != nil {
-		b, err := f(ctx, r.params(c, reg))
+		b, err := f(ctx, r.params(c, settings, reg))
 		if err != nil {
-			return nil, nil, fmt.Errorf("broker %s: %w", name, err)
+			return nil, nil, fmt.Errorf("broker %s: %w", name, hideSecrets(err, c.Address, settings))
 		}
-		r.logger.Debug("broker compiled in", "name", name)
+		r.logger.Debug("broker compiled in", "name", name, "settings", string(redact.Settings(settings)))
 		return b, closer(b), nil
 	}
-	pc, err := r.open(ctx, pluginDir, plugin.KindBroker, name, c)
+	pc, err := r.open(ctx, pluginDir, plugin.KindBroker, name, settings)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -162,23 +173,27 @@ func (r *Resolver) store(ctx context.Context, pluginDir string, c Component) (st
 	if err != nil {
 		return nil, nil, err
 	}
+	settings, err := componentSettings(plugin.KindStore, name, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	if f := r.factories.store(name); f != nil {
-		s, err := f(ctx, r.params(c, nil))
+		s, err := f(ctx, r.params(c, settings, nil))
 		if err != nil {
-			return nil, nil, fmt.Errorf("store %s: %w", name, err)
+			return nil, nil, fmt.Errorf("store %s: %w", name, hideSecrets(err, c.Address, settings))
 		}
-		r.logger.Debug("store compiled in", "name", name)
+		r.logger.Debug("store compiled in", "name", name, "settings", string(redact.Settings(settings)))
 		return s, closer(s), nil
 	}
-	pc, err := r.open(ctx, pluginDir, plugin.KindStore, name, c)
+	pc, err := r.open(ctx, pluginDir, plugin.KindStore, name, settings)
 	if err != nil {
 		return nil, nil, err
 	}
 	return pc.Store(), closer(pc), nil
 }
 
-func (r *Resolver) params(c Component, reg registry.Registry) Params {
-	return Params{Address: c.Address, Settings: c.Settings, Registry: reg, Logger: r.logger}
+func (r *Resolver) params(c Component, settings []byte, reg registry.Registry) Params {
+	return Params{Address: c.Address, Settings: settings, Registry: reg, Logger: r.logger}
 }
 
 // shortName returns the implementation's name without its kind.
@@ -221,19 +236,46 @@ type NotFoundError struct {
 	// Reason says what of the plugin is missing: its binary, or its pin
 	// in the plugin directory's lock file.
 	Reason string
+	// Unknown is true when no plugin of this name is in micro's catalog
+	// nor its binary in the plugin directory: most likely a typing slip.
+	Unknown bool
+	// Suggestion is the known name nearest Name (compiled in, installed or
+	// in the catalog), if one is close; empty if none is.
+	Suggestion string
+	// SuggestionReady is true when Suggestion is compiled in or
+	// installed, so needs no install.
+	SuggestionReady bool
 }
 
 func (e *NotFoundError) Error() string {
 	full := string(e.Kind) + "/" + e.Name
-	return fmt.Sprintf("%s %q is not compiled into this service (compiled in: %s) and is not installed as a plugin (%s): install it with `micro-new install %s`",
-		e.Kind, e.Name, strings.Join(e.CompiledIn, ", "), e.Reason, full)
+	head := fmt.Sprintf("%s %q is not compiled into this service (compiled in: %s) and is not installed as a plugin (%s)",
+		e.Kind, e.Name, strings.Join(e.CompiledIn, ", "), e.Reason)
+	if !e.Unknown {
+		return head + fmt.Sprintf(": install it with `micro-new install %s`", full)
+	}
+	head += "; micro's catalog has no such plugin either"
+	switch {
+	case e.Suggestion == "":
+		return head + ": `micro-new list` shows the plugins there are"
+	case e.SuggestionReady:
+		return head + fmt.Sprintf(": did you mean %q?", e.Suggestion)
+	}
+	return head + fmt.Sprintf(": did you mean %q? (install it with `micro-new install %s/%s`)", e.Suggestion, e.Kind, e.Suggestion)
 }
 
 // open starts the installed plugin <kind>/<name>.
-func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind, name string, c Component) (*plugin.Client, error) {
+func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind, name string, settings []byte) (*plugin.Client, error) {
 	full := string(kind) + "/" + name
 	notFound := func(reason string) error {
-		return &NotFoundError{Kind: kind, Name: name, CompiledIn: r.factories.Names(kind), PluginDir: pluginDir, Reason: reason}
+		e := &NotFoundError{Kind: kind, Name: name, CompiledIn: r.factories.Names(kind), PluginDir: pluginDir, Reason: reason}
+		names, installed, inCatalog := r.knownNames(kind, name, pluginDir)
+		e.Unknown = !inCatalog && !slices.Contains(names, name)
+		if e.Unknown {
+			e.Suggestion = nearest(name, names)
+			e.SuggestionReady = e.Suggestion != "" && (slices.Contains(e.CompiledIn, e.Suggestion) || slices.Contains(installed, e.Suggestion))
+		}
+		return e
 	}
 	if pluginDir == "" {
 		d, err := plugin.DefaultDir()
@@ -241,10 +283,6 @@ func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind,
 			return nil, notFound(err.Error())
 		}
 		pluginDir = d
-	}
-	settings, err := pluginSettings(c)
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", full, err)
 	}
 	m := plugin.NewManager(pluginDir, append([]plugin.Option{
 		plugin.WithLogger(r.logger),
@@ -264,18 +302,70 @@ func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind,
 	case errors.Is(err, plugin.ErrChecksumMismatch):
 		return nil, fmt.Errorf("%w; the binary changed since it was installed: reinstall it with `micro-new install %s` (and check what changed it)", err, full)
 	case err != nil:
-		return nil, err
+		return nil, hideSecrets(err, "", settings)
 	}
 	path, _ := m.Path(full)
-	r.logger.Info("plugin started", "plugin", full, "path", path)
+	r.logger.Info("plugin started", "plugin", full, "path", path, "settings", string(redact.Settings(settings)))
 	return pc, nil
 }
 
-// pluginSettings returns the settings of a plugin: those of c, with its
-// address as "url".
-func pluginSettings(c Component) ([]byte, error) {
+// hideSecrets returns err with the secrets of an address and of settings
+// masked in its message: URLs, their passwords, and the values of
+// secret-like settings (password, token, ...) at any depth.
+func hideSecrets(err error, addr string, settings []byte) error {
+	if err == nil {
+		return nil
+	}
+	raws := []string{addr}
+	var secrets []string
+	var walk func(name string, v any)
+	walk = func(name string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(k, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(name, e)
+			}
+		case string:
+			if redact.IsSecretName(name) && x != "" {
+				secrets = append(secrets, x)
+			} else if strings.Contains(x, "://") || strings.Contains(x, "@") {
+				raws = append(raws, x)
+			}
+		}
+	}
+	var v any
+	if json.Unmarshal(settings, &v) == nil {
+		walk("", v)
+	}
+	msg := err.Error()
+	for _, sec := range secrets {
+		msg = strings.ReplaceAll(msg, sec, redact.Mask)
+	}
+	if msg == err.Error() {
+		return redact.Error(err, raws...)
+	}
+	return redact.Error(&maskedError{msg: msg, err: err}, raws...)
+}
+
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
+
+// componentSettings returns the settings an implementation gets, compiled
+// in or a plugin alike: those of c, with its address as the "url" setting.
+// An address and a url setting that disagree are an error, which prints
+// both with their secrets masked.
+func componentSettings(kind plugin.Kind, name string, c Component) ([]byte, error) {
 	if err := checkSettings(c.Settings); err != nil {
-		return nil, fmt.Errorf("settings: %w", err)
+		return nil, fmt.Errorf("%s %s: settings: %w", kind, name, redact.Error(err, string(c.Settings)))
 	}
 	if c.Address == "" {
 		return c.Settings, nil
@@ -283,14 +373,19 @@ func pluginSettings(c Component) ([]byte, error) {
 	m := map[string]json.RawMessage{}
 	if s := bytes.TrimSpace(c.Settings); len(s) > 0 && string(s) != "null" {
 		if err := json.Unmarshal(s, &m); err != nil {
-			return nil, fmt.Errorf("settings: %w", err)
+			return nil, fmt.Errorf("%s %s: settings: %w", kind, name, redact.Error(err, string(c.Settings)))
 		}
 	}
 	addr, _ := json.Marshal(c.Address)
-	if u, ok := m["url"]; ok && !bytes.Equal(bytes.TrimSpace(u), addr) {
-		return nil, fmt.Errorf("the address %q and the url setting %s disagree: give one", c.Address, u)
+	if u, ok := m[URLSetting]; ok && !bytes.Equal(bytes.TrimSpace(u), addr) {
+		var us string
+		if json.Unmarshal(u, &us) != nil {
+			us = string(u)
+		}
+		return nil, fmt.Errorf("%s %s: the address %q and the %s setting %q disagree: give one of them",
+			kind, name, redact.URL(c.Address), URLSetting, redact.URL(us))
 	}
-	m["url"] = addr
+	m[URLSetting] = addr
 	return json.Marshal(m)
 }
 
@@ -375,51 +470,91 @@ func (e *ProjectMismatchError) Error() string {
 }
 
 // Components are a service's registry, broker and store, as Open made
-// them.
+// them or was given them.
 type Components struct {
 	Registry registry.Registry
 	Broker   broker.Broker
 	Store    store.Store
-	closes   []CloseFunc
+
+	closeOnce sync.Once
+	closeErr  error
+	closes    []CloseFunc // those Open made, in the order it made them
 }
 
-// Close closes the components, the broker first and the registry last.
+// Close closes the components Open made (not those it was given), the
+// store first and the registry last. It is safe to call concurrently and
+// more than once: every call returns when the components are closed, with
+// the error of the first.
 func (c *Components) Close(ctx context.Context) error {
-	var errs []error
-	for i := len(c.closes) - 1; i >= 0; i-- {
-		errs = append(errs, c.closes[i](ctx))
-	}
-	c.closes = nil
-	return errors.Join(errs...)
+	c.closeOnce.Do(func() {
+		var errs []error
+		for i := len(c.closes) - 1; i >= 0; i-- {
+			errs = append(errs, c.closes[i](ctx))
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
 }
 
-// Open makes the registry, broker and store of cfg, in that order (the
-// broker may need the registry), as Registry, Broker and Store do; the
-// plugin directory is cfg.PluginDir if set. On error it closes what it
-// made.
-func (r *Resolver) Open(ctx context.Context, cfg Config) (*Components, error) {
+// OpenOption gives Open a component to use as it is instead of making it.
+type OpenOption interface{ applyOpen(*Components) }
+
+type openOptionFunc func(*Components)
+
+func (f openOptionFunc) applyOpen(c *Components) { f(c) }
+
+// UseRegistry makes Open use reg as the registry; the caller closes it.
+func UseRegistry(reg registry.Registry) OpenOption {
+	return openOptionFunc(func(c *Components) { c.Registry = reg })
+}
+
+// UseBroker makes Open use b as the broker; the caller closes it.
+func UseBroker(b broker.Broker) OpenOption {
+	return openOptionFunc(func(c *Components) { c.Broker = b })
+}
+
+// UseStore makes Open use s as the store; the caller closes it.
+func UseStore(s store.Store) OpenOption {
+	return openOptionFunc(func(c *Components) { c.Store = s })
+}
+
+// Open assembles a service's components: it makes the registry, broker
+// and store of cfg that opts do not give, in that order (a broker may need
+// the registry), as Registry, Broker and Store do; the plugin directory is
+// cfg.PluginDir if set. It is the one place where components are put
+// together (micro.New calls it). On error it closes what it made.
+func (r *Resolver) Open(ctx context.Context, cfg Config, opts ...OpenOption) (*Components, error) {
 	dir := r.dir(cfg)
 	comps := &Components{}
+	for _, o := range opts {
+		if o != nil {
+			o.applyOpen(comps)
+		}
+	}
 	fail := func(err error) (*Components, error) {
 		comps.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	reg, closeReg, err := r.registry(ctx, dir, cfg.Registry)
-	if err != nil {
-		return fail(err)
+	if comps.Registry == nil {
+		reg, closeReg, err := r.registry(ctx, dir, cfg.Registry)
+		if err != nil {
+			return fail(err)
+		}
+		comps.Registry, comps.closes = reg, append(comps.closes, closeReg)
 	}
-	comps.Registry, comps.closes = reg, append(comps.closes, closeReg)
-	b, closeBroker, err := r.broker(ctx, dir, cfg.Broker, reg)
-	if err != nil {
-		return fail(err)
+	if comps.Broker == nil {
+		b, closeBroker, err := r.broker(ctx, dir, cfg.Broker, comps.Registry)
+		if err != nil {
+			return fail(err)
+		}
+		comps.Broker, comps.closes = b, append(comps.closes, closeBroker)
 	}
-	comps.Broker = b
-	st, closeStore, err := r.store(ctx, dir, cfg.Store)
-	if err != nil {
-		comps.closes = append(comps.closes, closeBroker)
-		return fail(err)
+	if comps.Store == nil {
+		st, closeStore, err := r.store(ctx, dir, cfg.Store)
+		if err != nil {
+			return fail(err)
+		}
+		comps.Store, comps.closes = st, append(comps.closes, closeStore)
 	}
-	comps.Store = st
-	comps.closes = append(comps.closes, closeStore, closeBroker)
 	return comps, nil
 }

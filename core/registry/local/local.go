@@ -42,6 +42,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -198,7 +199,7 @@ func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service
 	if r.closed {
 		return nil, ErrClosed
 	}
-	snap, err := r.scanService(name)
+	snap, err := r.scanService(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +219,7 @@ func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	snap, err := r.scanAll()
+	snap, err := r.scanAll(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -327,9 +328,22 @@ func (r *Registry) removeIfIdle(dir string) {
 	_ = r.root.Remove(dir) // fails, as it should, if the directory is not empty
 }
 
-// readDir lists dir inside the root; a missing directory is empty.
+// readDir lists dir inside the root; a missing directory is empty, and so
+// is anything else that is not a directory (a FIFO, a device, a symbolic
+// link, a file), which is never opened: opening a FIFO blocks until a
+// writer comes.
 func (r *Registry) readDir(dir string) ([]fs.DirEntry, error) {
-	f, err := r.root.Open(dir)
+	info, err := r.root.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return nil, nil
+	}
+	f, err := r.root.OpenFile(dir, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -362,7 +376,7 @@ func (s snapshot) services() []*registry.Service {
 	return out
 }
 
-func (r *Registry) scanAll() (snapshot, error) {
+func (r *Registry) scanAll(ctx context.Context) (snapshot, error) {
 	entries, err := r.readDir(".")
 	if err != nil {
 		return nil, err
@@ -372,16 +386,16 @@ func (r *Registry) scanAll() (snapshot, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		if err := r.scanDir(e.Name(), "", snap); err != nil {
+		if err := r.scanDir(ctx, e.Name(), "", snap); err != nil {
 			return nil, err
 		}
 	}
 	return snap, nil
 }
 
-func (r *Registry) scanService(name string) (snapshot, error) {
+func (r *Registry) scanService(ctx context.Context, name string) (snapshot, error) {
 	snap := make(snapshot)
-	if err := r.scanDir(escape(name), name, snap); err != nil {
+	if err := r.scanDir(ctx, escape(name), name, snap); err != nil {
 		return nil, err
 	}
 	return snap, nil
@@ -389,8 +403,9 @@ func (r *Registry) scanService(name string) (snapshot, error) {
 
 // scanDir adds the live nodes under one service directory to snap. If name
 // is not empty, files for other services (possible only through a hash
-// collision or tampering) are skipped.
-func (r *Registry) scanDir(svcDir, name string, snap snapshot) error {
+// collision or tampering) are skipped. It stops with ctx's error when ctx
+// ends.
+func (r *Registry) scanDir(ctx context.Context, svcDir, name string, snap snapshot) error {
 	versions, err := r.readDir(svcDir)
 	if err != nil {
 		return err
@@ -414,6 +429,9 @@ func (r *Registry) scanDir(svcDir, name string, snap snapshot) error {
 		}
 		nonEmpty = true
 		for _, de := range files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			path := filepath.Join(verDir, de.Name())
 			f, info := r.load(svcDir, path, de, now, seen)
 			if f == nil {
@@ -473,7 +491,10 @@ func (r *Registry) load(svcDir, path string, de fs.DirEntry, now time.Time, seen
 		}
 		return nil, nil
 	}
-	if !strings.HasSuffix(name, fileSuffix) {
+	if !strings.HasSuffix(name, fileSuffix) || !info.Mode().IsRegular() {
+		// Not a node file, or not a regular file (a FIFO, a device, a
+		// socket, a symbolic link): never opened, since opening a FIFO
+		// blocks until a writer comes.
 		return nil, nil
 	}
 	seen[path] = true
@@ -490,17 +511,19 @@ func (r *Registry) load(svcDir, path string, de fs.DirEntry, now time.Time, seen
 
 	// Stat the open file rather than trusting info: the file may have been
 	// replaced since the directory was read.
-	fh, err := r.root.Open(path)
+	// O_NONBLOCK: the file may have been replaced by a FIFO since, and
+	// then the open returns at once, and the Stat below refuses it.
+	fh, err := r.root.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil
 	}
 	defer fh.Close()
 	info, err = fh.Stat()
-	if err != nil {
+	if err != nil || !info.Mode().IsRegular() {
 		return nil, nil
 	}
 	var parsed *file
-	if data, err := io.ReadAll(fh); err == nil {
+	if data, err := io.ReadAll(io.LimitReader(fh, maxNodeFile+1)); err == nil && len(data) <= maxNodeFile {
 		parsed = decode(data)
 	}
 	r.cacheMu.Lock()
@@ -516,6 +539,11 @@ func (r *Registry) load(svcDir, path string, de fs.DirEntry, now time.Time, seen
 	}
 	return parsed, info
 }
+
+// maxNodeFile is the size above which a node file is not read: one node's
+// registration is a few KiB, and a bigger file is not one the registry
+// wrote.
+const maxNodeFile = 4 << 20
 
 // decode parses a node file; it returns nil for anything that is not a
 // well-formed node file.

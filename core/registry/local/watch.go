@@ -70,9 +70,9 @@ func (w *watcher) scan() (snapshot, error) {
 		return nil, ErrClosed
 	}
 	if w.service != "" {
-		return w.reg.scanService(w.service)
+		return w.reg.scanService(context.Background(), w.service)
 	}
-	return w.reg.scanAll()
+	return w.reg.scanAll(context.Background())
 }
 
 func (w *watcher) poll(last snapshot) {

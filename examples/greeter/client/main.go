@@ -22,18 +22,14 @@ func main() {
 	wait := flag.Duration("wait", 10*time.Second, "how long to wait for the service to appear")
 	flags := resolve.RegisterFlags(flag.CommandLine)
 	flag.Parse()
-	cfg, err := flags.Config(os.Getenv)
-	if err == nil {
-		err = run(cfg, *name, *wait)
-	}
-	if err != nil {
+	if err := run(flags, *name, *wait); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfg resolve.Config, name string, wait time.Duration) error {
-	svc, err := micro.New("greeter.client", micro.WithConfig(cfg), micro.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+func run(flags *resolve.Flags, name string, wait time.Duration) error {
+	svc, err := micro.New("greeter.client", micro.WithFlags(flags), micro.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return err
 	}

@@ -24,12 +24,7 @@ func main() {
 	flags := resolve.RegisterFlags(flag.CommandLine)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg, err := flags.Config(os.Getenv)
-	if err != nil {
-		log.Error("configuration", "error", err)
-		os.Exit(2)
-	}
-	svc, err := micro.New(greeter.ServiceName, micro.WithVersion("1.0.0"), micro.WithLogger(log), micro.WithConfig(cfg))
+	svc, err := micro.New(greeter.ServiceName, micro.WithVersion("1.0.0"), micro.WithLogger(log), micro.WithFlags(flags))
 	if err != nil {
 		log.Error("build service", "error", err)
 		os.Exit(1)
