@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/seedmicro/micro/toolkit/api"
+)
+
+// listen listens on the --address of a server command and tells Env.Ready.
+func (s *session) listen(c *cli.Context, tool string) (net.Listener, error) {
+	addr := c.String("address")
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen on %s: %w (is another program using the port? choose another with --address)", tool, addr, err)
+	}
+	fmt.Fprintf(s.env.Stderr, "micro %s listening on http://%s\n", tool, l.Addr())
+	if s.env.Ready != nil {
+		s.env.Ready(tool, l.Addr().String())
+	}
+	return l, nil
+}
+
+func (s *session) apiCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "api",
+		Usage: "serve the HTTP API gateway: HTTP requests with JSON bodies become RPC calls",
+		Description: `Serves HTTP to RPC until interrupted, then shuts down gracefully.
+
+   POST /SERVICE/METHOD             /greeter/hello calls Greeter.Hello of greeter
+   POST /SERVICE/TYPE/METHOD        /greeter/say/hello calls Say.Hello
+   POST /rpc                        {"service": "greeter", "endpoint": "Greeter.Hello", "request": {...}}
+   GET  /health                     {"status":"ok"}
+
+Headers Micro-Meta-KEY become request metadata, Micro-Timeout (e.g. 2s) the
+deadline. Errors are JSON {"code", "status", "message"} with the HTTP status of
+the code (not_found 404, invalid_argument 400, deadline_exceeded 504,
+unavailable 503); a malformed body is a 400 with its byte "offset", an
+oversized one a 413.
+
+EXAMPLES
+   micro api --address :8080
+   curl -d '{"name": "Ada"}' http://localhost:8080/greeter/hello
+   micro api --address :8080 --cors-origin https://app.example.com --max-body 65536`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "address", Value: ":8080", Usage: "listen on `HOST:PORT`"},
+			&cli.StringSliceFlag{Name: "cors-origin", Usage: "allow cross-origin requests from `ORIGIN` (repeatable; * for any); CORS is off without it"},
+			&cli.Int64Flag{Name: "max-body", Value: api.DefaultMaxBodySize, Usage: "the largest request body in `BYTES`; larger ones get 413"},
+			&cli.DurationFlag{Name: "timeout", Value: api.DefaultTimeout, Usage: "deadline of a call without a Micro-Timeout header"},
+			&cli.StringFlag{Name: "metadata-prefix", Value: api.DefaultMetadataPrefix, Usage: "headers with this `PREFIX` become request metadata"},
+			&cli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "on shutdown, how long requests in flight may finish"},
+		},
+		Action: s.action(func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("api takes no argument, got %q", c.Args().First())
+			}
+			reg, err := s.registry(c)
+			if err != nil {
+				return err
+			}
+			cl, err := s.client(c, false)
+			if err != nil {
+				return err
+			}
+			h := api.New(reg, cl,
+				api.WithAllowedOrigins(c.StringSlice("cors-origin")...),
+				api.WithMaxBodySize(c.Int64("max-body")),
+				api.WithTimeout(c.Duration("timeout")),
+				api.WithMetadataPrefix(c.String("metadata-prefix")),
+				api.WithLogger(s.logger()))
+			defer h.Close()
+			l, err := s.listen(c, "api")
+			if err != nil {
+				return err
+			}
+			return api.Serve(c.Context, l, h, c.Duration("grace"))
+		}),
+	}
+}
