@@ -349,9 +349,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusNotFound, merrors.NotFound, "%v", err)
 			return
 		}
-		if badJSON(w, body) {
-			return
-		}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -370,7 +367,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = metadata.NewContext(ctx, md)
 	}
 	var rsp json.RawMessage
+	// The body is not checked here: encoding a json.RawMessage validates
+	// it, so a malformed body fails the call before anything is sent, and
+	// only then is it scanned again for the offset of the error.
 	if err := h.caller.Call(ctx, service, endpoint, json.RawMessage(body), &rsp, client.WithCallTimeout(timeout)); err != nil {
+		if merrors.CodeOf(err) == merrors.InvalidArgument && badJSON(w, body) {
+			return
+		}
 		WriteError(w, h.explain(r.Context(), service, endpoint, err))
 		return
 	}

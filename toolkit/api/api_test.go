@@ -17,7 +17,7 @@ import (
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/registry/memory"
 	"github.com/seedmicro/micro/toolkit/api"
-	"github.com/seedmicro/micro/toolkit/internal/testsvc"
+	"github.com/seedmicro/micro/toolkit/toolkittest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -27,7 +27,7 @@ func gateway(t *testing.T, opts ...api.Option) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	reg := memory.New()
-	srv, err := testsvc.Start(ctx, reg, "greeter", nil, nil)
+	srv, err := toolkittest.Start(ctx, reg, "greeter", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestParsePath(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	ctx := context.Background()
 	reg := memory.New()
-	srv, err := testsvc.Start(ctx, reg, "greeter", nil, nil)
+	srv, err := toolkittest.Start(ctx, reg, "greeter", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/server"
 	"github.com/seedmicro/micro/toolkit/cli"
-	"github.com/seedmicro/micro/toolkit/internal/testsvc"
+	"github.com/seedmicro/micro/toolkit/toolkittest"
 )
 
 var bins = map[string]string{} // built binaries: micro, greeter
@@ -60,18 +60,18 @@ type world struct {
 	reg *local.Registry
 	srv *server.Server
 	brk *direct.Broker
-	ev  chan *testsvc.HelloRequest
+	ev  chan *toolkittest.HelloRequest
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{dir: t.TempDir(), ev: make(chan *testsvc.HelloRequest, 4)}
+	w := &world{dir: t.TempDir(), ev: make(chan *toolkittest.HelloRequest, 4)}
 	var err error
 	if w.reg, err = local.New(local.WithDir(w.dir)); err != nil {
 		t.Fatal(err)
 	}
 	w.brk = direct.New(w.reg)
-	if w.srv, err = testsvc.Start(context.Background(), w.reg, "greeter", w.brk, w.ev); err != nil {
+	if w.srv, err = toolkittest.Start(context.Background(), w.reg, "greeter", w.brk, w.ev); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -252,11 +252,11 @@ func TestWatch(t *testing.T) {
 	}
 	defer reg.Close()
 	time.Sleep(300 * time.Millisecond) // let the watch start
-	srv, err := testsvc.Start(context.Background(), reg, "watched", nil, nil)
+	srv, err := toolkittest.Start(context.Background(), reg, "watched", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := testsvc.Start(context.Background(), reg, "unwatched", nil, nil)
+	other, err := toolkittest.Start(context.Background(), reg, "unwatched", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package testsvc is a small service that the toolkit's tests and its
+// Package toolkittest is a small service that the toolkit's tests and its
 // gateway benchmark run in process: Greeter.Hello, Greeter.Echo,
 // Greeter.Slow, Greeter.Meta and Say.Hello.
-package testsvc
+package toolkittest
 
 import (
 	"context"
