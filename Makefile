@@ -38,12 +38,13 @@ FUZZ_TARGETS := \
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## download modules; install protoc, amqp-tools and redis-tools (Debian) and the code generators
+setup: ## download modules; install protoc, amqp-tools, redis-tools and chromium (Debian) and the code generators
 	$(GO) mod download
 	@missing=""; \
 	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
 	command -v amqp-publish >/dev/null || missing="$$missing amqp-tools"; \
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && apt-get install -y -qq $$missing) >/dev/null; fi
 	@$(MAKE) --no-print-directory tools

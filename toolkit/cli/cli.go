@@ -207,6 +207,7 @@ turns colours off.`,
 		s.healthCommand(),
 		s.watchCommand(),
 		s.apiCommand(),
+		s.webCommand(),
 
 		completionCommand(),
 	}

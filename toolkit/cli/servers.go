@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seedmicro/micro/toolkit/api"
+	"github.com/seedmicro/micro/toolkit/web"
 )
 
 // listen listens on the --address of a server command and tells Env.Ready.
@@ -76,7 +77,53 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			return api.Serve(c.Context, l, h, c.Duration("grace"))
+			return api.Serve(c.Context, l, h, c.Duration("grace"), func() { h.Close() })
+		}),
+	}
+}
+
+func (s *session) webCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "web",
+		Usage: "serve the web dashboard: services, endpoints, a call form, live updates, plugins",
+		Description: `Serves the dashboard until interrupted. It shows the services of the
+registry and updates as they come and go, a service's nodes and endpoints
+with their schemas, a form that calls an endpoint and shows the response and
+its latency, and the installed plugins with their health. /NAME/... is
+proxied to the web service registered as web.NAME (see --web-prefix).
+
+EXAMPLES
+   micro web --address :8082           # then open http://localhost:8082
+   micro web --address 127.0.0.1:8082 --registry redis --registry-address redis://localhost:6379`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "address", Value: ":8082", Usage: "listen on `HOST:PORT`"},
+			&cli.StringFlag{Name: "web-prefix", Value: web.DefaultWebPrefix, Usage: "registry `PREFIX` of the web services that /NAME/ reaches"},
+			&cli.DurationFlag{Name: "grace", Value: 5 * time.Second, Usage: "on shutdown, how long requests in flight may finish"},
+		},
+		Action: s.action(func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("web takes no argument, got %q", c.Args().First())
+			}
+			reg, err := s.registry(c)
+			if err != nil {
+				return err
+			}
+			cl, err := s.client(c, false)
+			if err != nil {
+				return err
+			}
+			opts := []web.Option{web.WithWebPrefix(c.String("web-prefix")), web.WithLogger(s.logger())}
+			if cfg, _ := s.config(c); cfg.PluginDir != "" {
+				opts = append(opts, web.WithPluginDir(cfg.PluginDir))
+			} else if d := s.env.Getenv("MICRO_PLUGIN_DIR"); d != "" {
+				opts = append(opts, web.WithPluginDir(d))
+			}
+			h := web.New(reg, cl, opts...)
+			l, err := s.listen(c, "web")
+			if err != nil {
+				return err
+			}
+			return api.Serve(c.Context, l, h, c.Duration("grace"), func() { h.Close() })
 		}),
 	}
 }
