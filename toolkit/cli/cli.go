@@ -208,6 +208,7 @@ turns colours off.`,
 		s.watchCommand(),
 		s.apiCommand(),
 		s.webCommand(),
+		s.sidecarCommand(),
 
 		completionCommand(),
 	}

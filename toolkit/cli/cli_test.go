@@ -337,33 +337,46 @@ func TestColor(t *testing.T) {
 	}
 }
 
-func TestAPICommand(t *testing.T) {
-	w := newWorld(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan result, 1)
-	go func() {
-		done <- runCtx(ctx, t, w.dir, "", nil, func(tool, addr string) { addrc <- addr }, "api", "--address", "127.0.0.1:0")
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case r := <-done:
-		t.Fatalf("micro api ended: %+v", r)
+func TestServerCommands(t *testing.T) {
+	tests := []struct {
+		tool, method, path, body, want string
+	}{
+		{"api", http.MethodPost, "/greeter/hello", `{"name":"api"}`, "Hello, api!"},
+		{"web", http.MethodGet, "/_micro/api/services", "", `"name":"greeter"`},
+		{"sidecar", http.MethodPost, "/call/greeter/hello", `{"name":"sidecar"}`, "Hello, sidecar!"},
 	}
-	rsp, err := http.Post("http://"+addr+"/greeter/hello", "application/json", strings.NewReader(`{"name":"api"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(rsp.Body)
-	rsp.Body.Close()
-	if rsp.StatusCode != 200 || !strings.Contains(string(b), "Hello, api!") {
-		t.Fatalf("POST /greeter/hello: %d %s", rsp.StatusCode, b)
-	}
-	http.DefaultClient.CloseIdleConnections()
-	cancel()
-	if r := <-done; r.code != 0 {
-		t.Fatalf("micro api after interrupt: %+v", r)
+	for _, tt := range tests {
+		t.Run(tt.tool, func(t *testing.T) {
+			w := newWorld(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			addrc := make(chan string, 1)
+			done := make(chan result, 1)
+			go func() {
+				done <- runCtx(ctx, t, w.dir, "", nil, func(tool, addr string) { addrc <- addr }, tt.tool, "--address", "127.0.0.1:0")
+			}()
+			var addr string
+			select {
+			case addr = <-addrc:
+			case r := <-done:
+				t.Fatalf("micro %s ended: %+v", tt.tool, r)
+			}
+			req, _ := http.NewRequest(tt.method, "http://"+addr+tt.path, strings.NewReader(tt.body))
+			rsp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rsp.Body)
+			rsp.Body.Close()
+			if rsp.StatusCode != 200 || !strings.Contains(string(b), tt.want) {
+				t.Fatalf("%s %s: %d %s", tt.method, tt.path, rsp.StatusCode, b)
+			}
+			http.DefaultClient.CloseIdleConnections()
+			cancel()
+			if r := <-done; r.code != 0 {
+				t.Fatalf("micro %s after interrupt: %+v", tt.tool, r)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seedmicro/micro/toolkit/api"
+	"github.com/seedmicro/micro/toolkit/sidecar"
 	"github.com/seedmicro/micro/toolkit/web"
 )
 
@@ -124,6 +126,75 @@ EXAMPLES
 				return err
 			}
 			return api.Serve(c.Context, l, h, c.Duration("grace"), func() { h.Close() })
+		}),
+	}
+}
+
+func (s *session) sidecarCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sidecar",
+		Usage: "serve the sidecar: programs in any language register, call, publish and subscribe over HTTP",
+		Description: `Serves the sidecar's HTTP API until interrupted, then deregisters its
+programs and ends their subscriptions.
+
+   POST   /register          {"name", "address", "endpoints", "health_check"}: calls of NAME's endpoints
+                             reach the program as POST ADDRESS/Type.Method
+   POST   /deregister        {"name"}
+   POST   /call/SERVICE/...  call a service (the path rules of micro api), or POST /call {"service", "endpoint", "request"}
+   POST   /publish/TOPIC     publish the JSON body
+   POST   /subscribe         {"topic", "queue", "callback"}: events are POSTed to callback, retried until a 2xx
+   GET    /subscribe/TOPIC   events as Server-Sent Events
+
+A program whose health check fails is deregistered until it passes again.
+
+EXAMPLES
+   micro sidecar --address 127.0.0.1:8081
+   curl -d '{"name": "orders", "address": "http://127.0.0.1:3000", "endpoints": ["Orders.Create"], "health_check": "http://127.0.0.1:3000/health"}' http://127.0.0.1:8081/register
+   curl -d '{"name": "Ada"}' http://127.0.0.1:8081/call/greeter/hello
+   curl -d '{"topic": "orders.created", "callback": "http://127.0.0.1:3000/events"}' http://127.0.0.1:8081/subscribe`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "address", Value: "127.0.0.1:8081", Usage: "serve the programs' HTTP API on `HOST:PORT`"},
+			&cli.StringFlag{Name: "rpc-address", Value: "127.0.0.1:0", Usage: "take calls for the programs on `HOST:PORT` (registered as their nodes' address)"},
+			&cli.StringFlag{Name: "advertise", Usage: "register `HOST:PORT` instead of the RPC address, when others reach the sidecar at another address"},
+			&cli.DurationFlag{Name: "health-interval", Value: 5 * time.Second, Usage: "how often programs' health checks run"},
+			&cli.IntFlag{Name: "max-attempts", Value: 5, Usage: "push attempts of an event before it is handed back to the broker"},
+			&cli.DurationFlag{Name: "grace", Value: 5 * time.Second, Usage: "on shutdown, how long requests in flight may finish"},
+		},
+		Action: s.action(func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("sidecar takes no argument, got %q", c.Args().First())
+			}
+			reg, err := s.registry(c)
+			if err != nil {
+				return err
+			}
+			b, err := s.broker(c)
+			if err != nil {
+				return err
+			}
+			cl, err := s.client(c, true)
+			if err != nil {
+				return err
+			}
+			sc := sidecar.New(reg, b, cl,
+				sidecar.WithRPCAddress(c.String("rpc-address")),
+				sidecar.WithAdvertise(c.String("advertise")),
+				sidecar.WithHealthInterval(c.Duration("health-interval")),
+				sidecar.WithMaxAttempts(c.Int("max-attempts")),
+				sidecar.WithLogger(s.logger()))
+			if err := sc.Start(c.Context); err != nil {
+				return err
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), c.Duration("grace"))
+				defer cancel()
+				sc.Close(ctx)
+			}()
+			l, err := s.listen(c, "sidecar")
+			if err != nil {
+				return err
+			}
+			return api.Serve(c.Context, l, sc.Handler(), c.Duration("grace"))
 		}),
 	}
 }
