@@ -428,7 +428,7 @@ func (h *Handler) explain(ctx context.Context, service, endpoint string, err err
 			if e.Name == endpoint {
 				return err // the handler's own answer
 			}
-			if e.Request != nil || e.Response != nil {
+			if e.Metadata["subscriber"] != "true" {
 				known = append(known, e.Name)
 			}
 		}
