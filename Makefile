@@ -31,7 +31,9 @@ FUZZ_TARGETS := \
 	./core/plugin:FuzzServerTLS \
 	./core/plugin:FuzzLinkFrame \
 	./core/plugin:FuzzLinkCodec \
-	./toolkit/api:FuzzServeHTTP
+	./toolkit/api:FuzzServeHTTP \
+	./toolkit/sidecar:FuzzHandler \
+	./toolkit/web:FuzzHandler
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
