@@ -435,6 +435,42 @@ func TestRealProcesses(t *testing.T) {
 	if code, _, errs := micro("publish", "greeter.greeted", `{"name":"evt"}`); code != 0 {
 		t.Fatalf("publish: %d %s", code, errs)
 	}
+	// micro api as a process of its own, in front of the greeter process,
+	// stopped by SIGINT.
+	var apiErr syncBuffer
+	apiCmd := exec.Command(bins["micro"], "api", "--address", "127.0.0.1:0")
+	apiCmd.Env, apiCmd.Stderr = env, &apiErr
+	if err := apiCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var apiURL string
+	for apiURL == "" {
+		if _, rest, ok := strings.Cut(apiErr.String(), "listening on "); ok {
+			apiURL, _, _ = strings.Cut(rest, "\n")
+			break
+		}
+		if time.Now().After(deadline) {
+			apiCmd.Process.Kill()
+			apiCmd.Wait()
+			t.Fatalf("micro api did not start: %s", apiErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rsp, err := http.Post(apiURL+"/greeter/hello", "application/json", strings.NewReader(`{"name":"gateway"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if rsp.StatusCode != 200 || !strings.Contains(string(b), "Hello, gateway!") {
+		t.Errorf("micro api in front of the greeter process: %d %s", rsp.StatusCode, b)
+	}
+	apiCmd.Process.Signal(os.Interrupt)
+	if err := apiCmd.Wait(); err != nil {
+		t.Errorf("micro api after SIGINT: %v\n%s", err, apiErr.String())
+	}
+
 	for !strings.Contains(logb.String(), "name=evt") {
 		if time.Now().After(deadline.Add(10 * time.Second)) {
 			t.Fatalf("the service did not log the published event:\n%s", logb.String())
