@@ -534,9 +534,14 @@ EXAMPLES
 				return fmt.Errorf("watch the registry: %w", err)
 			}
 			defer w.Stop()
+			stopped := make(chan struct{})
+			defer close(stopped)
 			go func() {
-				<-c.Context.Done()
-				w.Stop()
+				select {
+				case <-c.Context.Done():
+					w.Stop()
+				case <-stopped:
+				}
 			}()
 			asJSON := c.Bool("json")
 			if !asJSON {

@@ -247,7 +247,12 @@ func (s *Sidecar) handleStream(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, merrors.Errorf(merrors.Unavailable, "subscribe to %s: %v", topic, err))
 		return
 	}
-	defer sub.Unsubscribe(context.Background())
+	// The handler may wait to hand a delivery over: end the stream's context
+	// first, which releases it, then unsubscribe, which waits for it.
+	defer func() {
+		cancel()
+		sub.Unsubscribe(context.Background())
+	}()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

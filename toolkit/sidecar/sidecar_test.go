@@ -320,4 +320,11 @@ func TestStream(t *testing.T) {
 			t.Fatalf("event %q data %q", event, data)
 		}
 	}
+	// The program goes away while events keep coming: the stream's
+	// subscription ends and nothing waits on it (Close in the cleanup
+	// returns).
+	cancel()
+	for i := 0; i < 3; i++ {
+		e.cl.Publish(context.Background(), "stream.events", map[string]int{"after": i})
+	}
 }
