@@ -478,3 +478,84 @@ func TestRealProcesses(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestSidecarProcesses runs micro sidecar, a Node.js program that joins
+// through it, and the greeter example, each a process of its own; micro
+// calls the program and publishes an event it receives.
+func TestSidecarProcesses(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not installed: install Node.js (apt-get install -y nodejs) to run the sidecar test")
+	}
+	dir := t.TempDir()
+	env := append(os.Environ(), "MICRO_REGISTRY_DIR="+dir, "NO_COLOR=1")
+	deadline := time.Now().Add(30 * time.Second)
+	start := func(name string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+		cmd := exec.Command(name, args...)
+		var out, errb syncBuffer
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
+		return cmd, &out, &errb
+	}
+	waitFor := func(what string, b *syncBuffer, marker string) string {
+		t.Helper()
+		for {
+			if _, rest, ok := strings.Cut(b.String(), marker); ok {
+				line, _, _ := strings.Cut(rest, "\n")
+				return line
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s (%q) in:\n%s", what, marker, b.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	start(bins["greeter"])
+	_, _, scErr := start(bins["micro"], "sidecar", "--address", "127.0.0.1:0", "--health-interval", "300ms")
+	scURL := waitFor("the sidecar's address", scErr, "listening on ")
+	env = append(env, "SIDECAR="+scURL)
+	// The program calls greeter as it starts: wait until greeter is there.
+	for {
+		cmd := exec.Command(bins["micro"], "health", "greeter")
+		cmd.Env = env
+		if cmd.Run() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the greeter process did not become healthy")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, nodeOut, _ := start(nodeBin, "../sidecar/testdata/app.js")
+	waitFor("the program's start", nodeOut, "SUBSCRIBED ")
+	if called := waitFor("the program's call of greeter", nodeOut, "CALLED "); !strings.Contains(called, "Hello, node!") {
+		t.Fatalf("the program's call of greeter: %s", called)
+	}
+	cmd := exec.Command(bins["micro"], "call", "nodeapp", "Node.Greet", `{"name":"cli"}`, "--metadata", "tenant=ops")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Hi cli, from node") || !strings.Contains(string(out), `"tenant": "ops"`) {
+		t.Fatalf("micro call nodeapp: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bins["micro"], "publish", "node.events", `{"n":3}`)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("micro publish: %v\n%s", err, out)
+	}
+	if ev := waitFor("the event at the program", nodeOut, "EVENT "); !strings.Contains(ev, `"n":3`) || !strings.Contains(ev, `"attempt":2`) {
+		t.Fatalf("event at the program: %s", ev)
+	}
+}
