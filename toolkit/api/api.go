@@ -153,6 +153,9 @@ type Handler struct {
 	caller Caller
 	reg    registry.Registry
 	bufs   sync.Pool
+	// defaultTimeout is the call option of a request without a deadline
+	// header, made once.
+	defaultTimeout client.CallOption
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -170,7 +173,7 @@ func New(reg registry.Registry, c Caller, opts ...Option) *Handler {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{opts: o, caller: c, reg: reg}
+	h := &Handler{opts: o, caller: c, reg: reg, defaultTimeout: client.WithCallTimeout(o.timeout)}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
 	return h
 }
@@ -354,14 +357,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = []byte("{}")
 	}
 	ctx := r.Context()
-	timeout := h.opts.timeout
+	timeout := h.defaultTimeout
 	if v := r.Header.Get(TimeoutHeader); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			fail(w, http.StatusBadRequest, merrors.InvalidArgument, "header %s: %q is not a positive duration; send e.g. 500ms or 2s", TimeoutHeader, v)
 			return
 		}
-		timeout = min(d, h.opts.maxTimeout)
+		timeout = client.WithCallTimeout(min(d, h.opts.maxTimeout))
 	}
 	if md := h.metadata(r.Header); md != nil {
 		ctx = metadata.NewContext(ctx, md)
@@ -370,7 +373,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The body is not checked here: encoding a json.RawMessage validates
 	// it, so a malformed body fails the call before anything is sent, and
 	// only then is it scanned again for the offset of the error.
-	if err := h.caller.Call(ctx, service, endpoint, json.RawMessage(body), &rsp, client.WithCallTimeout(timeout)); err != nil {
+	if err := h.caller.Call(ctx, service, endpoint, json.RawMessage(body), &rsp, timeout); err != nil {
 		if merrors.CodeOf(err) == merrors.InvalidArgument && badJSON(w, body) {
 			return
 		}
