@@ -187,7 +187,15 @@ It chooses its registry and broker as a service does; with no flag it sees
 the services of this machine (the local registry).
 
 Flags may follow the command and its arguments. --json prints JSON, NO_COLOR
-turns colours off.`,
+turns colours off. The exit status is 0 on success, 1 on a failure, 2 on a
+usage error, and 10 plus the error code when a call fails (not_found 15).
+
+EXAMPLES
+   micro services
+   micro call greeter Greeter.Hello '{"name": "Ada"}'
+   micro --registry redis --registry-address redis://localhost:6379 services
+   micro api --address :8080
+   micro help call`,
 		Writer:               env.Stdout,
 		ErrWriter:            env.Stderr,
 		EnableBashCompletion: true,
