@@ -95,7 +95,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.Stdin == nil {
 		env.Stdin = strings.NewReader("")
 	}
-	app := New(env)
+	app, sess := newApp(env)
+	sess.args = args
 	args = normalizeArgs(app, args)
 	err := unknownCommand(app, args)
 	if err == nil {
@@ -172,6 +173,11 @@ var componentFlags = []struct{ name, usage string }{
 
 // New returns the micro application.
 func New(env Env) *cli.App {
+	app, _ := newApp(env)
+	return app
+}
+
+func newApp(env Env) (*cli.App, *session) {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "json", Usage: "print JSON with stable field names instead of tables"},
 	}
@@ -225,12 +231,13 @@ EXAMPLES
 			return usageErr("%v (see micro %s --help)", err, c.Command.Name)
 		}
 	}
-	return app
+	return app, s
 }
 
 // session opens the registry, broker and client once per run.
 type session struct {
-	env Env
+	env  Env
+	args []string // as given to Run, for completion
 
 	mu      sync.Mutex
 	cfg     *resolve.Config

@@ -322,6 +322,20 @@ func TestCompletion(t *testing.T) {
 	if !strings.Contains(r.stdout, "greeter") {
 		t.Fatalf("service names are not completed: %+v", r)
 	}
+	// The bash script, run by bash against the built binary.
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is not installed; the completion test runs the bash script")
+	}
+	for words, want := range map[string]string{"micro desc": "describe", "micro call --ti": "--timeout", "micro describe gr": "greeter"} {
+		script := `source <(micro completion bash); COMP_WORDS=(` + words + `); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _micro_complete; echo "${COMPREPLY[@]}"`
+		cmd := exec.Command(bash, "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bins["micro"])+":"+os.Getenv("PATH"), "MICRO_REGISTRY_DIR="+w.dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("bash completion of %q: %q %v, want %q", words, out, err, want)
+		}
+	}
 }
 
 func TestColor(t *testing.T) {

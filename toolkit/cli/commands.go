@@ -68,8 +68,20 @@ func (s *session) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// completeServices completes a service name from the registry.
+// completeServices completes a service name from the registry, or a flag
+// of the command when a dash was typed.
 func (s *session) completeServices(c *cli.Context) {
+	if n := len(s.args); n > 2 && strings.HasPrefix(s.args[n-2], "-") {
+		prefix := strings.TrimLeft(s.args[n-2], "-")
+		for _, f := range c.Command.Flags {
+			for _, name := range f.Names() {
+				if len(name) > 1 && strings.HasPrefix(name, prefix) {
+					fmt.Fprintln(s.env.Stdout, "--"+name)
+				}
+			}
+		}
+		return
+	}
 	if c.NArg() > 0 {
 		return
 	}
