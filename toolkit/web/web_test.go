@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -331,4 +332,53 @@ func TestBrowser(t *testing.T) {
 	waitJS("greeter gone from the list", `!document.querySelector('#services li[data-service="greeter"]')`)
 	shot("03-gone.png")
 	t.Logf("screenshots in %s", shots)
+}
+
+func TestEvents(t *testing.T) {
+	d := newDash(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.url+"/_micro/api/events", nil)
+	rsp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	if rsp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("Content-Type %q", rsp.Header.Get("Content-Type"))
+	}
+	r := bufio.NewReader(rsp.Body)
+	for { // the stream's preamble ends with a blank line
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == "\n" {
+			break
+		}
+	}
+	svc := &registry.Service{Name: "evented", Version: "2", Nodes: []*registry.Node{{ID: "e1", Address: "127.0.0.1:1"}}}
+	if err := d.reg.Register(context.Background(), svc, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.reg.Deregister(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	var got []web.Event
+	for len(got) < 2 {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, ok := strings.CutPrefix(strings.TrimSpace(l), "data: "); ok {
+			var ev web.Event
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ev)
+		}
+	}
+	if got[0] != (web.Event{Type: "added", Service: "evented", Version: "2"}) || got[1].Type != "removed" {
+		t.Fatalf("events %+v", got)
+	}
 }
