@@ -30,6 +30,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type dash struct {
+	h   *web.Handler
 	reg *memory.Registry
 	url string
 	dir string // plugin directory
@@ -40,6 +41,7 @@ func newDash(t *testing.T) *dash {
 	d := &dash{reg: memory.New(), dir: t.TempDir()}
 	cl := client.New(client.WithRegistry(d.reg))
 	h := web.New(d.reg, cl, web.WithPluginDir(d.dir))
+	d.h = h
 	ts := httptest.NewServer(h)
 	d.url = ts.URL
 	t.Cleanup(func() {
@@ -380,5 +382,11 @@ func TestEvents(t *testing.T) {
 	}
 	if got[0] != (web.Event{Type: "added", Service: "evented", Version: "2"}) || got[1].Type != "removed" {
 		t.Fatalf("events %+v", got)
+	}
+	// Close ends open streams, so that a graceful shutdown does not wait
+	// for pages that stay open.
+	d.h.Close()
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatalf("the stream did not end cleanly on Close: %v", err)
 	}
 }
