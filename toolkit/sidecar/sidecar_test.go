@@ -328,3 +328,61 @@ func TestStream(t *testing.T) {
 		e.cl.Publish(context.Background(), "stream.events", map[string]int{"after": i})
 	}
 }
+
+// TestHealthRecovery: a program whose health check fails is deregistered,
+// and registered again once it passes.
+func TestHealthRecovery(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	healthy := true
+	prog := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ok := healthy
+		mu.Unlock()
+		if r.URL.Path == "/health" && !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer prog.Close()
+	if status, body := e.post(t, "/register", `{"name":"flaky","address":"`+prog.URL+`","endpoints":["Flaky.Do"],"health_check":"`+prog.URL+`/health"}`); status != 200 {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	registered := func() bool {
+		_, err := e.reg.Lookup(ctx, "flaky")
+		return err == nil
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if !registered() {
+		t.Fatal("flaky is not registered")
+	}
+	var out map[string]bool
+	if err := e.cl.Call(ctx, "flaky", "Flaky.Do", map[string]int{}, &out); err != nil || !out["ok"] {
+		t.Fatalf("call: %v %v", out, err)
+	}
+	mu.Lock()
+	healthy = false
+	mu.Unlock()
+	waitUntil("flaky is deregistered", func() bool { return !registered() })
+	mu.Lock()
+	healthy = true
+	mu.Unlock()
+	waitUntil("flaky is registered again", registered)
+	if status, body := e.post(t, "/deregister", `{"name":"flaky"}`); status != 200 {
+		t.Fatalf("deregister: %d %s", status, body)
+	}
+	if registered() {
+		t.Fatal("flaky is still registered after /deregister")
+	}
+}
