@@ -33,19 +33,23 @@ FUZZ_TARGETS := \
 	./core/plugin:FuzzServerTLS \
 	./core/plugin:FuzzLinkFrame \
 	./core/plugin:FuzzLinkCodec \
-	./core/redact:FuzzURL
+	./core/redact:FuzzURL \
+	./toolkit/api:FuzzServeHTTP \
+	./toolkit/sidecar:FuzzHandler \
+	./toolkit/web:FuzzHandler
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools install
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## download modules; install protoc, amqp-tools and redis-tools (Debian) and the code generators
+setup: ## download modules; install protoc, amqp-tools, redis-tools and chromium (Debian) and the code generators
 	$(GO) mod download
 	@missing=""; \
 	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
 	command -v amqp-publish >/dev/null || missing="$$missing amqp-tools"; \
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && apt-get install -y -qq $$missing) >/dev/null; fi
 	@$(MAKE) --no-print-directory tools
@@ -90,6 +94,7 @@ bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients
 	$(GO) run ./bench/cmd/pluginbench
 	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
+	$(GO) run ./bench/cmd/apibench -duration=$(BENCHTIME)
 
 generate: ## regenerate protobuf code with the pinned generators
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools
