@@ -84,11 +84,13 @@ bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients
 	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
 
-generate: ## regenerate protobuf code with the pinned generators
+generate: ## regenerate protobuf code with the pinned generators, and the examples' typed clients (micro-new gen)
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools
 	@for f in $(PROTO_FILES); do \
 		PATH=$(BIN):$$PATH protoc --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. $$f; \
 	done
 
+	$(GO) run ./cmd/micro-new gen ./examples/...
+
 check-generate: generate ## fail when committed generated code is stale
-	@git diff --exit-code -- $$(git ls-files '*.pb.go') || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- $$(git ls-files '*.pb.go' '*.micro.go') || { echo "generated code is stale: run make generate and commit"; exit 1; }

@@ -111,6 +111,7 @@ Flags may follow the command and its arguments.`,
 			verifyCommand(e),
 			outdatedCommand(e),
 			upgradeCommand(e),
+			genCommand(e),
 		},
 	}
 	return app
