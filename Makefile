@@ -89,7 +89,6 @@ generate: ## regenerate protobuf code with the pinned generators, and the exampl
 	@for f in $(PROTO_FILES); do \
 		PATH=$(BIN):$$PATH protoc --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. $$f; \
 	done
-
 	$(GO) run ./cmd/micro-new gen ./examples/...
 
 check-generate: generate ## fail when committed generated code is stale

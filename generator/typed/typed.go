@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/token"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"go/token"
 )
 
 // Version is the version of the generated-code API that this generator
