@@ -7,7 +7,9 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 3s
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-PROTO_FILES := $(shell find . -name '*.proto' -not -path './bin/*')
+PROTO_FILES := $(shell find . -name '*.proto' -not -path './bin/*' -not -path './cmd/protoc-gen-micro/*')
+# protoc-gen-micro's own test service, generated with it instead of go-grpc.
+MICRO_PROTO_FILES := cmd/protoc-gen-micro/internal/greeterpb/greeter.proto
 
 # Fuzz targets as package:Target.
 FUZZ_TARGETS := \
@@ -88,6 +90,10 @@ generate: ## regenerate protobuf code with the pinned generators, and the exampl
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools
 	@for f in $(PROTO_FILES); do \
 		PATH=$(BIN):$$PATH protoc --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. $$f; \
+	done
+	@$(GO) build -o $(BIN)/protoc-gen-micro ./cmd/protoc-gen-micro
+	@for f in $(MICRO_PROTO_FILES); do \
+		PATH=$(BIN):$$PATH protoc --go_out=paths=source_relative:. --micro_out=paths=source_relative:. $$f; \
 	done
 	$(GO) run ./cmd/micro-new gen ./examples/...
 

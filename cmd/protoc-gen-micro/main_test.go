@@ -46,12 +46,13 @@ func protoc(t *testing.T) string {
 func TestGolden(t *testing.T) {
 	pc, bin := protoc(t), plugin(t)
 	out := t.TempDir()
-	cmd := exec.Command(pc, "--plugin=protoc-gen-micro="+bin, "--micro_out=paths=source_relative:"+out, "greeter.proto")
-	cmd.Dir = "internal/greeterpb"
+	// As make generate runs it: from the module's root.
+	cmd := exec.Command(pc, "--plugin=protoc-gen-micro="+bin, "--micro_out=paths=source_relative:"+out, "cmd/protoc-gen-micro/internal/greeterpb/greeter.proto")
+	cmd.Dir = "../.."
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("protoc: %v\n%s", err, b)
 	}
-	got, err := os.ReadFile(filepath.Join(out, "greeter_micro.pb.go"))
+	got, err := os.ReadFile(filepath.Join(out, "cmd/protoc-gen-micro/internal/greeterpb/greeter_micro.pb.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

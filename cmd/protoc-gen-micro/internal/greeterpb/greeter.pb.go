@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: greeter.proto
+// source: cmd/protoc-gen-micro/internal/greeterpb/greeter.proto
 
 package greeterpb
 
@@ -33,7 +33,7 @@ type HelloRequest struct {
 
 func (x *HelloRequest) Reset() {
 	*x = HelloRequest{}
-	mi := &file_greeter_proto_msgTypes[0]
+	mi := &file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +45,7 @@ func (x *HelloRequest) String() string {
 func (*HelloRequest) ProtoMessage() {}
 
 func (x *HelloRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_greeter_proto_msgTypes[0]
+	mi := &file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +58,7 @@ func (x *HelloRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloRequest.ProtoReflect.Descriptor instead.
 func (*HelloRequest) Descriptor() ([]byte, []int) {
-	return file_greeter_proto_rawDescGZIP(), []int{0}
+	return file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *HelloRequest) GetName() string {
@@ -77,7 +77,7 @@ type HelloReply struct {
 
 func (x *HelloReply) Reset() {
 	*x = HelloReply{}
-	mi := &file_greeter_proto_msgTypes[1]
+	mi := &file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +89,7 @@ func (x *HelloReply) String() string {
 func (*HelloReply) ProtoMessage() {}
 
 func (x *HelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_greeter_proto_msgTypes[1]
+	mi := &file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +102,7 @@ func (x *HelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
 func (*HelloReply) Descriptor() ([]byte, []int) {
-	return file_greeter_proto_rawDescGZIP(), []int{1}
+	return file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *HelloReply) GetMessage() string {
@@ -112,11 +112,11 @@ func (x *HelloReply) GetMessage() string {
 	return ""
 }
 
-var File_greeter_proto protoreflect.FileDescriptor
+var File_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto protoreflect.FileDescriptor
 
-const file_greeter_proto_rawDesc = "" +
+const file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDesc = "" +
 	"\n" +
-	"\rgreeter.proto\x12\n" +
+	"5cmd/protoc-gen-micro/internal/greeterpb/greeter.proto\x12\n" +
 	"greeter.v1\"\"\n" +
 	"\fHelloRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"&\n" +
@@ -129,23 +129,23 @@ const file_greeter_proto_rawDesc = "" +
 	"SayGoodbye\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReplyBDZBgithub.com/seedmicro/micro/cmd/protoc-gen-micro/internal/greeterpbb\x06proto3"
 
 var (
-	file_greeter_proto_rawDescOnce sync.Once
-	file_greeter_proto_rawDescData []byte
+	file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescOnce sync.Once
+	file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescData []byte
 )
 
-func file_greeter_proto_rawDescGZIP() []byte {
-	file_greeter_proto_rawDescOnce.Do(func() {
-		file_greeter_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_greeter_proto_rawDesc), len(file_greeter_proto_rawDesc)))
+func file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescGZIP() []byte {
+	file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescOnce.Do(func() {
+		file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDesc), len(file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDesc)))
 	})
-	return file_greeter_proto_rawDescData
+	return file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescData
 }
 
-var file_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
-var file_greeter_proto_goTypes = []any{
+var file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_goTypes = []any{
 	(*HelloRequest)(nil), // 0: greeter.v1.HelloRequest
 	(*HelloReply)(nil),   // 1: greeter.v1.HelloReply
 }
-var file_greeter_proto_depIdxs = []int32{
+var file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_depIdxs = []int32{
 	0, // 0: greeter.v1.Greeter.SayHello:input_type -> greeter.v1.HelloRequest
 	0, // 1: greeter.v1.Greeter.SayGoodbye:input_type -> greeter.v1.HelloRequest
 	1, // 2: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.HelloReply
@@ -157,26 +157,26 @@ var file_greeter_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_greeter_proto_init() }
-func file_greeter_proto_init() {
-	if File_greeter_proto != nil {
+func init() { file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_init() }
+func file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_init() {
+	if File_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_greeter_proto_rawDesc), len(file_greeter_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDesc), len(file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
-		GoTypes:           file_greeter_proto_goTypes,
-		DependencyIndexes: file_greeter_proto_depIdxs,
-		MessageInfos:      file_greeter_proto_msgTypes,
+		GoTypes:           file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_goTypes,
+		DependencyIndexes: file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_depIdxs,
+		MessageInfos:      file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_msgTypes,
 	}.Build()
-	File_greeter_proto = out.File
-	file_greeter_proto_goTypes = nil
-	file_greeter_proto_depIdxs = nil
+	File_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto = out.File
+	file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_goTypes = nil
+	file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_depIdxs = nil
 }
