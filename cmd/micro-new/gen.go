@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,6 +43,9 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "check", Usage: "write nothing; exit 1 and list the clients that are missing or out of date"},
 			&cli.BoolFlag{Name: "strict", Usage: "exit 1 when a method looks meant as an endpoint or subscriber but is not one"},
 		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return &exitError{code: 2, msg: err.Error() + " (see micro-new gen --help)"}
+		},
 		Action: func(c *cli.Context) error {
 			patterns := c.Args().Slice()
 			if e.terminal {
@@ -49,7 +53,7 @@ EXAMPLES:
 			}
 			res, perr := typed.Plan(c.Context, e.wd, patterns...)
 			if res == nil {
-				return &exitError{code: 1, msg: perr.Error()}
+				return &exitError{code: 1, msg: trimDir(e.wd, perr.Error())}
 			}
 			for _, d := range res.Diagnostics {
 				d.Pos.Filename = genRel(e.wd, d.Pos.Filename)
@@ -78,7 +82,7 @@ EXAMPLES:
 				}
 			}
 			if perr != nil {
-				return &exitError{code: 1, msg: perr.Error()}
+				return &exitError{code: 1, msg: trimDir(e.wd, perr.Error())}
 			}
 			if c.Bool("strict") && len(res.Diagnostics) > 0 {
 				return &exitError{code: 1, msg: fmt.Sprintf("%d method(s) are not endpoints or subscribers (see above)", len(res.Diagnostics))}
@@ -94,4 +98,9 @@ func genRel(dir, path string) string {
 		return r
 	}
 	return path
+}
+
+// trimDir shortens the paths below dir in msg to relative ones.
+func trimDir(dir, msg string) string {
+	return strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
 }
