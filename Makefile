@@ -32,7 +32,9 @@ FUZZ_TARGETS := \
 	./resolve:FuzzParse \
 	./core/plugin:FuzzServerTLS \
 	./core/plugin:FuzzLinkFrame \
-	./core/plugin:FuzzLinkCodec
+	./core/plugin:FuzzLinkCodec \
+	./cmd/protoc-gen-micro:FuzzRequest \
+	./generator/typed:FuzzDirective
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 

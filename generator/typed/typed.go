@@ -88,7 +88,16 @@ func Plan(ctx context.Context, dir string, patterns ...string) (*Result, error) 
 		}
 		res.Files = append(res.Files, f)
 	}
-	sort.Slice(res.Diagnostics, func(i, j int) bool { return res.Diagnostics[i].String() < res.Diagnostics[j].String() })
+	sort.Slice(res.Diagnostics, func(i, j int) bool {
+		a, b := res.Diagnostics[i].Pos, res.Diagnostics[j].Pos
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
 	return res, errors.Join(errs...)
 }
 
