@@ -39,4 +39,3 @@ func FuzzRequest(f *testing.F) {
 		gen.Response()
 	})
 }
-
