@@ -94,6 +94,8 @@ func TestDiagnostics(t *testing.T) {
 		{31, "UnknownTopic: //micro:subscribe NoSuchConstant: the package declares no NoSuchConstant"},
 		{36, ""}, // NotAHandler.Close
 		{43, ""}, // Skipped.Do: //micro:ignore
+		{49, "AllWrong.Do is not an endpoint: its request parameter is bad.Req, not a pointer"},
+		{50, ""}, // AllWrong.Close: AllWrong has no endpoint
 	}
 	for _, tt := range tests {
 		t.Run(strings.Fields(tt.want + " none")[0], func(t *testing.T) {
@@ -106,8 +108,8 @@ func TestDiagnostics(t *testing.T) {
 			}
 		})
 	}
-	if len(res.Diagnostics) != 9 {
-		t.Errorf("%d diagnostics, want 9: %v", len(res.Diagnostics), res.Diagnostics)
+	if len(res.Diagnostics) != 10 {
+		t.Errorf("%d diagnostics, want 10: %v", len(res.Diagnostics), res.Diagnostics)
 	}
 	// The package's one endpoint still gets a client.
 	if len(res.Files) != 1 || !bytes.Contains(res.Files[0].Content, []byte("func (x *Client) Good(")) ||

@@ -171,7 +171,8 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 		}
 		ms := types.NewMethodSet(types.NewPointer(nt))
 		h := &handler{typeName: tn.Name()}
-		var later, adds []func() // diagnostics; subscribers
+		var later, adds []func() // diagnostics for handlers; subscribers and strong diagnostics
+		subscribes := false
 		for i := 0; i < ms.Len(); i++ {
 			fn, ok := ms.At(i).Obj().(*types.Func)
 			if !ok || !fn.Exported() {
@@ -186,6 +187,7 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 			pos := fn.Pos()
 			full := tn.Name() + "." + fn.Name()
 			if _, ok := directiveArg(doc, directiveSubscribe); ok {
+				subscribes = true
 				if why := subscriberShape(sig); why != "" {
 					adds = append(adds, func() { diag(pos, "%s has a %s line but is not a subscriber: %s", full, directiveSubscribe, why) })
 					continue
@@ -216,7 +218,14 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 			if subscriberShape(sig) == "" {
 				why = "it has the shape of a subscriber, func(ctx context.Context, ev *T) error, but no " + directiveSubscribe + " TOPIC line in its doc comment"
 			}
-			later = append(later, func() { diag(pos, "%s is not an endpoint: %s", full, why) })
+			d := func() { diag(pos, "%s is not an endpoint: %s", full, why) }
+			if almostEndpoint(sig) {
+				// Reported even when the type has no endpoint: a handler
+				// whose every method misses the shape is still a handler.
+				adds = append(adds, d)
+			} else {
+				later = append(later, d)
+			}
 		}
 		// Diagnostics of other types' methods are noise: a type is
 		// reported on only when it is a handler or subscribes.
@@ -226,7 +235,7 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 		for _, f := range adds {
 			f()
 		}
-		if len(h.endpoints) > 0 || len(adds) > 0 {
+		if len(h.endpoints) > 0 || subscribes {
 			for _, f := range later {
 				f()
 			}
@@ -306,6 +315,13 @@ func subscriberShape(sig *types.Signature) string {
 		return fmt.Sprintf("it returns %s; a subscriber returns error only", resultsString(rs))
 	}
 	return ""
+}
+
+// almostEndpoint reports whether sig is func(context.Context, A, B) error
+// with A or B not a pointer: an endpoint but for its pointers.
+func almostEndpoint(sig *types.Signature) bool {
+	ps, rs := sig.Params(), sig.Results()
+	return !sig.Variadic() && ps.Len() == 3 && isContext(ps.At(0).Type()) && rs.Len() == 1 && isError(rs.At(0).Type())
 }
 
 // looksMeant reports whether a method that is not an endpoint was likely

@@ -41,3 +41,10 @@ func (NotAHandler) Close() error { return nil }
 type Skipped struct{}
 
 func (Skipped) Do(ctx context.Context, req *Req, rsp *Rsp) error { return nil }
+
+// AllWrong has no endpoint: each method misses a pointer. It is reported
+// all the same, since the server would refuse it.
+type AllWrong struct{}
+
+func (AllWrong) Do(ctx context.Context, req Req, rsp *Rsp) error { return nil }
+func (AllWrong) Close() error                                    { return nil }
