@@ -184,3 +184,14 @@ func TestWrite(t *testing.T) {
 		})
 	}
 }
+
+func TestHandlersInMainPackage(t *testing.T) {
+	res, err := typed.Plan(context.Background(), ".", "./testdata/mainpkg")
+	var pe *typed.PackageError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Error(), "package main, which a client package cannot import") {
+		t.Fatalf("error %v, want one saying package main cannot be imported", err)
+	}
+	if len(res.Files) != 0 {
+		t.Fatalf("files %v for package main", res.Files)
+	}
+}

@@ -259,6 +259,10 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 	if len(m.handlers) == 0 && len(topics) == 0 {
 		return nil, diags, errs
 	}
+	if p.Name == "main" {
+		errs = append(errs, "its handlers are in package main, which a client package cannot import: move them into a package of their own")
+		return nil, diags, errs
+	}
 	seen := map[string]string{}
 	for _, t := range topics {
 		m.topics = append(m.topics, t)
