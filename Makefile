@@ -7,7 +7,9 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 3s
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-PROTO_FILES := $(shell find . -name '*.proto' -not -path './bin/*')
+PROTO_FILES := $(shell find . -name '*.proto' -not -path './bin/*' -not -path './cmd/protoc-gen-micro/*')
+# protoc-gen-micro's own test service, generated with it instead of go-grpc.
+MICRO_PROTO_FILES := cmd/protoc-gen-micro/internal/greeterpb/greeter.proto
 
 # Fuzz targets as package:Target.
 FUZZ_TARGETS := \
@@ -36,7 +38,9 @@ FUZZ_TARGETS := \
 	./core/redact:FuzzURL \
 	./toolkit/api:FuzzServeHTTP \
 	./toolkit/sidecar:FuzzHandler \
-	./toolkit/web:FuzzHandler
+	./toolkit/web:FuzzHandler \
+	./cmd/protoc-gen-micro:FuzzRequest \
+	./generator/typed:FuzzDirective
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools install
 
@@ -95,12 +99,18 @@ bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients
 	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
 	$(GO) run ./bench/cmd/apibench -duration=$(BENCHTIME)
+	$(GO) run ./bench/cmd/typedbench -duration=$(BENCHTIME)
 
-generate: ## regenerate protobuf code with the pinned generators
+generate: ## regenerate protobuf code with the pinned generators, and the examples' typed clients (micro-new gen)
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools
 	@for f in $(PROTO_FILES); do \
 		PATH=$(BIN):$$PATH protoc --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. $$f; \
 	done
+	@$(GO) build -o $(BIN)/protoc-gen-micro ./cmd/protoc-gen-micro
+	@for f in $(MICRO_PROTO_FILES); do \
+		PATH=$(BIN):$$PATH protoc --go_out=paths=source_relative:. --micro_out=paths=source_relative:. $$f; \
+	done
+	$(GO) run ./cmd/micro-new gen ./examples/greeter/...
 
 check-generate: generate ## fail when committed generated code is stale
-	@git diff --exit-code -- $$(git ls-files '*.pb.go') || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- $$(git ls-files '*.pb.go' '*.micro.go') || { echo "generated code is stale: run make generate and commit"; exit 1; }

@@ -196,6 +196,7 @@ With --json, an error is written to stderr as one JSON object:
 			upgradeCommand(e),
 			doctorCommand(e),
 			completionCommand(e),
+			genCommand(e),
 		},
 	}
 	for _, cmd := range app.Commands {

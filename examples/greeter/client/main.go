@@ -14,6 +14,7 @@ import (
 
 	"github.com/seedmicro/micro"
 	"github.com/seedmicro/micro/examples/greeter/greeter"
+	"github.com/seedmicro/micro/examples/greeter/greeter/greeterclient"
 	"github.com/seedmicro/micro/resolve"
 )
 
@@ -48,14 +49,14 @@ func run(flags *resolve.Flags, name string, wait time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	var rsp greeter.HelloResponse
-	if err := svc.Client().Call(ctx, greeter.ServiceName, "Greeter.Hello", &greeter.HelloRequest{Name: name}, &rsp); err != nil {
-		return fmt.Errorf("call Greeter.Hello: %w", err)
+	rsp, err := greeterclient.New(svc.Client()).Hello(ctx, &greeter.HelloRequest{Name: name})
+	if err != nil {
+		return fmt.Errorf("call %s: %w", greeterclient.GreeterHelloEndpoint, err)
 	}
 	fmt.Println(rsp.Greeting)
-	if err := svc.Client().Publish(ctx, greeter.TopicGreeted, &greeter.Greeted{Name: name}); err != nil {
-		return fmt.Errorf("publish %s: %w", greeter.TopicGreeted, err)
+	if err := greeterclient.NewPublisher(svc.Client()).PublishGreeted(ctx, &greeter.Greeted{Name: name}); err != nil {
+		return fmt.Errorf("publish %s: %w", greeterclient.GreetedTopic, err)
 	}
-	fmt.Printf("published %s for %s\n", greeter.TopicGreeted, name)
+	fmt.Printf("published %s for %s\n", greeterclient.GreetedTopic, name)
 	return nil
 }

@@ -1,6 +1,9 @@
 // Package greeter is the example service: one handler, one event type and
-// the subscriber that counts events.
+// the subscriber that counts events. Callers use its typed client, package
+// greeterclient, which micro-new gen writes from it.
 package greeter
+
+//go:generate go run github.com/seedmicro/micro/cmd/micro-new gen .
 
 import (
 	"context"
@@ -48,6 +51,8 @@ func (g *Greeter) Hello(ctx context.Context, req *HelloRequest, rsp *HelloRespon
 }
 
 // OnGreeted is the subscriber for TopicGreeted.
+//
+//micro:subscribe TopicGreeted
 func (g *Greeter) OnGreeted(ctx context.Context, ev *Greeted) error {
 	n := g.events.Add(1)
 	g.Log.Info("event received", "topic", TopicGreeted, "name", ev.Name, "total", n)

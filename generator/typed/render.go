@@ -1,0 +1,158 @@
+package typed
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"golang.org/x/tools/go/ast/astutil"
+	"golang.org/x/tools/imports"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var clientTemplate = template.Must(template.ParseFS(templateFS, "templates/client.go.tmpl"))
+
+type handlerData struct {
+	TypeName, Client, Ctor string
+	Endpoints              []endpointData
+}
+
+type endpointData struct {
+	Method, Const, Doc, Req, Rsp string
+}
+
+type topicData struct {
+	Name, Const, Expr, Value, Type, Subs string
+}
+
+type fileData struct {
+	Header, PkgPath, PkgName, ClientName, ServiceExpr string
+	Version                                           int
+	Imports                                           [][2]string
+	Handlers                                          []handlerData
+	Topics                                            []topicData
+}
+
+// render turns m into the client's file.
+func render(m *model) (File, error) {
+	d := fileData{
+		Header: Header, PkgPath: m.pkgPath, PkgName: m.pkgName, ClientName: m.clientName,
+		ServiceExpr: m.serviceExpr, Version: Version,
+	}
+	for _, h := range m.handlers {
+		hd := handlerData{TypeName: h.typeName, Client: "Client", Ctor: "New"}
+		if len(m.handlers) > 1 {
+			hd.Client, hd.Ctor = h.typeName+"Client", "New"+h.typeName
+		}
+		for _, e := range h.endpoints {
+			doc := e.doc
+			if doc == "" {
+				doc = fmt.Sprintf("%s calls %s.%s.", e.method, h.typeName, e.method)
+			}
+			hd.Endpoints = append(hd.Endpoints, endpointData{
+				Method: e.method, Const: h.typeName + e.method + "Endpoint", Doc: comment(doc), Req: e.req, Rsp: e.rsp,
+			})
+		}
+		d.Handlers = append(d.Handlers, hd)
+	}
+	for _, t := range m.topics {
+		d.Topics = append(d.Topics, topicData{
+			Name: t.name, Const: t.name + "Topic", Expr: t.expr, Value: t.value, Type: t.typ,
+			Subs: strings.Join(qualifyAll(m.pkgName, t.subs), " and "),
+		})
+	}
+	// Computed last: rendering the types above registered their packages.
+	d.Imports = m.q.imports()
+	var buf bytes.Buffer
+	if err := clientTemplate.Execute(&buf, d); err != nil {
+		return File{}, fmt.Errorf("render the client: %w", err)
+	}
+	name := m.clientName + ".micro.go"
+	src, err := formatSource(name, buf.Bytes())
+	if err != nil {
+		return File{}, err
+	}
+	return File{Path: filepath.Join(m.dir, m.clientName, name), Package: m.pkgPath, Content: src}, nil
+}
+
+func qualifyAll(pkg string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = pkg + "." + n
+	}
+	return out
+}
+
+// comment turns text into // lines.
+func comment(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l == "" {
+			lines[i] = "//"
+		} else {
+			lines[i] = "// " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// formatSource removes the imports src does not use and formats it. It
+// never adds an import: the template names every package it refers to.
+func formatSource(name string, src []byte) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
+	if err != nil {
+		return nil, fmt.Errorf("generated code for %s does not parse (a bug in the generator): %w\n%s", name, err, src)
+	}
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		alias := ""
+		if imp.Name != nil {
+			alias = imp.Name.Name
+		}
+		if !usesImport(f, alias, path) {
+			astutil.DeleteNamedImport(fset, f, alias, path)
+		}
+	}
+	var buf bytes.Buffer
+	if err := format.Node(&buf, fset, f); err != nil {
+		return nil, fmt.Errorf("format %s: %w", name, err)
+	}
+	out, err := imports.Process(name, buf.Bytes(), &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8})
+	if err != nil {
+		return nil, fmt.Errorf("format %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// usesImport reports whether f refers to the import of path under alias
+// (its package name when alias is empty, taken as the last path element,
+// which holds for every import the template writes without an alias).
+func usesImport(f *ast.File, alias, path string) bool {
+	if alias == "_" || alias == "." {
+		return true
+	}
+	if alias == "" {
+		return astutil.UsesImport(f, path)
+	}
+	used := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == alias && id.Obj == nil {
+				used = true
+			}
+		}
+		return !used
+	})
+	return used
+}
