@@ -12,6 +12,7 @@ PROTO_FILES := $(shell find . -name '*.proto' -not -path './bin/*')
 # Fuzz targets as package:Target.
 FUZZ_TARGETS := \
 	./core/transport:FuzzReadFrame \
+	./core/transport:FuzzServerPartialFrames \
 	./core/codec:FuzzJSONUnmarshal \
 	./core/codec:FuzzProtoUnmarshal \
 	./core/registry/local:FuzzNodeFile \

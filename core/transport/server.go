@@ -26,6 +26,14 @@ type Server struct {
 	handler Handler
 	max     int
 
+	frameTimeout time.Duration
+	idleTimeout  time.Duration
+	maxConns     int
+	connLimit    int
+	totalLimit   int
+	total        *byteBudget
+	sweepOnce    sync.Once
+
 	inflight atomic.Int64
 	draining atomic.Bool
 
@@ -59,16 +67,23 @@ func WithServerMaxFrameSize(n int) ServerOption {
 // NewServer returns a server that answers requests with h.
 func NewServer(h Handler, opts ...ServerOption) *Server {
 	s := &Server{
-		handler:   h,
-		max:       DefaultMaxFrameSize,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*serverConn]struct{}),
-		work:      make(chan job),
-		quit:      make(chan struct{}),
+		handler:      h,
+		max:          DefaultMaxFrameSize,
+		frameTimeout: DefaultFrameTimeout,
+		idleTimeout:  DefaultIdleTimeout,
+		maxConns:     DefaultMaxConns,
+		connLimit:    DefaultConnBufferLimit,
+		totalLimit:   DefaultBufferLimit,
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[*serverConn]struct{}),
+		work:         make(chan job),
+		quit:         make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.connLimit = max(s.connLimit, s.max)
+	s.total = newByteBudget(s.totalLimit)
 	return s
 }
 
@@ -82,6 +97,10 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[l] = struct{}{}
+	s.sweepOnce.Do(func() {
+		s.workWG.Add(1)
+		go s.sweep()
+	})
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -120,8 +139,14 @@ func (s *Server) track(nc net.Conn) bool {
 	if s.closed {
 		return false
 	}
+	if len(s.conns) >= s.maxConns {
+		// Over the connection limit: refuse this one, keep serving.
+		nc.Close()
+		return true
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc)}
+	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc),
+		held: newByteBudget(s.connLimit), idleSince: time.Now()}
 	sc.w = newFrameWriter(nc, s.max, func(error) { nc.Close() })
 	sc.br = bufio.NewReaderSize(nc, 32<<10)
 	s.conns[sc] = struct{}{}
@@ -181,6 +206,7 @@ func (s *Server) Close() error {
 func (s *Server) closeConns() {
 	s.mu.Lock()
 	for sc := range s.conns {
+		sc.cancel()
 		sc.nc.Close()
 	}
 	s.mu.Unlock()
@@ -190,18 +216,13 @@ func (s *Server) closeConns() {
 	s.workWG.Wait()
 }
 
-// job is a request to handle, or (f == nil) the reading of a connection.
+// job is the reading of a connection.
 type job struct {
 	sc *serverConn
-	f  *Frame
 }
 
 func (j job) run() {
-	if j.f == nil {
-		j.sc.read()
-		return
-	}
-	j.sc.handle(j.f)
+	j.sc.read()
 }
 
 // maxIdleWorkers bounds the goroutines kept waiting for work.
@@ -248,6 +269,19 @@ type serverConn struct {
 	active   atomic.Int32
 	br       *bufio.Reader // used by the one goroutine reading at a time
 	in       Interner
+
+	held      *byteBudget   // bytes of request frames this connection holds
+	frames    atomic.Uint64 // frames whose header arrived
+	receiving atomic.Bool   // a frame is partly received
+	// Guarded by s.mu, used by the idle sweeper only.
+	idleFrames uint64
+	idleSince  time.Time
+}
+
+// busy says whether the connection has work in progress, so that it is not
+// idle whatever the time since its last frame.
+func (sc *serverConn) busy() bool {
+	return sc.active.Load() > 0 || sc.receiving.Load()
 }
 
 var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is shutting down", Flags: FlagRetryable}
@@ -259,7 +293,8 @@ var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is 
 func (sc *serverConn) read() {
 	for {
 		f := new(Frame)
-		if err := ReadFrame(sc.br, f, sc.s.max, &sc.in); err != nil {
+		held, err := sc.readFrame(f)
+		if err != nil {
 			sc.finish()
 			return
 		}
@@ -267,6 +302,7 @@ func (sc *serverConn) read() {
 		case KindRequest:
 			sc.s.inflight.Add(1)
 			if sc.s.draining.Load() {
+				sc.held.release(held)
 				sc.s.inflight.Add(-1)
 				rsp := *errDraining
 				rsp.Kind, rsp.ID = KindResponse, f.ID
@@ -279,15 +315,18 @@ func (sc *serverConn) read() {
 			sc.handlers.Add(1)
 			sc.active.Add(1)
 			sc.s.dispatch(job{sc: sc})
-			sc.handle(f)
+			sc.handle(f, held)
 			return
 		case KindCancel:
+			sc.held.release(held)
 			sc.mu.Lock()
 			cancel := sc.reqs[f.ID]
 			sc.mu.Unlock()
 			if cancel != nil {
 				cancel()
 			}
+		default:
+			sc.held.release(held)
 		}
 	}
 }
@@ -304,8 +343,9 @@ func (sc *serverConn) finish() {
 	sc.s.mu.Unlock()
 }
 
-func (sc *serverConn) handle(req *Frame) {
+func (sc *serverConn) handle(req *Frame, held int64) {
 	defer sc.handlers.Done()
+	defer sc.held.release(held)
 	defer sc.s.inflight.Add(-1)
 	var ctx context.Context
 	var cancel context.CancelFunc
