@@ -286,8 +286,8 @@ type serverConn struct {
 	reqs     map[uint64]context.CancelFunc
 	streams  map[uint64]*Stream
 	handlers sync.WaitGroup
-	active   atomic.Int32 // requests being handled
-	nstreams atomic.Int32 // streams open
+	active   atomic.Int32  // requests being handled
+	nstreams atomic.Int32  // streams open
 	br       *bufio.Reader // used by the one goroutine reading at a time
 	in       Interner
 
