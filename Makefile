@@ -13,6 +13,7 @@ PROTO_FILES := $(shell find . -name '*.proto' -not -path './bin/*')
 FUZZ_TARGETS := \
 	./core/transport:FuzzReadFrame \
 	./core/transport:FuzzServerPartialFrames \
+	./core/transport:FuzzStreamFrames \
 	./core/codec:FuzzJSONUnmarshal \
 	./core/codec:FuzzProtoUnmarshal \
 	./core/registry/local:FuzzNodeFile \

@@ -126,9 +126,14 @@ func (s *Stream) Send(f *Frame) error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
-	s.credit.Add(-cost(f))
+	c := cost(f)
+	s.credit.Add(-c)
 	f.Kind, f.ID = KindData, s.id
-	return s.w.write(f, true)
+	err := s.w.write(f, true)
+	if errors.Is(err, ErrFrameTooLarge) {
+		s.credit.Add(c) // nothing was sent
+	}
+	return err
 }
 
 func (s *Stream) sendError() error {
