@@ -76,6 +76,9 @@ func methodOf(v reflect.Value, m reflect.Method, name string) *method {
 	hm := &method{name: name + "." + m.Name, fn: v.Method(m.Index)}
 	switch {
 	case mt.NumIn() == 4 && mt.In(2).Kind() == reflect.Pointer && mt.In(3).Kind() == reflect.Pointer:
+		if kind, _, _ := streamKindOf(mt.In(3).Elem()); kind != "" {
+			return nil // a pointer to a stream: reported by methodsOf
+		}
 		hm.reqType, hm.rspType = mt.In(2).Elem(), mt.In(3).Elem()
 	case mt.NumIn() == 4 && mt.In(2).Kind() == reflect.Pointer:
 		kind, _, rsp := streamKindOf(mt.In(3))
@@ -113,6 +116,14 @@ func methodsOf(h any, name string) ([]*method, error) {
 	var ms []*method
 	var skipped []string
 	for i := 0; i < t.NumMethod(); i++ {
+		for j := 1; j < t.Method(i).Type.NumIn(); j++ {
+			if in := t.Method(i).Type.In(j); in.Kind() == reflect.Pointer {
+				if kind, _, _ := streamKindOf(in.Elem()); kind != "" {
+					return nil, fmt.Errorf("server: %s.%s takes a pointer to %s; take the stream by value: %s",
+						name, t.Method(i).Name, in.Elem().Name(), shapes)
+				}
+			}
+		}
 		m := methodOf(v, t.Method(i), name)
 		if m == nil {
 			skipped = append(skipped, t.Method(i).Name)

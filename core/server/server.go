@@ -8,6 +8,16 @@
 //
 // and is reachable as the endpoint "Greeter.Hello". Every server also answers
 // "Health.Check".
+//
+// Stream endpoints take a stream instead of a response:
+//
+//	func (f *Feed) Watch(ctx context.Context, req *WatchRequest, s server.ServerStream[Event]) error
+//	func (c *Chat) Talk(ctx context.Context, s server.BidiStream[Message, Message]) error
+//
+// The first is a server stream (one request, many responses), the second a
+// client or bidirectional stream. The returned error ends the stream and
+// reaches the client, with its code, after the last message. The endpoint's
+// stream kind is published in the registry under MetaStream.
 package server
 
 import (
