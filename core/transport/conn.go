@@ -151,6 +151,11 @@ func (c *Conn) streamFrame(f *Frame) error {
 func (c *Conn) OpenStream(ctx context.Context, open *Frame) (*Stream, error) {
 	s := newStream(0, c.w, true, c.window, c.max)
 	s.ctx = ctx
+	s.connBusy = func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending)+len(c.streams) > 1
+	}
 	s.violation = func() {
 		c.fail(&Error{Op: "read", Addr: c.addr, Err: fmt.Errorf("%w on stream %d", ErrStreamProtocol, s.id)})
 	}

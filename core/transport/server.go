@@ -448,6 +448,7 @@ func (sc *serverConn) openStream(open *Frame) (*Stream, context.Context, context
 	}
 	st := newStream(open.ID, sc.w, false, sc.s.window, sc.s.max)
 	st.ctx, st.cancel = ctx, cancel
+	st.connBusy = func() bool { return sc.active.Load() > 0 || sc.nstreams.Load() > 1 }
 	st.violation = func() { sc.nc.Close() }
 	st.onEnd = func() {
 		sc.mu.Lock()

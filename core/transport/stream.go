@@ -66,6 +66,7 @@ type Stream struct {
 	violation func()          // the peer broke flow control: close the connection
 	onEnd     func()          // once, when the stream is over
 	cancel    func()          // on the server: cancels ctx
+	connBusy  func() bool     // other requests or streams are in progress on the connection
 
 	mu       sync.Mutex
 	q        []*Frame
@@ -129,11 +130,27 @@ func (s *Stream) Send(f *Frame) error {
 	c := cost(f)
 	s.credit.Add(-c)
 	f.Kind, f.ID = KindData, s.id
-	err := s.w.write(f, true)
+	err := s.w.write(f, s.streaming())
 	if errors.Is(err, ErrFrameTooLarge) {
 		s.credit.Add(c) // nothing was sent
 	}
 	return err
+}
+
+// streaming guesses whether more frames follow this one soon, so that its
+// flush may wait for them: when other requests or streams share the
+// connection, when the peer sends nothing more (a server stream's feed) or
+// has messages waiting here (a pipelined exchange). A lone stream in
+// lockstep, whose peer waits for this message before it sends again,
+// flushes at once.
+func (s *Stream) streaming() bool {
+	if s.connBusy != nil && s.connBusy() {
+		// Other work shares the connection: batch with it.
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recvErr != nil || len(s.q) > 0
 }
 
 func (s *Stream) sendError() error {
