@@ -14,6 +14,8 @@ MICRO_PROTO_FILES := cmd/protoc-gen-micro/internal/greeterpb/greeter.proto
 # Fuzz targets as package:Target.
 FUZZ_TARGETS := \
 	./core/transport:FuzzReadFrame \
+	./core/transport:FuzzServerPartialFrames \
+	./core/transport:FuzzStreamFrames \
 	./core/codec:FuzzJSONUnmarshal \
 	./core/codec:FuzzProtoUnmarshal \
 	./core/registry/local:FuzzNodeFile \
@@ -93,13 +95,14 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
-bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients, micro RPC vs grpc-go and net/rpc (ratio lines)
+bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients, micro RPC vs grpc-go and net/rpc, micro streams vs grpc-go streams (ratio lines)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./core/...
 	$(GO) run ./bench/cmd/pluginbench
 	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
 	$(GO) run ./bench/cmd/apibench -duration=$(BENCHTIME)
 	$(GO) run ./bench/cmd/typedbench -duration=$(BENCHTIME)
+	$(GO) run ./bench/cmd/streambench -duration=$(BENCHTIME)
 
 generate: ## regenerate protobuf code with the pinned generators, and the examples' typed clients (micro-new gen)
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools

@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"go/format"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +23,11 @@ import (
 type readmeBlock struct {
 	line int    // of the opening fence
 	file string // from the <!-- file: PATH --> line before the block
-	code string
+	// fragment: a `<!-- fragment -->` line stands before the block: it
+	// shows part of a program (declarations or statements), not a whole
+	// one, and must still parse as Go and be gofmt-clean.
+	fragment bool
+	code     string
 }
 
 // readmeGoBlocks returns the README's ```go blocks.
@@ -39,6 +47,10 @@ func readmeGoBlocks(t *testing.T) []readmeBlock {
 		for j := i - 1; j >= 0 && j >= i-2; j-- {
 			if f, ok := strings.CutPrefix(strings.TrimSpace(lines[j]), "<!-- file: "); ok {
 				b.file = strings.TrimSpace(strings.TrimSuffix(f, "-->"))
+				break
+			}
+			if strings.TrimSpace(lines[j]) == "<!-- fragment -->" {
+				b.fragment = true
 				break
 			}
 		}
@@ -64,6 +76,12 @@ func TestREADMECodeIsTheExamples(t *testing.T) {
 		t.Fatalf("the README has %d Go blocks, want at least the service and its caller", len(blocks))
 	}
 	for _, b := range blocks {
+		if b.fragment {
+			if err := parseFragment(b.code); err != nil {
+				t.Errorf("README.md:%d: a Go fragment that does not parse as declarations or statements: %v", b.line, err)
+			}
+			continue
+		}
 		if b.file == "" {
 			t.Errorf("README.md:%d: a Go block with no `<!-- file: examples/... -->` line before it: put the program in a file under examples/ and name it there, so a test builds it", b.line)
 			continue
@@ -81,6 +99,25 @@ func TestREADMECodeIsTheExamples(t *testing.T) {
 			t.Errorf("README.md:%d: the block differs from %s: copy the file into the README (or the block into the file)", b.line, b.file)
 		}
 	}
+}
+
+// parseFragment parses code as Go declarations, else as statements, and
+// checks that it is gofmt-clean as declarations.
+func parseFragment(code string) error {
+	fset := token.NewFileSet()
+	if _, err := parser.ParseFile(fset, "fragment.go", "package p\n\n"+code, 0); err == nil {
+		src := []byte("package p\n\n" + code)
+		formatted, ferr := format.Source(src)
+		if ferr != nil {
+			return ferr
+		}
+		if !bytes.Equal(formatted, src) {
+			return fmt.Errorf("not gofmt-clean")
+		}
+		return nil
+	}
+	_, err := parser.ParseFile(fset, "fragment.go", "package p\nfunc _() {\n"+code+"}\n", 0)
+	return err
 }
 
 // TestREADMEProgramsRun is issue 13 item 3, its second half: the README's

@@ -1,7 +1,8 @@
 // Package client is the RPC client: it looks services up through a selector,
 // sends requests over multiplexed connections, carries the context's
 // deadline and metadata to the server, and retries failures of the
-// connection on another node.
+// connection on another node. Stream opens server, client and bidirectional
+// streams on the same connections.
 package client
 
 import (

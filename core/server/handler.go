@@ -15,7 +15,14 @@ type Request struct {
 	Endpoint    string
 	ContentType string
 	// Body is the decoded request: a pointer to the handler's request type.
+	// For a bidirectional stream it is nil: the messages come through the
+	// stream.
 	Body any
+	// Stream is the endpoint's stream kind (StreamServer, StreamBidi), ""
+	// for a unary call. A stream handler's response value is nil.
+	Stream string
+
+	stream *streamConn
 }
 
 // Handler runs one request and returns the response value.
@@ -30,11 +37,13 @@ var (
 )
 
 type method struct {
-	name     string // Type.Method
-	fn       reflect.Value
-	reqType  reflect.Type // element type
-	rspType  reflect.Type // element type
-	endpoint *registry.Endpoint
+	name       string // Type.Method
+	fn         reflect.Value
+	reqType    reflect.Type // element type
+	rspType    reflect.Type // element type
+	stream     string       // "" (unary), StreamServer or StreamBidi
+	streamType reflect.Type // ServerStream[Rsp] or BidiStream[Req, Rsp]
+	endpoint   *registry.Endpoint
 }
 
 // HandleOption configures Handle.
@@ -52,12 +61,50 @@ func Name(name string) HandleOption {
 	return handleOptionFunc(func(o *handleOptions) { o.name = name })
 }
 
-// methodsOf finds the methods of h with the shape
-// func(ctx context.Context, req *Req, rsp *Rsp) error.
+// shapes lists the handler method shapes, for error messages.
+const shapes = "func(ctx context.Context, req *Req, rsp *Rsp) error, func(ctx context.Context, req *Req, stream server.ServerStream[Rsp]) error or func(ctx context.Context, stream server.BidiStream[Req, Rsp]) error"
+
+// methodOf returns the handler method m of v if it has one of the shapes:
+// unary func(ctx, *Req, *Rsp) error, server stream
+// func(ctx, *Req, ServerStream[Rsp]) error, bidirectional stream
+// func(ctx, BidiStream[Req, Rsp]) error.
+func methodOf(v reflect.Value, m reflect.Method, name string) *method {
+	mt := m.Type
+	if mt.NumOut() != 1 || mt.Out(0) != errorType || mt.NumIn() < 3 || mt.In(1) != ctxType {
+		return nil
+	}
+	hm := &method{name: name + "." + m.Name, fn: v.Method(m.Index)}
+	switch {
+	case mt.NumIn() == 4 && mt.In(2).Kind() == reflect.Pointer && mt.In(3).Kind() == reflect.Pointer:
+		if kind, _, _ := streamKindOf(mt.In(3).Elem()); kind != "" {
+			return nil // a pointer to a stream: reported by methodsOf
+		}
+		hm.reqType, hm.rspType = mt.In(2).Elem(), mt.In(3).Elem()
+	case mt.NumIn() == 4 && mt.In(2).Kind() == reflect.Pointer:
+		kind, _, rsp := streamKindOf(mt.In(3))
+		if kind != StreamServer {
+			return nil
+		}
+		hm.stream, hm.streamType = kind, mt.In(3)
+		hm.reqType, hm.rspType = mt.In(2).Elem(), rsp
+	case mt.NumIn() == 3:
+		kind, req, rsp := streamKindOf(mt.In(2))
+		if kind != StreamBidi {
+			return nil
+		}
+		hm.stream, hm.streamType = kind, mt.In(2)
+		hm.reqType, hm.rspType = req, rsp
+	default:
+		return nil
+	}
+	return hm
+}
+
+// methodsOf finds the handler methods of h (see methodOf).
 func methodsOf(h any, name string) ([]*method, error) {
 	v := reflect.ValueOf(h)
 	if !v.IsValid() {
-		return nil, fmt.Errorf("server: Handle(nil): pass a value whose methods look like func(ctx context.Context, req *Req, rsp *Rsp) error")
+		return nil, fmt.Errorf("server: Handle(nil): pass a value whose methods look like %s", shapes)
 	}
 	t := v.Type()
 	if name == "" {
@@ -69,29 +116,33 @@ func methodsOf(h any, name string) ([]*method, error) {
 	var ms []*method
 	var skipped []string
 	for i := 0; i < t.NumMethod(); i++ {
-		m := t.Method(i)
-		mt := m.Type
-		if mt.NumIn() != 4 || mt.NumOut() != 1 || mt.In(1) != ctxType || mt.Out(0) != errorType ||
-			mt.In(2).Kind() != reflect.Pointer || mt.In(3).Kind() != reflect.Pointer {
-			skipped = append(skipped, m.Name)
+		for j := 1; j < t.Method(i).Type.NumIn(); j++ {
+			if in := t.Method(i).Type.In(j); in.Kind() == reflect.Pointer {
+				if kind, _, _ := streamKindOf(in.Elem()); kind != "" {
+					return nil, fmt.Errorf("server: %s.%s takes a pointer to %s; take the stream by value: %s",
+						name, t.Method(i).Name, in.Elem().Name(), shapes)
+				}
+			}
+		}
+		m := methodOf(v, t.Method(i), name)
+		if m == nil {
+			skipped = append(skipped, t.Method(i).Name)
 			continue
 		}
-		ms = append(ms, &method{
-			name:    name + "." + m.Name,
-			fn:      v.Method(i),
-			reqType: mt.In(2).Elem(),
-			rspType: mt.In(3).Elem(),
-		})
+		ms = append(ms, m)
 	}
 	if len(ms) == 0 {
-		return nil, fmt.Errorf("server: %s has no handler methods (skipped: %s); a handler method looks like func(ctx context.Context, req *Req, rsp *Rsp) error",
-			t, strings.Join(skipped, ", "))
+		return nil, fmt.Errorf("server: %s has no handler methods (skipped: %s); a handler method looks like %s",
+			t, strings.Join(skipped, ", "), shapes)
 	}
 	for _, m := range ms {
 		m.endpoint = &registry.Endpoint{
 			Name:     m.name,
 			Request:  schemaOf(m.reqType.Name(), m.reqType, 0),
 			Response: schemaOf(m.rspType.Name(), m.rspType, 0),
+		}
+		if m.stream != "" {
+			m.endpoint.Metadata = map[string]string{MetaStream: m.stream}
 		}
 	}
 	return ms, nil

@@ -29,6 +29,7 @@ type options struct {
 	subscriberMW       []SubscriberMiddleware
 	logger             *slog.Logger
 	maxFrame           int
+	transportOpts      []transport.ServerOption
 }
 
 // WithName sets the service name the server registers under. Required.
@@ -97,6 +98,14 @@ func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.
 // WithMaxFrameSize sets the largest request or response accepted, in bytes
 // (default 4 MiB).
 func WithMaxFrameSize(n int) Option { return optionFunc(func(o *options) { o.maxFrame = n }) }
+
+// WithTransportOptions passes options to the transport server: its limits
+// against slow peers (transport.WithFrameTimeout, WithIdleTimeout,
+// WithMaxConns, WithConnBufferLimit, WithBufferLimit) and the streams'
+// window (transport.WithServerStreamWindow).
+func WithTransportOptions(opts ...transport.ServerOption) Option {
+	return optionFunc(func(o *options) { o.transportOpts = append(o.transportOpts, opts...) })
+}
 
 // SubscribeOption configures Subscribe.
 type SubscribeOption interface{ applySub(*subOptions) }

@@ -8,6 +8,16 @@
 //
 // and is reachable as the endpoint "Greeter.Hello". Every server also answers
 // "Health.Check".
+//
+// Stream endpoints take a stream instead of a response:
+//
+//	func (f *Feed) Watch(ctx context.Context, req *WatchRequest, s server.ServerStream[Event]) error
+//	func (c *Chat) Talk(ctx context.Context, s server.BidiStream[Message, Message]) error
+//
+// The first is a server stream (one request, many responses), the second a
+// client or bidirectional stream. The returned error ends the stream and
+// reaches the client, with its code, after the last message. The endpoint's
+// stream kind is published in the registry under MetaStream.
 package server
 
 import (
@@ -128,13 +138,20 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.listener = l
 	h := Handler(func(ctx context.Context, req *Request) (any, error) {
-		return s.methods[req.Endpoint].call(ctx, req.Body)
+		m := s.methods[req.Endpoint]
+		if req.stream != nil {
+			return nil, m.callStream(ctx, req.Body, req.stream)
+		}
+		return m.call(ctx, req.Body)
 	})
 	for i := len(s.opts.middleware) - 1; i >= 0; i-- {
 		h = s.opts.middleware[i](h)
 	}
 	s.handler = h
-	s.ts = transport.NewServer(s.serveFrame, transport.WithServerMaxFrameSize(s.opts.maxFrame))
+	s.ts = transport.NewServer(s.serveFrame, append([]transport.ServerOption{
+		transport.WithServerMaxFrameSize(s.opts.maxFrame),
+		transport.WithStreamHandler(s.serveStream),
+	}, s.opts.transportOpts...)...)
 	s.serveErr = make(chan error, 1)
 	s.bg.Add(1)
 	go func() {
@@ -324,6 +341,9 @@ func (s *Server) serve(ctx context.Context, f *transport.Frame) (body []byte, ct
 	if m == nil {
 		return nil, "", merrors.Errorf(merrors.Unimplemented, "service %s has no endpoint %q", s.opts.name, f.Endpoint)
 	}
+	if m.stream != "" {
+		return nil, "", merrors.Errorf(merrors.Unimplemented, "endpoint %s of service %s is a %s stream: open it with client.Stream, not Call", f.Endpoint, s.opts.name, m.stream)
+	}
 	c, err := codec.ByName(f.ContentType)
 	if err != nil {
 		return nil, "", merrors.Wrap(merrors.InvalidArgument, err)
@@ -332,13 +352,7 @@ func (s *Server) serve(ctx context.Context, f *transport.Frame) (body []byte, ct
 	if err := c.Unmarshal(f.Body, req); err != nil {
 		return nil, "", merrors.Errorf(merrors.InvalidArgument, "decode %s request: %v", f.Endpoint, err)
 	}
-	if len(f.Meta) > 0 {
-		md := make(metadata.MD, len(f.Meta)/2)
-		for i := 0; i+1 < len(f.Meta); i += 2 {
-			md[f.Meta[i]] = f.Meta[i+1]
-		}
-		ctx = metadata.NewContext(ctx, md)
-	}
+	ctx = withMeta(ctx, f.Meta)
 	defer func() {
 		if r := recover(); r != nil {
 			s.opts.logger.Error("handler panicked", "endpoint", f.Endpoint, "panic", r)
@@ -357,4 +371,16 @@ func (s *Server) serve(ctx context.Context, f *transport.Frame) (body []byte, ct
 		return nil, "", merrors.Errorf(merrors.Internal, "encode %s response: %v", f.Endpoint, err)
 	}
 	return body, c.Name(), nil
+}
+
+// withMeta returns ctx carrying the metadata of a frame.
+func withMeta(ctx context.Context, meta []string) context.Context {
+	if len(meta) == 0 {
+		return ctx
+	}
+	md := make(metadata.MD, len(meta)/2)
+	for i := 0; i+1 < len(meta); i += 2 {
+		md[meta[i]] = meta[i+1]
+	}
+	return metadata.NewContext(ctx, md)
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 )
@@ -15,14 +17,16 @@ var ErrConnClosed = errors.New("connection closed")
 // Conn is the client side of a connection: it multiplexes many concurrent
 // requests, each waiting for the response with its ID.
 type Conn struct {
-	nc   net.Conn
-	addr string
-	w    *frameWriter
-	max  int
+	nc     net.Conn
+	addr   string
+	w      *frameWriter
+	max    int
+	window int
 
 	mu       sync.Mutex
 	nextID   uint64
 	pending  map[uint64]chan *Frame
+	streams  map[uint64]*Stream
 	err      error // set once the connection failed or closed
 	done     chan struct{}
 	readDone chan struct{}
@@ -33,14 +37,23 @@ var respChanPool = sync.Pool{New: func() any { return make(chan *Frame, 1) }}
 // NewConn starts the client side of a connection on nc. maxFrame bounds
 // frames in both directions (0 means DefaultMaxFrameSize).
 func NewConn(nc net.Conn, maxFrame int) *Conn {
+	return newConn(nc, maxFrame, DefaultStreamWindow)
+}
+
+func newConn(nc net.Conn, maxFrame, window int) *Conn {
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrameSize
+	}
+	if window <= 0 {
+		window = DefaultStreamWindow
 	}
 	c := &Conn{
 		nc:       nc,
 		addr:     nc.RemoteAddr().String(),
 		max:      maxFrame,
+		window:   window,
 		pending:  make(map[uint64]chan *Frame),
+		streams:  make(map[uint64]*Stream),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
 	}
@@ -60,6 +73,10 @@ func (c *Conn) readLoop() {
 			return
 		}
 		if f.Kind != KindResponse {
+			if err := c.streamFrame(f); err != nil {
+				c.fail(&Error{Op: "read", Addr: c.addr, Err: err})
+				return
+			}
 			continue
 		}
 		c.mu.Lock()
@@ -84,6 +101,8 @@ func (c *Conn) fail(err error) {
 	c.err = err
 	pending := c.pending
 	c.pending = nil
+	streams := c.streams
+	c.streams = nil
 	close(c.done)
 	c.mu.Unlock()
 	c.nc.Close()
@@ -91,6 +110,105 @@ func (c *Conn) fail(err error) {
 	for _, ch := range pending {
 		ch <- nil
 	}
+	for _, s := range streams {
+		s.terminate(err, err)
+	}
+}
+
+// streamFrame routes a frame of a stream to it. Frames of streams that are
+// over are dropped.
+func (c *Conn) streamFrame(f *Frame) error {
+	c.mu.Lock()
+	s := c.streams[f.ID]
+	if s != nil && f.Kind == KindEnd {
+		delete(c.streams, f.ID)
+	}
+	c.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	switch f.Kind {
+	case KindData:
+		s.deliver(f)
+	case KindWindow:
+		return s.addCredit(f)
+	case KindEnd:
+		if f.Code == 0 {
+			s.terminate(io.EOF, io.EOF)
+		} else {
+			st := &StatusError{Code: f.Code, Message: f.Message, Retryable: f.Flags&FlagRetryable != 0}
+			s.terminate(st, io.EOF)
+		}
+	}
+	return nil
+}
+
+// OpenStream opens a stream: open carries the service, endpoint, content
+// type, timeout and metadata (its Kind and ID are set here). The stream ends
+// when ctx ends (the server is told to cancel it), when it is closed, or when
+// the server ends it. Failures of the connection are returned, and later
+// reported by Send and Recv, as *Error.
+func (c *Conn) OpenStream(ctx context.Context, open *Frame) (*Stream, error) {
+	s := newStream(0, c.w, true, c.window, c.max)
+	s.ctx = ctx
+	s.connBusy = func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending)+len(c.streams) > 1
+	}
+	s.violation = func() {
+		c.fail(&Error{Op: "read", Addr: c.addr, Err: fmt.Errorf("%w on stream %d", ErrStreamProtocol, s.id)})
+	}
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.nextID++
+	s.id = c.nextID
+	c.streams[s.id] = s
+	c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		s.terminate(err, err)
+		return nil, err
+	}
+	stop := func() bool { return false }
+	s.onEnd = func() {
+		stop()
+		c.mu.Lock()
+		if c.streams[s.id] == s {
+			delete(c.streams, s.id)
+		}
+		c.mu.Unlock()
+	}
+	open.Kind, open.ID = KindStream, s.id
+	grant := s.openGrant()
+	err := c.w.write(open, grant > 0)
+	if err == nil && grant > 0 {
+		s.grant(grant)
+	}
+	if err != nil {
+		if errors.Is(err, ErrFrameTooLarge) {
+			s.terminate(err, err)
+			return nil, err
+		}
+		terr := &Error{Op: "write", Addr: c.addr, Err: err}
+		c.fail(terr)
+		return nil, terr
+	}
+	// Registered after the open frame is written, so that a cancel never
+	// precedes it.
+	stopFn := context.AfterFunc(ctx, func() { s.abandon(ctx.Err()) })
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		stopFn()
+	} else {
+		stop = stopFn
+		s.mu.Unlock()
+	}
+	return s, nil
 }
 
 // Err returns the error that ended the connection, or nil while it is usable.

@@ -18,7 +18,8 @@ const (
 	KindRequest Kind = 1
 	// KindResponse answers the request with the same ID.
 	KindResponse Kind = 2
-	// KindCancel tells the server that the client gave up on request ID.
+	// KindCancel tells the server that the client gave up on request or
+	// stream ID.
 	KindCancel Kind = 3
 )
 
@@ -156,7 +157,7 @@ func DecodeFrame(buf []byte, f *Frame, in *Interner) error {
 	f.Kind = Kind(buf[0])
 	f.Flags = buf[1]
 	d.b = buf[2:]
-	if f.Kind < KindRequest || f.Kind > KindCancel {
+	if f.Kind < KindRequest || f.Kind > KindWindow {
 		return fmt.Errorf("%w: unknown frame kind %d", ErrMalformedFrame, f.Kind)
 	}
 	f.ID = d.uvarint()

@@ -13,6 +13,7 @@ type Pool struct {
 	tr     Transport
 	size   int
 	max    int
+	window int
 	mu     sync.Mutex
 	addrs  map[string]*addrConns
 	closed bool
@@ -39,6 +40,12 @@ func WithPoolSize(n int) PoolOption {
 // WithMaxFrameSize sets the largest frame accepted or sent.
 func WithMaxFrameSize(n int) PoolOption {
 	return func(p *Pool) { p.max = n }
+}
+
+// WithStreamWindow sets the receive window of each stream on the pool's
+// connections (default DefaultStreamWindow, at least InitialStreamWindow).
+func WithStreamWindow(n int) PoolOption {
+	return func(p *Pool) { p.window = n }
 }
 
 // NewPool returns a pool that dials with tr.
@@ -78,7 +85,7 @@ func (p *Pool) Get(ctx context.Context, addr string) (*Conn, error) {
 	if err != nil {
 		return nil, &Error{Op: "dial", Addr: addr, Err: err}
 	}
-	c = NewConn(nc, p.max)
+	c = newConn(nc, p.max, p.window)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

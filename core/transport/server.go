@@ -24,7 +24,17 @@ var ErrServerClosed = errors.New("transport: server closed")
 // every request frame, each in its own goroutine.
 type Server struct {
 	handler Handler
+	streams StreamHandler
 	max     int
+	window  int
+
+	frameTimeout time.Duration
+	idleTimeout  time.Duration
+	maxConns     int
+	connLimit    int
+	totalLimit   int
+	total        *byteBudget
+	sweepOnce    sync.Once
 
 	inflight atomic.Int64
 	draining atomic.Bool
@@ -56,19 +66,43 @@ func WithServerMaxFrameSize(n int) ServerOption {
 	}
 }
 
+// WithStreamHandler sets the handler of streams; without one, streams are
+// refused with an Unimplemented status.
+func WithStreamHandler(h StreamHandler) ServerOption {
+	return func(s *Server) { s.streams = h }
+}
+
+// WithServerStreamWindow sets the receive window of each stream (default
+// DefaultStreamWindow, at least InitialStreamWindow).
+func WithServerStreamWindow(n int) ServerOption {
+	return func(s *Server) {
+		if n > 0 {
+			s.window = n
+		}
+	}
+}
+
 // NewServer returns a server that answers requests with h.
 func NewServer(h Handler, opts ...ServerOption) *Server {
 	s := &Server{
-		handler:   h,
-		max:       DefaultMaxFrameSize,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*serverConn]struct{}),
-		work:      make(chan job),
-		quit:      make(chan struct{}),
+		handler:      h,
+		max:          DefaultMaxFrameSize,
+		window:       DefaultStreamWindow,
+		frameTimeout: DefaultFrameTimeout,
+		idleTimeout:  DefaultIdleTimeout,
+		maxConns:     DefaultMaxConns,
+		connLimit:    DefaultConnBufferLimit,
+		totalLimit:   DefaultBufferLimit,
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[*serverConn]struct{}),
+		work:         make(chan job),
+		quit:         make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.connLimit = max(s.connLimit, s.max)
+	s.total = newByteBudget(s.totalLimit)
 	return s
 }
 
@@ -82,6 +116,10 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[l] = struct{}{}
+	s.sweepOnce.Do(func() {
+		s.workWG.Add(1)
+		go s.sweep()
+	})
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -120,8 +158,14 @@ func (s *Server) track(nc net.Conn) bool {
 	if s.closed {
 		return false
 	}
+	if len(s.conns) >= s.maxConns {
+		// Over the connection limit: refuse this one, keep serving.
+		nc.Close()
+		return true
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc)}
+	sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, reqs: make(map[uint64]context.CancelFunc), streams: make(map[uint64]*Stream),
+		held: newByteBudget(s.connLimit), idleSince: time.Now()}
 	sc.w = newFrameWriter(nc, s.max, func(error) { nc.Close() })
 	sc.br = bufio.NewReaderSize(nc, 32<<10)
 	s.conns[sc] = struct{}{}
@@ -181,6 +225,7 @@ func (s *Server) Close() error {
 func (s *Server) closeConns() {
 	s.mu.Lock()
 	for sc := range s.conns {
+		sc.cancel()
 		sc.nc.Close()
 	}
 	s.mu.Unlock()
@@ -190,18 +235,13 @@ func (s *Server) closeConns() {
 	s.workWG.Wait()
 }
 
-// job is a request to handle, or (f == nil) the reading of a connection.
+// job is the reading of a connection.
 type job struct {
 	sc *serverConn
-	f  *Frame
 }
 
 func (j job) run() {
-	if j.f == nil {
-		j.sc.read()
-		return
-	}
-	j.sc.handle(j.f)
+	j.sc.read()
 }
 
 // maxIdleWorkers bounds the goroutines kept waiting for work.
@@ -244,10 +284,25 @@ type serverConn struct {
 
 	mu       sync.Mutex
 	reqs     map[uint64]context.CancelFunc
+	streams  map[uint64]*Stream
 	handlers sync.WaitGroup
-	active   atomic.Int32
+	active   atomic.Int32  // requests being handled
+	nstreams atomic.Int32  // streams open
 	br       *bufio.Reader // used by the one goroutine reading at a time
 	in       Interner
+
+	held      *byteBudget   // bytes of request frames this connection holds
+	frames    atomic.Uint64 // frames whose header arrived
+	receiving atomic.Bool   // a frame is partly received
+	// Guarded by s.mu, used by the idle sweeper only.
+	idleFrames uint64
+	idleSince  time.Time
+}
+
+// busy says whether the connection has work in progress, so that it is not
+// idle whatever the time since its last frame.
+func (sc *serverConn) busy() bool {
+	return sc.active.Load() > 0 || sc.nstreams.Load() > 0 || sc.receiving.Load()
 }
 
 var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is shutting down", Flags: FlagRetryable}
@@ -259,7 +314,8 @@ var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is 
 func (sc *serverConn) read() {
 	for {
 		f := new(Frame)
-		if err := ReadFrame(sc.br, f, sc.s.max, &sc.in); err != nil {
+		held, err := sc.readFrame(f)
+		if err != nil {
 			sc.finish()
 			return
 		}
@@ -267,6 +323,7 @@ func (sc *serverConn) read() {
 		case KindRequest:
 			sc.s.inflight.Add(1)
 			if sc.s.draining.Load() {
+				sc.held.release(held)
 				sc.s.inflight.Add(-1)
 				rsp := *errDraining
 				rsp.Kind, rsp.ID = KindResponse, f.ID
@@ -279,15 +336,59 @@ func (sc *serverConn) read() {
 			sc.handlers.Add(1)
 			sc.active.Add(1)
 			sc.s.dispatch(job{sc: sc})
-			sc.handle(f)
+			sc.handle(f, held)
 			return
+		case KindStream:
+			sc.held.release(held)
+			sc.s.inflight.Add(1)
+			if sc.s.draining.Load() {
+				sc.s.inflight.Add(-1)
+				end := *errDraining
+				end.Kind, end.ID = KindEnd, f.ID
+				if sc.w.write(&end, false) != nil {
+					sc.finish()
+					return
+				}
+				continue
+			}
+			sc.handlers.Add(1)
+			sc.nstreams.Add(1)
+			st, ctx, cancel := sc.openStream(f)
+			sc.s.dispatch(job{sc: sc})
+			sc.runStream(ctx, cancel, f, st)
+			return
+		case KindData, KindEnd, KindWindow:
+			sc.held.release(held)
+			sc.mu.Lock()
+			st := sc.streams[f.ID]
+			sc.mu.Unlock()
+			if st == nil {
+				continue
+			}
+			switch f.Kind {
+			case KindData:
+				st.deliver(f)
+			case KindEnd:
+				st.peerDone()
+			case KindWindow:
+				if st.addCredit(f) != nil {
+					sc.finish()
+					return
+				}
+			}
 		case KindCancel:
+			sc.held.release(held)
 			sc.mu.Lock()
 			cancel := sc.reqs[f.ID]
+			if st := sc.streams[f.ID]; st != nil {
+				cancel = st.cancel
+			}
 			sc.mu.Unlock()
 			if cancel != nil {
 				cancel()
 			}
+		default:
+			sc.held.release(held)
 		}
 	}
 }
@@ -304,8 +405,9 @@ func (sc *serverConn) finish() {
 	sc.s.mu.Unlock()
 }
 
-func (sc *serverConn) handle(req *Frame) {
+func (sc *serverConn) handle(req *Frame, held int64) {
 	defer sc.handlers.Done()
+	defer sc.held.release(held)
 	defer sc.s.inflight.Add(-1)
 	var ctx context.Context
 	var cancel context.CancelFunc
@@ -332,4 +434,54 @@ func (sc *serverConn) handle(req *Frame) {
 	if err := sc.w.write(rsp, busy); errors.Is(err, ErrFrameTooLarge) {
 		_ = sc.w.write(&Frame{Kind: KindResponse, ID: req.ID, Code: uint32(merrors.ResourceExhausted), Message: "response too large: " + err.Error()}, busy)
 	}
+}
+
+// openStream registers the stream that open starts, before the connection's
+// next frame is read, so that its messages find it.
+func (sc *serverConn) openStream(open *Frame) (*Stream, context.Context, context.CancelFunc) {
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if open.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(sc.ctx, open.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(sc.ctx)
+	}
+	st := newStream(open.ID, sc.w, false, sc.s.window, sc.s.max)
+	st.ctx, st.cancel = ctx, cancel
+	st.connBusy = func() bool { return sc.active.Load() > 0 || sc.nstreams.Load() > 1 }
+	st.violation = func() { sc.nc.Close() }
+	st.onEnd = func() {
+		sc.mu.Lock()
+		if sc.streams[st.id] == st {
+			delete(sc.streams, st.id)
+		}
+		sc.mu.Unlock()
+	}
+	sc.mu.Lock()
+	sc.streams[open.ID] = st
+	sc.mu.Unlock()
+	return st, ctx, cancel
+}
+
+// runStream runs the stream handler and sends the stream's status.
+func (sc *serverConn) runStream(ctx context.Context, cancel context.CancelFunc, open *Frame, st *Stream) {
+	defer sc.handlers.Done()
+	defer sc.s.inflight.Add(-1)
+	defer sc.nstreams.Add(-1)
+	if g := st.openGrant(); g > 0 {
+		st.grant(g)
+	}
+	var status *Frame
+	if sc.s.streams == nil {
+		status = &Frame{Code: uint32(merrors.Unimplemented), Message: "this server serves no streams"}
+	} else {
+		status = sc.s.streams(ctx, open, st)
+	}
+	cancel()
+	st.terminate(ErrStreamClosed, ErrStreamClosed)
+	end := Frame{Kind: KindEnd, ID: open.ID}
+	if status != nil {
+		end.Code, end.Message, end.Flags = status.Code, status.Message, status.Flags
+	}
+	_ = sc.w.write(&end, sc.active.Load() > 0 || sc.nstreams.Load() > 1)
 }

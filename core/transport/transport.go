@@ -1,7 +1,14 @@
 // Package transport moves frames between clients and servers: TCP by
-// default, length-prefixed frames, many concurrent requests multiplexed on
-// one connection, a pool of connections per address, and a maximum frame size
+// default, length-prefixed frames, many concurrent requests and streams
+// multiplexed on one connection (each stream with its own flow-control
+// window), a pool of connections per address, and a maximum frame size
 // enforced before any allocation.
+//
+// The server bounds what slow and hostile peers can hold: a frame must
+// complete within the frame timeout once its header arrived, idle
+// connections are closed, connections are limited in number, and the bytes
+// of frames held per connection and in reception overall are capped (see
+// DefaultFrameTimeout and the constants beside it).
 package transport
 
 import (

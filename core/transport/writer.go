@@ -18,7 +18,8 @@ import (
 type frameWriter struct {
 	waiting atomic.Int32
 	mu      sync.Mutex
-	bw      *bufio.Writer
+	c       net.Conn
+	bw      *bufio.Writer // allocated by the first write: idle connections hold no buffer
 	max     int
 	err     error
 	onErr   func(error)
@@ -32,7 +33,7 @@ type frameWriter struct {
 
 func newFrameWriter(c net.Conn, max int, onErr func(error)) *frameWriter {
 	w := &frameWriter{
-		bw:    bufio.NewWriterSize(c, 64<<10),
+		c:     c,
 		max:   max,
 		onErr: onErr,
 		kick:  make(chan struct{}, 1),
@@ -67,7 +68,7 @@ func (w *frameWriter) flusher() {
 		w.mu.Lock()
 		w.kicked = false
 		var err error
-		if w.err == nil && w.bw.Buffered() > 0 {
+		if w.err == nil && w.bw != nil && w.bw.Buffered() > 0 {
 			if err = w.bw.Flush(); err != nil {
 				w.err = err
 			}
@@ -90,6 +91,9 @@ func (w *frameWriter) write(f *Frame, busy bool) error {
 	alone := w.waiting.Add(-1) == 0
 	if w.err != nil {
 		return w.err
+	}
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(w.c, 64<<10)
 	}
 	var encErr, err error
 	var b []byte

@@ -1,0 +1,72 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/seedmicro/micro/bench"
+)
+
+// BenchmarkStream receives a server stream of 1 KiB messages and runs a
+// 1 KiB bidirectional echo, with micro and with grpc-go. `make bench` prints
+// the side-by-side comparison with ratios (bench/cmd/streambench); this
+// form is for profiling: go test -bench Stream/micro/feed -cpuprofile cpu.out ./bench
+func BenchmarkStream(b *testing.B) {
+	payload := bytes.Repeat([]byte{'x'}, 1024)
+	for _, start := range []func() (*bench.StreamSystem, error){bench.StartMicroStreams, bench.StartGRPCStreams} {
+		s, err := start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(s.Name+"/feed", func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			recv, err := s.Feed(ctx, len(payload))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := recv(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(s.Name+"/echo", func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rt, err := s.Echo(ctx, payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := rt(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(s.Name+"/echo16", func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.ReportAllocs()
+			b.SetParallelism((16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				rt, err := s.Echo(ctx, payload)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for pb.Next() {
+					if err := rt(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		s.Close()
+	}
+}
