@@ -24,6 +24,8 @@ type env struct {
 	client         *http.Client
 	handshake      *install.Handshake // nil: the plugin host's
 	goCmd          string             // "": go from $PATH
+	stdin          io.Reader          // nil: no input; never prompt
+	stdinTerminal  bool               // stdin is a terminal: prompts may ask
 }
 
 // Environment variables.
@@ -111,6 +113,10 @@ Flags may follow the command and its arguments.`,
 			verifyCommand(e),
 			outdatedCommand(e),
 			upgradeCommand(e),
+			serviceCommand(e),
+			pluginCommand(e),
+			useCommand(e),
+			templatesCommand(e),
 		},
 	}
 	return app

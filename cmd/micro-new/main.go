@@ -20,14 +20,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	wd, _ := os.Getwd()
-	os.Exit(run(ctx, os.Args, &env{
+	e := &env{
 		stdout:   os.Stdout,
 		stderr:   os.Stderr,
 		getenv:   os.Getenv,
 		wd:       wd,
 		terminal: isTerminal(os.Stderr),
 		client:   http.DefaultClient,
-	}))
+	}
+	e.stdin, e.stdinTerminal = os.Stdin, isTerminal(os.Stdin)
+	os.Exit(run(ctx, os.Args, e))
 }
 
 // isTerminal reports whether f is a character device (a terminal), where
