@@ -221,7 +221,7 @@ func FindModule(dir string) (gomod, modPath string, err error) {
 // with new answers (micro-new use).
 type UseRequest struct {
 	Set       *Set
-	Dir       string   // the project directory, holding the manifest
+	Dir       string // the project directory, holding the manifest
 	Manifest  *Manifest
 	Answers   Answers // the new answers
 	Force     bool    // write conflicting merges as the new render
