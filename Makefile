@@ -83,6 +83,7 @@ bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients
 	$(GO) run ./bench/cmd/pluginbench
 	$(GO) run ./bench/cmd/brokerbench
 	$(GO) run ./bench/cmd/rpcbench -duration=$(BENCHTIME)
+	$(GO) run ./bench/cmd/scaffoldbench
 
 generate: ## regenerate protobuf code with the pinned generators
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools
