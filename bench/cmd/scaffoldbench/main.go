@@ -82,4 +82,3 @@ func run(n int) error {
 	fmt.Printf("figure scaffold_service_cpu_ms %.2f\n", float64(cpu.Microseconds())/1000/float64(n))
 	return nil
 }
-
