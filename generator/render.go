@@ -62,7 +62,8 @@ type File struct {
 
 // LoadSet parses the templates of fsys (the set's root): every file ending
 // in .tmpl, rendered to the same path without the suffix; a path element
-// "dot-x" becomes ".x" (embed leaves out files that start with a dot).
+// "dot-x" becomes ".x" (embed leaves out files that start with a dot), and
+// "field-Name" the value of the template data's field Name.
 // The set's template.json gives its kind and the generator-owned files.
 func LoadSet(fsys fs.FS) (*Set, error) {
 	raw, err := fs.ReadFile(fsys, SetFile)
@@ -154,6 +155,10 @@ func (s *Set) Render(data any) ([]File, error) {
 				return nil, fmt.Errorf("render %s: the output is not valid Go: %v", f.src, err)
 			}
 		}
+		outPath, err := renderPath(f.out, data)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: its path: %v", f.src, err)
+		}
 		owner := OwnerUser
 		if generated[f.out] {
 			owner = OwnerGenerator
@@ -162,9 +167,37 @@ func (s *Set) Render(data any) ([]File, error) {
 		if path.Ext(f.out) == ".sh" {
 			mode = 0o755
 		}
-		files = append(files, File{Path: f.out, Data: out, Owner: owner, Mode: mode})
+		files = append(files, File{Path: outPath, Data: out, Owner: owner, Mode: mode})
 	}
 	return files, nil
+}
+
+// renderPath replaces each path element of the form field-Name with the
+// value of data's field Name (cmd/field-Binary/main.go →
+// cmd/micro-plugin-broker-x/main.go). embed leaves out names that start
+// with '_' or '.', hence the plain prefix.
+func renderPath(p string, data any) (string, error) {
+	parts := strings.Split(p, "/")
+	for i, el := range parts {
+		field, ok := strings.CutPrefix(el, "field-")
+		if !ok {
+			continue
+		}
+		t, err := template.New("path").Option("missingkey=error").Parse("{{." + field + "}}")
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		if err := t.Execute(&b, data); err != nil {
+			return "", err
+		}
+		v := b.String()
+		if v == "" || v == "." || v == ".." || strings.ContainsAny(v, `/\`) {
+			return "", fmt.Errorf("%s is %q, not a file name", el, v)
+		}
+		parts[i] = v
+	}
+	return strings.Join(parts, "/"), nil
 }
 
 // FormatGo removes the imports src does not use and formats it with

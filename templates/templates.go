@@ -8,7 +8,8 @@
 //
 // Every file ending in .tmpl is a text/template (with the sprig functions),
 // rendered to the same path without the suffix; a path element "dot-x"
-// becomes ".x". A set's template.json gives its kind and the files the
+// becomes ".x", and "field-Name" the value of the data's field Name (such as
+// cmd/field-Binary). A set's template.json gives its kind and the files the
 // generator owns. `micro-new templates export DIR` writes a set out so that a
 // team can keep its own (`--template DIR`).
 package templates
