@@ -295,6 +295,15 @@ func resolveComponent(s *session, kind, name, mode string) (generator.Component,
 		return c, &exitError{code: 2, msg: fmt.Sprintf("--%s %q: %v (micro-new list --json shows the plugins)", kind, name, err)}
 	}
 	entry, err := s.set.Lookup(ref)
+	if err != nil && mode == generator.ModeProcess {
+		// Out of process, a plugin installed from a local build (micro-new
+		// install KIND/NAME --from DIR) is enough.
+		if lock, lerr := s.installed(); lerr == nil {
+			if _, ok := lock.Get(kind + "/" + name); ok {
+				return c, nil
+			}
+		}
+	}
 	if err != nil {
 		return c, &exitError{code: 2, msg: fmt.Sprintf("--%s %q: %v; choose one that `micro-new list` shows, or the embedded %s", kind, name, err, strings.Join(embeddedNames(kind), " or "))}
 	}
