@@ -30,7 +30,8 @@ FUZZ_TARGETS := \
 	./resolve:FuzzParse \
 	./core/plugin:FuzzServerTLS \
 	./core/plugin:FuzzLinkFrame \
-	./core/plugin:FuzzLinkCodec
+	./core/plugin:FuzzLinkCodec \
+	./generator:FuzzParseManifest
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools
 
