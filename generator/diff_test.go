@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/seedmicro/micro/generator"
+	"github.com/seedmicro/micro/templates"
 )
 
 func lines(s ...string) []byte { return []byte(strings.Join(s, "\n") + "\n") }
@@ -106,4 +107,28 @@ func FuzzParseManifest(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestBuiltinSetsValidate(t *testing.T) {
+	for _, name := range templates.Names() {
+		t.Run(name, func(t *testing.T) {
+			fsys, err := templates.Set(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := generator.LoadSet(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := generator.Validate(set, name); err != nil {
+				t.Fatal(err)
+			}
+			if err := generator.Validate(set, map[string]string{"service": "plugin", "plugin": "service"}[name]); err == nil {
+				t.Fatalf("the %s set validated as another kind", name)
+			}
+		})
+	}
+	if _, err := templates.Set("nope"); err == nil {
+		t.Fatal("templates.Set(nope) succeeded")
+	}
 }

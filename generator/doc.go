@@ -16,4 +16,9 @@
 // and the hash and owner (generator or user) of every file written, so that a
 // later run (micro-new use) regenerates only the generator-owned files and
 // merges a user's edits to them three ways.
+//
+// Further generators (such as typed clients for a service's endpoints) plug
+// in the same way: a template set or a few templates rendered into files
+// the manifest records as generator-owned, so that they are regenerated,
+// never the user's files.
 package generator

@@ -107,11 +107,13 @@ const ManifestName = ".micro-new.json"
 
 // Manifest records what the generator wrote.
 type Manifest struct {
-	Format    int                     `json:"format"`
-	Generator string                  `json:"generator"` // micro-new's version
-	Template  string                  `json:"template"`  // "builtin:service" or the custom set's directory
-	Answers   Answers                 `json:"answers"`
-	Files     map[string]ManifestFile `json:"files"`
+	Format    int     `json:"format"`
+	Generator string  `json:"generator"` // micro-new's version
+	Template  string  `json:"template"`  // "builtin:service" or the custom set's directory
+	Answers   Answers `json:"answers"`
+	// Plugin is the answers of a plugin scaffold (micro-new plugin).
+	Plugin *PluginAnswers          `json:"plugin,omitempty"`
+	Files  map[string]ManifestFile `json:"files"`
 }
 
 // ManifestFile is one written file.

@@ -97,8 +97,7 @@ func PlanPlugin(req PluginRequest) (*Plan, error) {
 		}
 		plan.Files = append(plan.Files, pl)
 	}
-	m := &Manifest{Generator: req.Generator, Template: req.Template}
-	m.Answers = Answers{Name: a.Name, Module: a.Module, ImportPath: a.Module, CoreVersion: a.CoreVersion, CoreReplace: a.CoreReplace, GoVersion: a.GoVersion}
+	m := &Manifest{Generator: req.Generator, Template: req.Template, Plugin: &a}
 	if err := plan.addManifest(m, req.Force); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func runUse(s *session) error {
 	if err != nil {
 		return err
 	}
-	if m.Answers.Name == "" || m.Answers.Plugins == "" {
+	if m.Plugin != nil || m.Answers.Name == "" || m.Answers.Plugins == "" {
 		return fmt.Errorf("%s was not written by micro-new service: use works on services", filepath.Join(dir, generator.ManifestName))
 	}
 	a := m.Answers
