@@ -195,3 +195,23 @@ func TestUseSwitchesBrokerAndKeepsUserFiles(t *testing.T) {
 		t.Fatalf("out of process, micro_gen.go still imports a plugin:\n%s", now)
 	}
 }
+
+// TestServiceVerifyKeepsAFailingScaffoldOut: with --verify, a project whose
+// tests fail is never moved into place.
+func TestServiceVerifyKeepsAFailingScaffoldOut(t *testing.T) {
+	c := scaffoldCLI(t)
+	set := t.TempDir()
+	c.ok("templates", "export", set)
+	failing := "package main\n\nimport \"testing\"\n\nfunc TestFailsOnPurpose(t *testing.T) { t.Fatal(\"fails on purpose\") }\n"
+	os.WriteFile(filepath.Join(set, "service", "zz_test.go.tmpl"), []byte(failing), 0o644)
+	errs := c.fail("service", "greeter", "--no-input", "--verify", "--template", set)
+	contains(t, "stderr", errs, "verify: go test ./... failed, nothing written", "fails on purpose")
+	if got := tree(t, c.wd); len(got) != 0 {
+		t.Fatalf("files written by a scaffold that failed --verify: %v", got)
+	}
+	// The built-in set passes.
+	c.ok("service", "greeter", "--no-input", "--verify")
+	if _, err := os.Stat(filepath.Join(c.wd, "greeter", "main.go")); err != nil {
+		t.Fatal(err)
+	}
+}
