@@ -128,7 +128,15 @@ func runUse(s *session) error {
 		}
 	}
 	if a.Plugins == generator.ModeInProcess && len(d.InProcess) > 0 {
-		fmt.Fprintln(s.e.stdout, "\nThe plugins are compiled in: go build (or go mod tidy) fetches their modules.")
+		// The plugins compiled in may need modules go.sum lacks.
+		if a.InModule {
+			fmt.Fprintln(s.e.stdout, "\nThe plugins are compiled in: run go mod tidy in the module's root.")
+		} else {
+			fmt.Fprintln(s.e.stderr, "resolving the project's modules (go mod tidy)...")
+			if err := goRun(s, dir, "mod", "tidy"); err != nil {
+				fmt.Fprintf(s.e.stderr, "warning: go mod tidy failed (%v): run it once the modules can be fetched\n", err)
+			}
+		}
 	}
 	return nil
 }
