@@ -4,9 +4,10 @@
 // rewrites it (micro-new use broker nats, micro-new use --plugins process);
 // edits made here are merged with the new version when they do not conflict.
 //
-// Plugins out of process, named in micro.json and installed with:
+// Plugins out of process, named in micro.json and installed (and pinned
+// in the project's micro.lock) with:
 //
-//	micro-new install broker/nats
+//	micro-new install broker/nats --pin
 
 package main
 
