@@ -137,7 +137,9 @@ func goIn(t *testing.T, dir string, args ...string) {
 	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	// No -mod=mod: the project's go.mod and go.sum are complete as
+	// micro-new leaves them.
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
 	}
@@ -171,7 +173,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 	mn := build(t, tmp, "../cmd/micro-new")
 	work := filepath.Join(tmp, "work")
 	os.MkdirAll(work, 0o755)
-	env := append(os.Environ(), "MICRO_NEW_CORE="+root, "GOFLAGS=-mod=mod")
+	env := append(os.Environ(), "MICRO_NEW_CORE="+root)
 
 	out := microNew(t, mn, work, env, "service", "greeter", "--broker", "rabbitmq", "--registry", "redis", "--no-input")
 	if !strings.Contains(out, "create    micro_gen.go") {
