@@ -42,7 +42,8 @@ FUZZ_TARGETS := \
 	./toolkit/sidecar:FuzzHandler \
 	./toolkit/web:FuzzHandler \
 	./cmd/protoc-gen-micro:FuzzRequest \
-	./generator/typed:FuzzDirective
+	./generator/typed:FuzzDirective \
+	./generator:FuzzParseManifest
 
 .PHONY: help setup demo test race lint fuzz bench generate check-generate tools install
 
@@ -103,6 +104,7 @@ bench: ## benchmarks: core micro-benchmarks, broker plugins vs their raw clients
 	$(GO) run ./bench/cmd/apibench -duration=$(BENCHTIME)
 	$(GO) run ./bench/cmd/typedbench -duration=$(BENCHTIME)
 	$(GO) run ./bench/cmd/streambench -duration=$(BENCHTIME)
+	$(GO) run ./bench/cmd/scaffoldbench
 
 generate: ## regenerate protobuf code with the pinned generators, and the examples' typed clients (micro-new gen)
 	@test -x $(BIN)/protoc-gen-go -a -x $(BIN)/protoc-gen-go-grpc || $(MAKE) --no-print-directory tools

@@ -30,6 +30,7 @@ type env struct {
 	timeouts       install.Timeouts
 	handshake      *install.Handshake // nil: the plugin host's
 	goCmd          string             // "": go from $PATH
+	stdinTerminal  bool               // stdin is a terminal: prompts may ask
 }
 
 // Environment variables.
@@ -197,6 +198,10 @@ With --json, an error is written to stderr as one JSON object:
 			doctorCommand(e),
 			completionCommand(e),
 			genCommand(e),
+			serviceCommand(e),
+			pluginCommand(e),
+			useCommand(e),
+			templatesCommand(e),
 		},
 	}
 	for _, cmd := range app.Commands {

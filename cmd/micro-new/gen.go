@@ -33,12 +33,8 @@ subscriber names its topic in its doc comment:
 Methods that look meant as endpoints but have another shape are reported
 with their position and why (--strict makes that an error). A package that
 does not compile gets nothing written. Files whose content would not change
-are left alone, so gen is cheap to run from //go:generate micro-new gen.
-
-EXAMPLES:
-   micro-new gen                      # every package below the current directory
-   micro-new gen ./greeter            # one package
-   micro-new gen --check ./...        # exit 1 if a client is out of date (CI)`,
+are left alone, so gen is cheap to run from //go:generate micro-new gen.`,
+		CustomHelpTemplate: withExamples("micro-new gen                      # every package below the current directory", "micro-new gen ./greeter            # one package", "micro-new gen --check ./...        # exit 1 if a client is out of date (CI)"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "check", Usage: "write nothing; exit 1 and list the clients that are missing or out of date"},
 			&cli.BoolFlag{Name: "strict", Usage: "exit 1 when a method looks meant as an endpoint or subscriber but is not one"},

@@ -28,14 +28,15 @@ func main() {
 	defer stop()
 	wd, _ := os.Getwd()
 	os.Exit(run(ctx, os.Args, &env{
-		stdout:      os.Stdout,
-		stderr:      os.Stderr,
-		stdin:       os.Stdin,
-		getenv:      os.Getenv,
-		wd:          wd,
-		terminal:    isTerminal(os.Stderr),
-		interactive: isTerminal(os.Stderr) && isTerminal(os.Stdin),
-		width:       func() int { return terminalWidth(os.Stderr) },
+		stdout:        os.Stdout,
+		stderr:        os.Stderr,
+		stdin:         os.Stdin,
+		getenv:        os.Getenv,
+		wd:            wd,
+		terminal:      isTerminal(os.Stderr),
+		interactive:   isTerminal(os.Stderr) && isTerminal(os.Stdin),
+		stdinTerminal: isTerminal(os.Stdin),
+		width:         func() int { return terminalWidth(os.Stderr) },
 	}))
 }
 
