@@ -20,6 +20,9 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
+	"github.com/seedmicro/micro/core/plugin/internal/mtls"
+	"github.com/seedmicro/micro/core/plugin/internal/spawn"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
 
@@ -189,10 +192,12 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		}
 		pin = &p
 	}
-	if err := pin.check(); err != nil {
-		return nil, fmt.Errorf("plugin %s: %w; not started", name, err)
+	if pin != nil {
+		if err := pin.Check(); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w; not started", name, err)
+		}
 	}
-	bin, err := openBinary(path)
+	bin, err := spawn.OpenBinary(path)
 	if err != nil {
 		if errors.Is(err, ErrUnsafeBinary) {
 			return nil, &wrapError{msg: fmt.Sprintf("plugin %s: refusing to start %s: %v", name, path, err), err: err}
@@ -206,20 +211,24 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 
 	var (
 		hostTLS *tls.Config
-		link    *hostLink
+		link    *hostlink.Host
 	)
-	if hostLinks {
+	if hostlink.Supported {
 		var material []byte
-		if hostTLS, material, err = newLaunchTLS(); err != nil {
+		if hostTLS, material, err = mtls.NewLaunch(); err != nil {
 			return nil, fmt.Errorf("plugin %s: TLS certificates: %w", name, err)
 		}
-		if link, err = newHostLink(material); err != nil {
+		if link, err = hostlink.New(material); err != nil {
 			return nil, fmt.Errorf("plugin %s: host link: %w", name, err)
 		}
 	}
-	cmd, release, err := command(bin, path, link)
+	var child *os.File
+	if link != nil {
+		child = link.Child
+	}
+	cmd, release, err := spawn.Command(bin, path, child)
 	if err != nil {
-		link.close()
+		link.Close()
 		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
 	}
 	// The host's environment, then what the host sets for the plugin,
@@ -265,10 +274,10 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		// so that no other goroutine can lock it and end it.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		defer link.close()
+		defer link.Close()
 		rpc, err := pc.Client()
 		release()
-		link.closeChildEnd()
+		link.CloseChildEnd()
 		if err != nil {
 			done <- started{err: err}
 			return
@@ -319,7 +328,7 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		return nil, err
 	}
 	if link != nil && kind == KindBroker {
-		cn.data = readHello(link.host, logger)
+		cn.data = readHello(link.Conn, logger)
 	}
 	logger.Debug("plugin started", "path", path, "pid", cn.pid)
 	return cn, nil

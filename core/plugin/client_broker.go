@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/gopool"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
-	"github.com/seedmicro/micro/internal/gopool"
 )
 
 // BrokerClient is the broker.Broker a broker plugin serves. It behaves as

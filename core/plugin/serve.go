@@ -11,7 +11,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/seedmicro/micro/core/plugin/internal/mtls"
 	"google.golang.org/grpc"
+
+	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
+	"github.com/seedmicro/micro/core/plugin/internal/spawn"
 )
 
 // Serve serves p to the host that launched this process, and returns when
@@ -33,12 +37,12 @@ import (
 // exits, within a second or so.
 func Serve(p Plugin) {
 	srv := newServer(p)
-	link, err := openPluginLink()
+	link, err := hostlink.Open()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
 		os.Exit(1)
 	}
-	nameProcess()
+	spawn.NameProcess(MagicCookieKey)
 	level := pluginLogLevel()
 	// go-plugin replaces os.Stderr once it serves; these keep the real one,
 	// which the host reads log lines from.
@@ -57,18 +61,18 @@ func Serve(p Plugin) {
 		Logger:           logger,
 	}
 	if link != nil {
-		tlsConfig, err := serverTLS(link.material)
+		tlsConfig, err := mtls.Server(link.Material)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
 			os.Exit(1)
 		}
 		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
-		if link.conn != nil {
-			if err := sendHello(link.conn); err != nil {
+		if link.Conn != nil {
+			if err := sendHello(link.Conn); err != nil {
 				fmt.Fprintf(os.Stderr, "plugin: host link: %v\n", err)
 				os.Exit(1)
 			}
-			srv.data.Store(newPluginData(link.conn))
+			srv.data.Store(newPluginData(link.Conn))
 		}
 	}
 	if os.Getenv(MagicCookieKey) == MagicCookieValue {

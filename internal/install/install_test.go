@@ -20,12 +20,12 @@ import (
 	"go.uber.org/goleak"
 	"lukechampine.com/blake3"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/archive"
 	"github.com/seedmicro/micro/internal/archive/archivetest"
 	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
 	"github.com/seedmicro/micro/internal/install/installtest"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 var fakes = map[string]string{} // name → path of a built fake plugin

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/seedmicro/micro/pluginlock"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 )
 
 // Check statuses.

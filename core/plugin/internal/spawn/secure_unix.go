@@ -1,6 +1,6 @@
 //go:build unix
 
-package plugin
+package spawn
 
 import (
 	"errors"
@@ -11,12 +11,14 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seedmicro/micro/core/plugin/lock"
 )
 
-// openBinary opens the binary at path for reading and checks it (see
-// secure.go): no symbolic link in its path, a regular file, not writable by
+// OpenBinary opens the binary at path for reading and checks it (see
+// doc.go): no symbolic link in its path, a regular file, not writable by
 // group or others.
-func openBinary(path string) (*os.File, error) {
+func OpenBinary(path string) (*os.File, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -69,7 +71,7 @@ func symlinkError(path, link string) error {
 		msg = fmt.Sprintf("%s, a directory on the plugin's path, is a symbolic link: a plugin must not sit in a symlinked directory", link)
 	}
 	if real, err := filepath.EvalSymlinks(path); err == nil {
-		msg += fmt.Sprintf("; name it by its real path, %s (for a plugin directory, set %s to the real directory)", real, EnvPluginDir)
+		msg += fmt.Sprintf("; name it by its real path, %s (for a plugin directory, set %s to the real directory)", real, lock.EnvPluginDir)
 	}
 	return unsafeBinary("%s", msg)
 }
