@@ -116,4 +116,3 @@ func Open() (*Plugin, error) {
 	}
 	return &Plugin{Material: line[:len(line)-1], Rest: r, Conn: conn}, nil
 }
-

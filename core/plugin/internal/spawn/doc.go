@@ -6,16 +6,16 @@
 package spawn
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
+
+	"github.com/seedmicro/micro/core/plugin/lock"
 )
 
 // ErrUnsafe is matched (errors.Is) by the errors of OpenBinary that refuse
 // a binary: the binary or a directory on its path is writable by others, is
 // a symbolic link, or is not a regular file.
-var ErrUnsafe = errors.New("plugin: unsafe binary")
+var ErrUnsafe = lock.ErrUnsafe
 
 // Before every launch the host opens the binary, checks it and hashes what
 // it opened, and then starts that very file, not its path:
@@ -25,8 +25,12 @@ var ErrUnsafe = errors.New("plugin: unsafe binary")
 //     O_NOFOLLOW, on Unix), so that a path that goes through a link is
 //     refused and no directory can be swapped for a link between the
 //     check and the use.
+//   - Every directory opened on the way, from the root down, must pass
+//     lock.CheckInfo: not writable by group or others unless sticky and
+//     owned by root, owned by this user or root. Whoever else could write
+//     one could rename a binary and a lock of their own over the plugin's.
 //   - The opened file must be a regular file that neither group nor others
-//     may write.
+//     may write, owned by this user or root (lock.CheckInfo again).
 //   - Its digest (Pin: BLAKE3 or SHA-256) is computed from the opened file
 //     descriptor.
 //   - On Linux the process is started from that descriptor
@@ -53,19 +57,13 @@ func unsafeBinary(format string, args ...any) error {
 	return &unsafeError{msg: fmt.Sprintf(format, args...)}
 }
 
-// checkMode refuses a file that is not a regular file or that group or
-// others may write.
+// checkMode refuses the opened binary f when the plugin directory's rule
+// (lock.CheckInfo) does: not a regular file, writable by group or others,
+// or owned by another user than this one or root.
 func checkMode(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	if !fi.Mode().IsRegular() {
-		return unsafeBinary("%s is not a regular file", f.Name())
-	}
-	// Windows has no group and other permissions to check.
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 && runtime.GOOS != "windows" {
-		return unsafeBinary("%s is writable by group or others (mode %v): anyone in them could replace the plugin; run chmod go-w %s", f.Name(), perm, f.Name())
-	}
-	return nil
+	return lock.CheckInfo(f.Name(), fi, true)
 }

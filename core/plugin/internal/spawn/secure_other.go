@@ -29,6 +29,8 @@ func OpenBinary(path string) (*os.File, error) {
 		}
 		if checked == nil {
 			checked = fi
+		} else if err := lock.CheckInfo(p, fi, false); err != nil {
+			return nil, err
 		}
 		parent := filepath.Dir(p)
 		if parent == p {

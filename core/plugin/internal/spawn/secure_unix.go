@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +30,10 @@ func OpenBinary(path string) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: "/", Err: err}
 	}
 	cur := "/"
+	if err := checkDir(fd, cur); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	parts := strings.Split(strings.TrimPrefix(abs, "/"), "/")
 	for i, part := range parts {
 		flags := dirFlags
@@ -37,6 +43,12 @@ func OpenBinary(path string) (*os.File, error) {
 		next := filepath.Join(cur, part)
 		nfd, err := openat(fd, part, flags)
 		unix.Close(fd)
+		if err == nil && i < len(parts)-1 {
+			if cerr := checkDir(nfd, next); cerr != nil {
+				unix.Close(nfd)
+				return nil, cerr
+			}
+		}
 		if err != nil {
 			if fi, lerr := os.Lstat(next); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 				return nil, symlinkError(abs, next)
@@ -74,4 +86,49 @@ func symlinkError(path, link string) error {
 		msg += fmt.Sprintf("; name it by its real path, %s (for a plugin directory, set %s to the real directory)", real, lock.EnvPluginDir)
 	}
 	return unsafeBinary("%s", msg)
+}
+
+// checkDir applies lock.CheckInfo to the directory opened as fd, whose path
+// is path: what was opened is what is checked.
+func checkDir(fd int, path string) error {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Fstat(fd, &st)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EINTR) {
+			return &fs.PathError{Op: "fstat", Path: path, Err: err}
+		}
+	}
+	return lock.CheckInfo(path, statInfo{name: filepath.Base(path), st: &st}, false)
+}
+
+// statInfo is the fs.FileInfo of a stat_t.
+type statInfo struct {
+	name string
+	st   *syscall.Stat_t
+}
+
+func (s statInfo) Name() string       { return s.name }
+func (s statInfo) Size() int64        { return s.st.Size }
+func (s statInfo) ModTime() time.Time { return time.Time{} }
+func (s statInfo) IsDir() bool        { return s.Mode().IsDir() }
+func (s statInfo) Sys() any           { return s.st }
+
+func (s statInfo) Mode() fs.FileMode {
+	m := fs.FileMode(s.st.Mode & 0o777)
+	if s.st.Mode&syscall.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	switch s.st.Mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		m |= fs.ModeDir
+	case syscall.S_IFLNK:
+		m |= fs.ModeSymlink
+	case syscall.S_IFREG:
+	default:
+		m |= fs.ModeIrregular
+	}
+	return m
 }
