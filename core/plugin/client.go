@@ -59,8 +59,9 @@ type Client struct {
 	changed chan struct{}
 
 	// The supervisor (supervise.go), for a Client of Open.
-	stopSupervisor func() // stops it and waits for it; safe to call again
-	onClose        func() // set by a Manager
+	stopSupervisor func()           // stops it and waits for it; safe to call again
+	onClose        func()           // set by a Manager
+	sockets        *spawn.SocketDir // where the plugin makes its socket; nil in process
 
 	registry *RegistryClient
 	broker   *BrokerClient
@@ -164,12 +165,19 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 	if name == "" {
 		name = nameFromPath(path)
 	}
+	sockets, err := spawn.NewSocketDir()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", name, err)
+	}
 	c := newClient(kind, name, o.logger.With("plugin", name))
+	c.sockets = sockets
 	c.launch = func(ctx context.Context) (*conn, error) {
-		return launch(ctx, path, c.kind, c.name, c.log, o)
+		sockets.Clear() // the socket of a process that died
+		return launch(ctx, path, c.kind, c.name, c.log, o, sockets.Path())
 	}
 	cn, err := c.launch(ctx)
 	if err != nil {
+		sockets.Remove()
 		return nil, err
 	}
 	c.conn.Store(cn)
@@ -179,7 +187,9 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 
 // launch starts the plugin binary at path, connects to it and configures
 // it. On failure it leaves no process behind.
-func launch(ctx context.Context, path string, kind Kind, name string, logger *slog.Logger, o *options) (*conn, error) {
+//
+// The plugin makes its unix socket in sockDir, unless it is "".
+func launch(ctx context.Context, path string, kind Kind, name string, logger *slog.Logger, o *options, sockDir string) (*conn, error) {
 	timeout := o.startTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
@@ -236,6 +246,9 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	// would add it after, and it would win).
 	cmd.Env = append(os.Environ(), cmd.Env...)
 	cmd.Env = append(cmd.Env, envLogLevel+"="+minLevel(logger).String())
+	if sockDir != "" {
+		cmd.Env = append(cmd.Env, spawn.EnvSocketDir+"="+sockDir)
+	}
 	if o.procs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(o.procs))
 	}
@@ -476,6 +489,7 @@ func (c *Client) shutdown() {
 	c.closed.Store(true)
 	c.stopSupervisor()
 	c.conn.Load().stop()
+	c.sockets.Remove()
 	if c.onClose != nil {
 		c.onClose()
 	}

@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
-	"github.com/seedmicro/micro/core/plugin/internal/mtls"
 	"google.golang.org/grpc"
 
 	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
+	"github.com/seedmicro/micro/core/plugin/internal/mtls"
 	"github.com/seedmicro/micro/core/plugin/internal/spawn"
 )
 
@@ -34,7 +37,10 @@ import (
 //
 // The plugin does not outlive its host: when the host is gone, however it
 // died, the plugin closes the implementation (for up to two seconds) and
-// exits, within a second or so.
+// exits, within a second or so. Nor does it end before its host by a
+// SIGTERM that reached both, as systemd and timeout send it to a process
+// group: it leaves its shutdown to the host, which closes it as it stops,
+// and only exits on its own if the host has not within TermGrace.
 func Serve(p Plugin) {
 	srv := newServer(p)
 	link, err := hostlink.Open()
@@ -77,6 +83,7 @@ func Serve(p Plugin) {
 	}
 	if os.Getenv(MagicCookieKey) == MagicCookieValue {
 		go watchHost(link, srv)
+		go deferTerm(srv)
 	}
 	goplugin.Serve(cfg)
 	srv.shutdown()
@@ -135,4 +142,33 @@ func (g *grpcPlugin) GRPCClient(ctx context.Context, _ *goplugin.GRPCBroker, cc 
 type channel struct {
 	cc     *grpc.ClientConn
 	exited context.Context
+}
+
+// TermGrace is how long a plugin that got SIGTERM waits for its host to
+// close it before it closes its implementation and exits on its own.
+const TermGrace = 5 * time.Second
+
+// deferTerm leaves a SIGTERM to the host. A SIGTERM sent to the process
+// group reaches the host and its plugins at once; a plugin that ended at
+// once would look to a host that is shutting down like a crash, and the
+// host would restart it while it stops. So the plugin waits for the host
+// to close it (which ends the process through Serve) or to die (watchHost),
+// for up to TermGrace; a SIGTERM to the plugin alone ends it after that.
+func deferTerm(srv *server) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	<-ch
+	slog.Debug("SIGTERM: waiting for the host to close the plugin", "grace", TermGrace.String())
+	time.Sleep(TermGrace)
+	slog.Warn("SIGTERM, and the host has not closed the plugin: it exits", "grace", TermGrace.String())
+	done := make(chan struct{})
+	go func() {
+		srv.shutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(orphanShutdown):
+	}
+	os.Exit(0)
 }
