@@ -29,8 +29,8 @@ FUZZ_TARGETS := \
 	./plugins/broker/redis:FuzzEntry \
 	./resolve:FuzzParse \
 	./core/plugin/internal/mtls:FuzzServerTLS \
-	./core/plugin:FuzzLinkFrame \
-	./core/plugin:FuzzLinkCodec
+	./core/plugin/internal/wire:FuzzLinkFrame \
+	./core/plugin/internal/wire:FuzzLinkCodec
 
 .PHONY: help setup demo test race lint lint-core-deps fuzz bench generate check-generate tools
 

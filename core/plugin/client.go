@@ -281,7 +281,7 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	done := make(chan started, 1)
 	go func() {
 		// The kernel kills the plugin when the thread that starts it
-		// ends (Pdeathsig, exec_linux.go). The Go runtime ends a thread
+		// ends (Pdeathsig, internal/spawn). The Go runtime ends a thread
 		// when a goroutine locked to it exits without unlocking: this
 		// goroutine keeps the thread for itself while the plugin runs,
 		// so that no other goroutine can lock it and end it.

@@ -531,7 +531,7 @@ func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *brok
 		if err != nil {
 			a.Reject, a.Error = true, err.Error()
 		}
-		data.answers.add(a)
+		data.answers.Add(a)
 	})
 }
 

@@ -21,6 +21,9 @@
 //   - internal/hostlink: the socket pair to each plugin process, which
 //     carries the TLS material and then the data link.
 //   - internal/mtls: the certificates of one launch.
+//   - internal/wire: the data link's frames, the writer that gathers
+//     concurrent frames into one write, and the hand-written codec of
+//     publish calls and deliveries.
 //   - proto: the protocol, generated.
 //
 // # Plugin side
@@ -76,7 +79,7 @@
 // A broker's Publish, the hot path, takes a shorter way on Unix: the data
 // link, a socket pair the plugin inherits at its start, which no other
 // process can reach, so it carries length-prefixed protocol buffers with
-// neither TLS nor HTTP/2 (datalink.go has the format). The calls made while
+// neither TLS nor HTTP/2 (internal/wire has the format). The calls made while
 // a batch is on its way go together in the next, and in the plugin, the
 // calls waiting while a batch is published go together to a broker that
 // implements broker.BatchPublisher (a Redis pipeline, JetStream

@@ -22,7 +22,7 @@ const (
 // watchHost exits the process when the host is gone: when the host link
 // ends (link may be nil), or when the parent process changes (the plugin was
 // reparented, to init or to a subreaper). On Linux the host also asks the
-// kernel to kill the plugin when it dies (exec_linux.go); this watch is for
+// kernel to kill the plugin when it dies (internal/spawn); this watch is for
 // every other way. Before exiting, it closes the implementation, for up to
 // orphanShutdown.
 func watchHost(link *hostlink.Plugin, srv *server) {
