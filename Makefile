@@ -23,7 +23,7 @@ FUZZ_TARGETS := \
 	./core/registry/local:FuzzSpecialFiles \
 	./core/broker/direct:FuzzDeliver \
 	./internal/catalog:FuzzParse \
-	./pluginlock:FuzzParse \
+	./core/plugin/lock:FuzzParse \
 	./internal/archive:FuzzExtractTarGz \
 	./internal/archive:FuzzExtractZip \
 	./internal/install:FuzzParseHandshake \
@@ -34,9 +34,9 @@ FUZZ_TARGETS := \
 	./plugins/store/nats:FuzzKey \
 	./plugins/broker/redis:FuzzEntry \
 	./resolve:FuzzParse \
-	./core/plugin:FuzzServerTLS \
-	./core/plugin:FuzzLinkFrame \
-	./core/plugin:FuzzLinkCodec \
+	./core/plugin/internal/mtls:FuzzServerTLS \
+	./core/plugin/internal/wire:FuzzLinkFrame \
+	./core/plugin/internal/wire:FuzzLinkCodec \
 	./core/redact:FuzzURL \
 	./toolkit/api:FuzzServeHTTP \
 	./toolkit/sidecar:FuzzHandler \
@@ -45,7 +45,7 @@ FUZZ_TARGETS := \
 	./generator/typed:FuzzDirective \
 	./generator:FuzzParseManifest
 
-.PHONY: help setup demo test race lint fuzz bench generate check-generate tools install
+.PHONY: help setup demo test race lint fuzz bench generate check-generate tools install lint-core-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -84,11 +84,18 @@ test: ## vet, then run every test with the race detector
 
 race: test ## same as test: tests always run with -race
 
-lint: ## gofmt, go vet, and the check that core/ imports no plugin dependency
+lint: ## gofmt, go vet, and the checks that core/ imports no plugin dependency and nothing of the module outside core/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@deps=$$($(GO) list -deps ./core/... | grep -E 'amqp091|go-redis|nats-io|urfave/cli|sprig' || true); \
 	if [ -n "$$deps" ]; then echo "core/ must stay free of plugin dependencies, found:"; echo "$$deps"; exit 1; fi
+	@$(MAKE) --no-print-directory lint-core-deps
+
+lint-core-deps: ## the check that core/ imports no package of this module outside core/
+	@mod=$$($(GO) list -m); \
+	deps=$$($(GO) list -deps ./core/... | grep -E "^$$mod(/|$$)" | grep -vE "^$$mod/core(/|$$)" || true); \
+	if [ -n "$$deps" ]; then echo "core/ must import nothing of $$mod outside core/ (root internal/, resolve, cmd, plugins, the micro package...), found:"; echo "$$deps"; \
+		echo "move the shared code below core/, or invert the dependency"; exit 1; fi
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

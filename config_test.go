@@ -18,10 +18,10 @@ import (
 	"github.com/seedmicro/micro"
 	brokermem "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/registry/memory"
 	storemem "github.com/seedmicro/micro/core/store/memory"
-	"github.com/seedmicro/micro/pluginlock"
 	"github.com/seedmicro/micro/resolve"
 )
 

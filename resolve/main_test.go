@@ -17,9 +17,9 @@ import (
 
 	brokermemory "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/store"
 	storememory "github.com/seedmicro/micro/core/store/memory"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // The test binary is also the plugins the tests install: with envServe

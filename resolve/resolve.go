@@ -3,25 +3,22 @@ package resolve
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/plugin"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/redact"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/store"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // Resolver turns Components into implementations.
@@ -284,11 +281,16 @@ func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind,
 		}
 		pluginDir = d
 	}
+	projectDir := r.workDir
+	if projectDir == "" {
+		var err error
+		if projectDir, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("plugin %s: find the project's lock file: %w", full, err)
+		}
+	}
 	m := plugin.NewManager(pluginDir, append([]plugin.Option{
 		plugin.WithLogger(r.logger),
-		plugin.WithPinFunc(func(ctx context.Context, name string) (plugin.Pin, error) {
-			return r.pin(pluginDir, name)
-		}),
+		plugin.WithProjectDir(projectDir),
 	}, r.pluginOpts...)...)
 	pc, err := m.Open(ctx, full, plugin.WithSettings(settings))
 	var np *pluginlock.NotPinnedError
@@ -389,85 +391,9 @@ func componentSettings(kind plugin.Kind, name string, c Component) ([]byte, erro
 	return json.Marshal(m)
 }
 
-// pin returns the digests the plugin directory's lock file pins for
-// the plugin name (its sha256 and, when the install recorded it, its
-// BLAKE3, which the host then checks), after checking the sha256 against
-// the project's lock file, if any. It runs before every launch of the
-// plugin.
-func (r *Resolver) pin(pluginDir, name string) (plugin.Pin, error) {
-	lock, err := pluginlock.ReadDir(pluginDir)
-	if err != nil {
-		return plugin.Pin{}, fmt.Errorf("plugin %s: %w", name, err)
-	}
-	sum, b3, err := lock.Pin(name)
-	if err != nil {
-		return plugin.Pin{}, err
-	}
-	pinned := plugin.Pin{SHA256: sum, BLAKE3: b3}
-	dir := r.workDir
-	if dir == "" {
-		if dir, err = os.Getwd(); err != nil {
-			return plugin.Pin{}, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
-		}
-	}
-	projectLock, err := pluginlock.Find(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return pinned, nil
-	}
-	if err != nil {
-		return plugin.Pin{}, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
-	}
-	if same, _ := sameFile(projectLock, filepath.Join(pluginDir, pluginlock.FileName)); same {
-		return pinned, nil
-	}
-	project, err := pluginlock.Read(projectLock)
-	if err != nil {
-		return plugin.Pin{}, fmt.Errorf("plugin %s: the project's lock file: %w", name, err)
-	}
-	pin, found := project.Get(name)
-	if !found {
-		return pinned, nil
-	}
-	want, found := pin.SHA256[pluginlock.Platform()]
-	if !found {
-		return pinned, nil
-	}
-	if got := hex.EncodeToString(sum); got != want {
-		installed, _ := lock.Get(name)
-		return plugin.Pin{}, &ProjectMismatchError{
-			Name: name, ProjectLock: projectLock, ProjectVersion: pin.Version, ProjectSHA256: want,
-			PluginDir: pluginDir, InstalledVersion: installed.Version, InstalledSHA256: got,
-		}
-	}
-	return pinned, nil
-}
-
-func sameFile(a, b string) (bool, error) {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false, err
-	}
-	fb, err := os.Stat(b)
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(fa, fb), nil
-}
-
 // ProjectMismatchError says that the installed plugin is not the one the
 // project's lock file pins: the plugin is not started.
-type ProjectMismatchError struct {
-	Name                              string
-	ProjectLock                       string
-	ProjectVersion, ProjectSHA256     string
-	PluginDir                         string
-	InstalledVersion, InstalledSHA256 string
-}
-
-func (e *ProjectMismatchError) Error() string {
-	return fmt.Sprintf("plugin %s: refusing to start it: the project's lock file %s pins version %s with sha256 %s, but the one installed in %s is version %s with sha256 %s; run `micro-new install` in the project to install what it pins",
-		e.Name, e.ProjectLock, e.ProjectVersion, e.ProjectSHA256, e.PluginDir, e.InstalledVersion, e.InstalledSHA256)
-}
+type ProjectMismatchError = pluginlock.ProjectMismatchError
 
 // Components are a service's registry, broker and store, as Open made
 // them or was given them.

@@ -15,8 +15,8 @@ import (
 	"github.com/seedmicro/micro/core/broker/direct"
 	brokermemory "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/registry/local"
-	"github.com/seedmicro/micro/pluginlock"
 	"github.com/seedmicro/micro/resolve"
 )
 

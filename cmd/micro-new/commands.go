@@ -11,9 +11,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // action wraps a command body with the session it needs.
@@ -604,8 +604,12 @@ func verifyCommand(e *env) *cli.Command {
 		Name:  "verify",
 		Usage: "re-hash every installed plugin against the lock; exit status 1 on any mismatch",
 		Description: `Checks each plugin of the plugin directory's lock as the plugin host does
-before every launch: the binary is there, is a regular file that is not
-writable by group or others, and has the sha256 the lock pins. Inside a
+before every launch, with the host's own rule: the binary is there, is a
+regular file that is not writable by group or others, and has the sha256
+the lock pins; the binary and every directory above it, up to the root,
+are not symbolic links, are owned by you or root, and are not writable by
+group or others (unless sticky and owned by root, as /tmp). A plugin the
+host would refuse is reported unsafe, with every reason. Inside a
 project, an installed plugin must also have the sha256 the project pins.
 A binary the lock does not list is reported, as a warning. Staging
 directories left by an install that was killed are removed.`,

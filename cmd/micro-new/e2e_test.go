@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,8 +11,8 @@ import (
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/plugin"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/install"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // A real plugin, end to end: installed by micro-new into an empty plugin
@@ -82,7 +83,12 @@ func TestRealPluginEndToEnd(t *testing.T) {
 		t.Errorf("the refusal does not name the plugin: %v", err)
 	}
 	var mm *pluginlock.MismatchError
-	if err := pluginlock.Verify("broker/memory", bin, sum); !errors.As(err, &mm) || !strings.Contains(err.Error(), "micro-new install broker/memory") {
+	f, err := os.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pluginlock.Verify("broker/memory", f, sum); !errors.As(err, &mm) || !strings.Contains(err.Error(), "micro-new install broker/memory") {
 		t.Errorf("pluginlock.Verify: %v", err)
 	}
 }

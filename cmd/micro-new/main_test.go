@@ -19,9 +19,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/archive/archivetest"
 	"github.com/seedmicro/micro/internal/install/installtest"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 var (

@@ -9,9 +9,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // session is what a command works with: the catalogs, the plugin directory

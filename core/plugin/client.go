@@ -20,6 +20,9 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
+	"github.com/seedmicro/micro/core/plugin/internal/mtls"
+	"github.com/seedmicro/micro/core/plugin/internal/spawn"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
 
@@ -56,8 +59,9 @@ type Client struct {
 	changed chan struct{}
 
 	// The supervisor (supervise.go), for a Client of Open.
-	stopSupervisor func() // stops it and waits for it; safe to call again
-	onClose        func() // set by a Manager
+	stopSupervisor func()           // stops it and waits for it; safe to call again
+	onClose        func()           // set by a Manager
+	sockets        *spawn.SocketDir // where the plugin makes its socket; nil in process
 
 	registry *RegistryClient
 	broker   *BrokerClient
@@ -161,12 +165,19 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 	if name == "" {
 		name = nameFromPath(path)
 	}
+	sockets, err := spawn.NewSocketDir()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", name, err)
+	}
 	c := newClient(kind, name, o.logger.With("plugin", name))
+	c.sockets = sockets
 	c.launch = func(ctx context.Context) (*conn, error) {
-		return launch(ctx, path, c.kind, c.name, c.log, o)
+		sockets.Clear() // the socket of a process that died
+		return launch(ctx, path, c.kind, c.name, c.log, o, sockets.Path())
 	}
 	cn, err := c.launch(ctx)
 	if err != nil {
+		sockets.Remove()
 		return nil, err
 	}
 	c.conn.Store(cn)
@@ -176,7 +187,9 @@ func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client,
 
 // launch starts the plugin binary at path, connects to it and configures
 // it. On failure it leaves no process behind.
-func launch(ctx context.Context, path string, kind Kind, name string, logger *slog.Logger, o *options) (*conn, error) {
+//
+// The plugin makes its unix socket in sockDir, unless it is "".
+func launch(ctx context.Context, path string, kind Kind, name string, logger *slog.Logger, o *options, sockDir string) (*conn, error) {
 	timeout := o.startTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
@@ -189,10 +202,12 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		}
 		pin = &p
 	}
-	if err := pin.check(); err != nil {
-		return nil, fmt.Errorf("plugin %s: %w; not started", name, err)
+	if pin != nil {
+		if err := pin.Check(); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w; not started", name, err)
+		}
 	}
-	bin, err := openBinary(path)
+	bin, err := spawn.OpenBinary(path)
 	if err != nil {
 		if errors.Is(err, ErrUnsafeBinary) {
 			return nil, &wrapError{msg: fmt.Sprintf("plugin %s: refusing to start %s: %v", name, path, err), err: err}
@@ -206,20 +221,24 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 
 	var (
 		hostTLS *tls.Config
-		link    *hostLink
+		link    *hostlink.Host
 	)
-	if hostLinks {
+	if hostlink.Supported {
 		var material []byte
-		if hostTLS, material, err = newLaunchTLS(); err != nil {
+		if hostTLS, material, err = mtls.NewLaunch(); err != nil {
 			return nil, fmt.Errorf("plugin %s: TLS certificates: %w", name, err)
 		}
-		if link, err = newHostLink(material); err != nil {
+		if link, err = hostlink.New(material); err != nil {
 			return nil, fmt.Errorf("plugin %s: host link: %w", name, err)
 		}
 	}
-	cmd, release, err := command(bin, path, link)
+	var child *os.File
+	if link != nil {
+		child = link.Child
+	}
+	cmd, release, err := spawn.Command(bin, path, child)
 	if err != nil {
-		link.close()
+		link.Close()
 		return nil, fmt.Errorf("plugin %s: start %s: %w", name, path, err)
 	}
 	// The host's environment, then what the host sets for the plugin,
@@ -227,6 +246,9 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	// would add it after, and it would win).
 	cmd.Env = append(os.Environ(), cmd.Env...)
 	cmd.Env = append(cmd.Env, envLogLevel+"="+minLevel(logger).String())
+	if sockDir != "" {
+		cmd.Env = append(cmd.Env, spawn.EnvSocketDir+"="+sockDir)
+	}
 	if o.procs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(o.procs))
 	}
@@ -259,16 +281,16 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 	done := make(chan started, 1)
 	go func() {
 		// The kernel kills the plugin when the thread that starts it
-		// ends (Pdeathsig, exec_linux.go). The Go runtime ends a thread
+		// ends (Pdeathsig, internal/spawn). The Go runtime ends a thread
 		// when a goroutine locked to it exits without unlocking: this
 		// goroutine keeps the thread for itself while the plugin runs,
 		// so that no other goroutine can lock it and end it.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		defer link.close()
+		defer link.Close()
 		rpc, err := pc.Client()
 		release()
-		link.closeChildEnd()
+		link.CloseChildEnd()
 		if err != nil {
 			done <- started{err: err}
 			return
@@ -319,7 +341,7 @@ func launch(ctx context.Context, path string, kind Kind, name string, logger *sl
 		return nil, err
 	}
 	if link != nil && kind == KindBroker {
-		cn.data = readHello(link.host, logger)
+		cn.data = readHello(link.Conn, logger)
 	}
 	logger.Debug("plugin started", "path", path, "pid", cn.pid)
 	return cn, nil
@@ -467,6 +489,7 @@ func (c *Client) shutdown() {
 	c.closed.Store(true)
 	c.stopSupervisor()
 	c.conn.Load().stop()
+	c.sockets.Remove()
 	if c.onClose != nil {
 		c.onClose()
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/gopool"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
-	"github.com/seedmicro/micro/internal/gopool"
 )
 
 // BrokerClient is the broker.Broker a broker plugin serves. It behaves as
@@ -531,7 +531,7 @@ func (s *subscription) dispatchLink(data *hostData, key, gen, id uint64, m *brok
 		if err != nil {
 			a.Reject, a.Error = true, err.Error()
 		}
-		data.answers.add(a)
+		data.answers.Add(a)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/plugin/internal/wire"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
 
@@ -159,7 +160,7 @@ func (m *publishMux) queue1(ctx context.Context, topic string, msg *broker.Messa
 		deadline = dl.UnixNano()
 	}
 	buf := publishBufs.Get().(*[]byte)
-	enc, err := appendPublishCall((*buf)[:0], id, topic, msg, deadline)
+	enc, err := wire.AppendPublishCall((*buf)[:0], id, topic, msg, deadline)
 	if err != nil {
 		publishBufs.Put(buf)
 		return nil, publishAnswer{failed: true, err: fmt.Errorf("publish to %q: %w", topic, err)}

@@ -3,13 +3,11 @@ package plugin
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,238 +16,24 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/seedmicro/micro/core/plugin/internal/wire"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
 
-// The data link. On Unix the host link (hostlink.go) is one end of a
-// socket pair that the plugin inherits: no other process can reach it, so
-// it needs neither TLS nor HTTP/2. Once the plugin has read its TLS
-// material, both sides use it for the hot path of a broker, Publish: the
-// host writes batches of calls and the plugin answers them, as on a
-// PublishMux gRPC stream, with the same messages; and for the deliveries of
-// subscriptions: the plugin writes batches of deliveries (and
-// cancellations) and the host batches of answers, each tagged with the
-// subscription's key (SubscribeRequest.link). Frames are
-//
-//	length  uint32, big endian: the bytes that follow (type and payload)
-//	type    byte
-//	payload the protocol buffer of the type
-//
-// Publish calls and deliveries are encoded and decoded by hand
-// (linkcodec.go), to the same bytes as the generated code. Frames of any
-// type written while a write is in progress go together in the next one
-// (linkWriter).
-//
-// The plugin first sends a linkHello frame; a host that does not read one
-// (a plugin built before the data link, whose descriptor 3 may be a pipe)
-// publishes and takes deliveries over gRPC. Everything else
-// (configuration, subscribing and unsubscribing, registry and store calls)
-// stays on gRPC.
-const (
-	// linkHello (plugin to host, first frame): the plugin serves the data
-	// link. Payload: the version, one byte, linkVersion.
-	linkHello byte = 1
-	// linkPublish: host to plugin a PublishBatch, plugin to host a
-	// PublishResultBatch.
-	linkPublish byte = 2
-	// linkDeliver: plugin to host, a DeliveryBatch.
-	linkDeliver byte = 3
-	// linkAnswer: host to plugin, an AnswerBatch.
-	linkAnswer byte = 4
-
-	linkVersion = 1
-	// maxLinkFrame bounds a frame's length: the length is checked before
-	// anything is allocated for it.
-	maxLinkFrame = 1 << 30
-	// linkHelloWait is how long the host waits for the hello once the
-	// plugin has answered the handshake. The plugin sends it before it
-	// answers the handshake, so it is already there when the host looks;
-	// only a plugin without data link makes the host wait this long.
-	linkHelloWait = 200 * time.Millisecond
-)
-
-// errLinkFrame is a frame that breaks the link's format.
-var errLinkFrame = errors.New("plugin data link: bad frame")
-
-// appendLinkFrame appends a frame of typ to buf, whose payload enc
-// appends.
-func appendLinkFrame(buf []byte, typ byte, enc func([]byte) ([]byte, error)) ([]byte, error) {
-	start := len(buf)
-	buf = append(buf, 0, 0, 0, 0, typ)
-	buf, err := enc(buf)
-	if err != nil {
-		return buf[:start], err
-	}
-	n := len(buf) - start - 4
-	if n > maxLinkFrame {
-		return buf[:start], fmt.Errorf("plugin data link: a frame of %d bytes is over the limit of %d", n, maxLinkFrame)
-	}
-	binary.BigEndian.PutUint32(buf[start:], uint32(n))
-	return buf, nil
-}
-
-// readLinkFrame reads one frame from r into buf (grown as needed) and
-// returns its type and payload, which is valid until the next call.
-func readLinkFrame(r *bufio.Reader, buf *[]byte) (byte, []byte, error) {
-	var h [5]byte
-	if _, err := io.ReadFull(r, h[:4]); err != nil {
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(h[:4])
-	if n == 0 || n > maxLinkFrame {
-		return 0, nil, fmt.Errorf("%w: length %d (want 1 to %d)", errLinkFrame, n, maxLinkFrame)
-	}
-	typ, err := r.ReadByte()
-	if err != nil {
-		return 0, nil, unexpectedEOF(err)
-	}
-	n--
-	if uint32(cap(*buf)) < n {
-		// Grow by what arrives rather than by what the length says, so
-		// that a length without its bytes allocates little.
-		*buf = (*buf)[:0]
-		for uint32(len(*buf)) < n {
-			chunk := min(n-uint32(len(*buf)), 1<<20)
-			l := len(*buf)
-			*buf = append(*buf, make([]byte, chunk)...)
-			if _, err := io.ReadFull(r, (*buf)[l:]); err != nil {
-				return 0, nil, unexpectedEOF(err)
-			}
-		}
-		return typ, *buf, nil
-	}
-	p := (*buf)[:n]
-	if _, err := io.ReadFull(r, p); err != nil {
-		return 0, nil, unexpectedEOF(err)
-	}
-	return typ, p, nil
-}
-
-func unexpectedEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// combiner gathers what goroutines add concurrently and flushes it in
-// batches: the one that finds no flush in progress flushes, after letting
-// the goroutines ready to run add theirs (runtime.Gosched), and again until
-// nothing is left. A failed flush is dropped: the link is broken, and its
-// reader ends what depends on it.
-type combiner[T any] struct {
-	flush func([]T) error
-
-	mu      sync.Mutex
-	items   []T
-	spare   []T
-	sending bool
-}
-
-func (c *combiner[T]) add(x T) {
-	c.mu.Lock()
-	c.items = append(c.items, x)
-	if c.sending {
-		c.mu.Unlock()
-		return
-	}
-	c.sending = true
-	c.mu.Unlock()
-	for {
-		runtime.Gosched()
-		c.mu.Lock()
-		if len(c.items) == 0 {
-			c.sending = false
-			c.mu.Unlock()
-			return
-		}
-		batch := c.items
-		c.items, c.spare = c.spare[:0], nil
-		c.mu.Unlock()
-		_ = c.flush(batch)
-		clear(batch)
-		c.mu.Lock()
-		c.spare = batch[:0]
-		c.mu.Unlock()
-	}
-}
-
-// linkWriter writes frames to a data link. Frames added while one write
-// is in progress go together in the next: the caller that finds no write
-// in progress writes what is pending, and again until nothing is, so
-// publishes, answers and deliveries made at the same moment share a
-// system call (and the peer a wake-up).
-type linkWriter struct {
-	c net.Conn
-
-	mu      sync.Mutex
-	pending []byte // frames not yet written
-	spare   []byte
-	writing bool
-	err     error // the first write error: the link is broken
-}
-
-func (w *linkWriter) write(typ byte, m proto.Message) error {
-	return w.writeFunc(typ, marshalFunc(m))
-}
-
-// marshalFunc is the payload encoder of m with the generated code.
-func marshalFunc(m proto.Message) func([]byte) ([]byte, error) {
-	return func(b []byte) ([]byte, error) {
-		return proto.MarshalOptions{}.MarshalAppend(b, m)
-	}
-}
-
-// writeFunc adds a frame of typ whose payload enc appends. It returns an
-// encoding error, or the link's write error; a frame added while another
-// caller writes is left to that caller, and writeFunc returns nil before
-// it is written: should the write fail, the link's reader ends what
-// depends on the link, as it does when the peer goes.
-func (w *linkWriter) writeFunc(typ byte, enc func([]byte) ([]byte, error)) error {
-	w.mu.Lock()
-	if w.err != nil {
-		err := w.err
-		w.mu.Unlock()
-		return err
-	}
-	var err error
-	if w.pending, err = appendLinkFrame(w.pending, typ, enc); err != nil {
-		w.mu.Unlock()
-		return err
-	}
-	if w.writing {
-		w.mu.Unlock()
-		return nil
-	}
-	w.writing = true
-	for len(w.pending) > 0 {
-		b := w.pending
-		w.pending, w.spare = w.spare[:0], nil
-		w.mu.Unlock()
-		_, err := w.c.Write(b)
-		w.mu.Lock()
-		if cap(b) <= 1<<20 {
-			w.spare = b[:0]
-		}
-		if err != nil {
-			w.err, w.pending = err, nil
-			break
-		}
-	}
-	w.writing = false
-	err = w.err
-	w.mu.Unlock()
-	return err
-}
+// linkHelloWait is how long the host waits for the hello once the plugin
+// has answered the handshake. The plugin sends it before it answers the
+// handshake, so it is already there when the host looks; only a plugin
+// without data link makes the host wait this long.
+const linkHelloWait = 200 * time.Millisecond
 
 // hostData is the host's side of a plugin's data link. One goroutine reads
 // it (read), handing publish answers to the publish mux and deliveries to
 // their subscriptions, until the link ends with the process.
 type hostData struct {
-	w       linkWriter
+	w       wire.Writer
 	r       *bufio.Reader
 	taken   atomic.Bool
-	answers combiner[*pluginpb.Answer]
+	answers wire.Combiner[*pluginpb.Answer]
 
 	mu  sync.Mutex
 	err error       // set when read ends: the link is down
@@ -271,26 +55,26 @@ type linkSub struct {
 // is spoken to over gRPC only.
 func readHello(c net.Conn, log *slog.Logger) *hostData {
 	d := &hostData{
-		w:    linkWriter{c: c},
+		w:    wire.Writer{Conn: c},
 		r:    bufio.NewReader(c),
 		subs: make(map[uint64]linkSub),
 	}
-	d.answers.flush = func(as []*pluginpb.Answer) error {
-		return d.w.write(linkAnswer, &pluginpb.AnswerBatch{Answers: as})
+	d.answers.Flush = func(as []*pluginpb.Answer) error {
+		return d.w.Write(wire.Answer, &pluginpb.AnswerBatch{Answers: as})
 	}
 	c.SetReadDeadline(time.Now().Add(linkHelloWait))
 	var buf []byte
-	typ, p, err := readLinkFrame(d.r, &buf)
+	typ, p, err := wire.ReadFrame(d.r, &buf)
 	c.SetReadDeadline(time.Time{})
 	switch {
 	case err != nil:
 		log.Debug("the plugin has no data link; it is spoken to over gRPC only", "error", err)
 		return nil
-	case typ != linkHello || len(p) != 1:
+	case typ != wire.Hello || len(p) != 1:
 		log.Warn("the plugin's data link starts with a frame that is not a hello; it is spoken to over gRPC only", "type", typ)
 		return nil
-	case p[0] != linkVersion:
-		log.Warn("the plugin's data link has another version; it is spoken to over gRPC only", "version", p[0], "want", linkVersion)
+	case p[0] != wire.Version:
+		log.Warn("the plugin's data link has another version; it is spoken to over gRPC only", "version", p[0], "want", wire.Version)
 		return nil
 	}
 	go d.read(log)
@@ -301,7 +85,7 @@ func readHello(c net.Conn, log *slog.Logger) *hostData {
 func (d *hostData) read(log *slog.Logger) {
 	var buf []byte
 	for {
-		typ, p, err := readLinkFrame(d.r, &buf)
+		typ, p, err := wire.ReadFrame(d.r, &buf)
 		if err == nil {
 			err = d.frame(typ, p)
 		}
@@ -323,10 +107,10 @@ func (d *hostData) read(log *slog.Logger) {
 
 func (d *hostData) frame(typ byte, p []byte) error {
 	switch typ {
-	case linkPublish:
+	case wire.Publish:
 		var batch pluginpb.PublishResultBatch
 		if err := proto.Unmarshal(p, &batch); err != nil {
-			return fmt.Errorf("%w: publish answers: %v", errLinkFrame, err)
+			return fmt.Errorf("%w: publish answers: %v", wire.ErrFrame, err)
 		}
 		d.mu.Lock()
 		m := d.mux
@@ -334,23 +118,23 @@ func (d *hostData) frame(typ byte, p []byte) error {
 		if m != nil {
 			m.answer(&batch)
 		}
-	case linkDeliver:
-		batch, err := decodeDeliveryBatch(p)
+	case wire.Deliver:
+		batch, err := wire.DecodeDeliveryBatch(p)
 		if err != nil {
-			return fmt.Errorf("%w: deliveries: %v", errLinkFrame, err)
+			return fmt.Errorf("%w: deliveries: %v", wire.ErrFrame, err)
 		}
 		for _, dl := range batch {
 			d.subsMu.Lock()
-			ls, ok := d.subs[dl.sub]
+			ls, ok := d.subs[dl.Sub]
 			d.subsMu.Unlock()
 			switch {
-			case ok && dl.cancel:
-				ls.s.cancelDelivery(ls.gen, dl.id)
-			case ok && dl.msg != nil:
-				ls.s.dispatchLink(d, dl.sub, ls.gen, dl.id, dl.msg)
-			case !ok && !dl.cancel:
+			case ok && dl.Cancel:
+				ls.s.cancelDelivery(ls.gen, dl.ID)
+			case ok && dl.Msg != nil:
+				ls.s.dispatchLink(d, dl.Sub, ls.gen, dl.ID, dl.Msg)
+			case !ok && !dl.Cancel:
 				// Its stream is gone, and with it the plugin's wait.
-				d.answers.add(&pluginpb.Answer{Sub: dl.sub, Id: dl.id, Reject: true, Error: errUnsubscribed.Error()})
+				d.answers.Add(&pluginpb.Answer{Sub: dl.Sub, Id: dl.ID, Reject: true, Error: errUnsubscribed.Error()})
 			}
 		}
 	}
@@ -393,7 +177,7 @@ func (d *hostData) take() bool {
 
 // SendMsg sends a *pluginpb.PublishBatchEncoded as a publish frame.
 func (d *hostData) SendMsg(m any) error {
-	if err := d.w.write(linkPublish, m.(proto.Message)); err != nil {
+	if err := d.w.Write(wire.Publish, m.(proto.Message)); err != nil {
 		return linkDown(err)
 	}
 	return nil
@@ -420,18 +204,18 @@ func (d *hostData) setMux(m *publishMux) {
 
 // pluginData is the plugin's side of the data link.
 type pluginData struct {
-	w          linkWriter
-	deliveries combiner[linkDelivery]
+	w          wire.Writer
+	deliveries wire.Combiner[wire.Delivery]
 
 	mu   sync.Mutex
 	subs map[uint64]*serverSub
 }
 
 func newPluginData(c net.Conn) *pluginData {
-	d := &pluginData{w: linkWriter{c: c}, subs: make(map[uint64]*serverSub)}
-	d.deliveries.flush = func(ds []linkDelivery) error {
-		return d.w.writeFunc(linkDeliver, func(b []byte) ([]byte, error) {
-			return appendDeliveryBatch(b, ds, d.refuse), nil
+	d := &pluginData{w: wire.Writer{Conn: c}, subs: make(map[uint64]*serverSub)}
+	d.deliveries.Flush = func(ds []wire.Delivery) error {
+		return d.w.WriteFunc(wire.Deliver, func(b []byte) ([]byte, error) {
+			return wire.AppendDeliveryBatch(b, ds, d.refuse), nil
 		})
 	}
 	return d
@@ -440,12 +224,12 @@ func newPluginData(c net.Conn) *pluginData {
 // refuse answers, in the host's stead, a delivery that cannot be sent to
 // it: its handler rejects the message, which the broker then delivers
 // again or dead-letters as it does a rejected one.
-func (d *pluginData) refuse(dl linkDelivery, err error) {
+func (d *pluginData) refuse(dl wire.Delivery, err error) {
 	d.mu.Lock()
-	ss := d.subs[dl.sub]
+	ss := d.subs[dl.Sub]
 	d.mu.Unlock()
 	if ss != nil {
-		ss.answer(&pluginpb.SubscribeRequest{Id: dl.id, Reject: true, Error: "plugin: the message cannot be sent to the host: " + err.Error()})
+		ss.answer(&pluginpb.SubscribeRequest{Id: dl.ID, Reject: true, Error: "plugin: the message cannot be sent to the host: " + err.Error()})
 	}
 }
 
@@ -464,7 +248,7 @@ func (d *pluginData) unregister(key uint64) {
 // sendHello tells the host that the plugin serves the data link. Serve
 // sends it before it answers the handshake.
 func sendHello(c net.Conn) error {
-	_, err := c.Write([]byte{0, 0, 0, 2, linkHello, linkVersion})
+	_, err := c.Write([]byte{0, 0, 0, 2, wire.Hello, wire.Version})
 	return err
 }
 
@@ -478,7 +262,7 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 		buf []byte
 	)
 	for {
-		typ, p, err := readLinkFrame(r, &buf)
+		typ, p, err := wire.ReadFrame(r, &buf)
 		if err != nil {
 			if err == io.EOF {
 				return nil
@@ -486,10 +270,10 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 			return err
 		}
 		switch typ {
-		case linkAnswer:
+		case wire.Answer:
 			var batch pluginpb.AnswerBatch
 			if err := proto.Unmarshal(p, &batch); err != nil {
-				return fmt.Errorf("%w: answers: %v", errLinkFrame, err)
+				return fmt.Errorf("%w: answers: %v", wire.ErrFrame, err)
 			}
 			for _, a := range batch.Answers {
 				d.mu.Lock()
@@ -499,23 +283,23 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 					ss.answer(&pluginpb.SubscribeRequest{Id: a.Id, Reject: a.Reject, Error: a.Error})
 				}
 			}
-		case linkPublish:
-			calls, cancels, err := decodePublishBatch(p)
+		case wire.Publish:
+			calls, cancels, err := wire.DecodePublishBatch(p)
 			if err != nil {
-				return fmt.Errorf("%w: publishes: %v", errLinkFrame, err)
+				return fmt.Errorf("%w: publishes: %v", wire.ErrFrame, err)
 			}
 			if ps == nil {
 				inst := srv.impl.Load()
 				if inst == nil || inst.broker == nil {
 					// Only a configured broker is sent publishes;
 					// answer each all the same.
-					if err := d.w.write(linkPublish, notConfigured(calls)); err != nil {
+					if err := d.w.Write(wire.Publish, notConfigured(calls)); err != nil {
 						return err
 					}
 					continue
 				}
 				ps = newServerPublish(inst.broker, func(rb *pluginpb.PublishResultBatch) error {
-					return d.w.write(linkPublish, rb)
+					return d.w.Write(wire.Publish, rb)
 				})
 			}
 			if err := ps.handle(ctx, calls, cancels); err != nil {
@@ -527,11 +311,11 @@ func serveData(d *pluginData, r *bufio.Reader, srv *server) error {
 }
 
 // notConfigured answers every call with errNotConfigured.
-func notConfigured(calls []*linkCall) *pluginpb.PublishResultBatch {
+func notConfigured(calls []*wire.Call) *pluginpb.PublishResultBatch {
 	st := status.Convert(toStatus(errNotConfigured, brokerSentinels))
 	rb := &pluginpb.PublishResultBatch{}
 	for _, c := range calls {
-		rb.Results = append(rb.Results, &pluginpb.PublishResult{Id: c.id, Code: uint32(st.Code()), Error: st.Message()})
+		rb.Results = append(rb.Results, &pluginpb.PublishResult{Id: c.ID, Code: uint32(st.Code()), Error: st.Message()})
 	}
 	return rb
 }

@@ -2,11 +2,8 @@ package plugin
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -15,83 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/plugin/internal/wire"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
-
-// FuzzLinkFrame reads data-link frames from arbitrary bytes, as each side
-// reads what the other wrote: no panic, no frame longer than its length
-// says, and every frame that appendLinkFrame wrote reads back the same.
-func FuzzLinkFrame(f *testing.F) {
-	call, _ := appendLinkFrame(nil, linkPublish, marshalFunc(&pluginpb.PublishBatch{Calls: []*pluginpb.PublishCall{{Id: 7, Topic: "t", Message: &pluginpb.Message{Body: []byte("x")}}}, Cancel: []uint64{3}}))
-	f.Add(call)
-	f.Add([]byte{0, 0, 0, 2, linkHello, linkVersion})
-	deliver, _ := appendLinkFrame(nil, linkDeliver, marshalFunc(&pluginpb.DeliveryBatch{Deliveries: []*pluginpb.Delivery{{Sub: 1, Id: 2, Message: &pluginpb.Message{Id: "m", Header: map[string]string{"a": "b"}, Body: []byte("x")}}, {Sub: 1, Id: 3, Cancel: true}}}))
-	f.Add(deliver)
-	answer, _ := appendLinkFrame(nil, linkAnswer, marshalFunc(&pluginpb.AnswerBatch{Answers: []*pluginpb.Answer{{Sub: 1, Id: 2, Reject: true, Error: "no"}}}))
-	f.Add(append(answer, call...))
-	f.Add([]byte{0x40, 0, 0, 1, linkPublish}) // over the limit
-	f.Add([]byte{0, 0, 0, 0})
-	f.Add([]byte{0, 0, 1, 0, linkPublish, 1, 2})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bufio.NewReader(bytes.NewReader(data))
-		var buf []byte
-		read := 0
-		for {
-			typ, p, err := readLinkFrame(r, &buf)
-			if err != nil {
-				if err != io.EOF && !errors.Is(err, errLinkFrame) && err != io.ErrUnexpectedEOF {
-					t.Fatalf("unexpected error %v", err)
-				}
-				return
-			}
-			read += 5 + len(p)
-			if read > len(data) {
-				t.Fatalf("frames of %d bytes from %d bytes of input", read, len(data))
-			}
-			switch typ { // what each side decodes: no panic
-			case linkDeliver:
-				var b pluginpb.DeliveryBatch
-				_ = proto.Unmarshal(p, &b)
-			case linkAnswer:
-				var b pluginpb.AnswerBatch
-				_ = proto.Unmarshal(p, &b)
-			}
-			if typ == linkPublish {
-				var b pluginpb.PublishBatch
-				if proto.Unmarshal(p, &b) == nil {
-					again, err := appendLinkFrame(nil, linkPublish, marshalFunc(&b))
-					if err != nil {
-						t.Fatalf("re-encode: %v", err)
-					}
-					_, p2, err := readLinkFrame(bufio.NewReader(bytes.NewReader(again)), new([]byte))
-					if err != nil {
-						t.Fatalf("read back: %v", err)
-					}
-					var b2 pluginpb.PublishBatch
-					if err := proto.Unmarshal(p2, &b2); err != nil || !proto.Equal(&b, &b2) {
-						t.Fatalf("round trip: %v", err)
-					}
-				}
-			}
-		}
-	})
-}
-
-// TestLinkFrameLengthBeforeAllocation: a length of a gigabyte without the
-// bytes behind it allocates for what arrives, not for what it says.
-func TestLinkFrameLengthBeforeAllocation(t *testing.T) {
-	data := []byte{0x3f, 0xff, 0xff, 0xff, linkPublish, 1, 2, 3}
-	var buf []byte
-	if _, _, err := readLinkFrame(bufio.NewReaderSize(bytes.NewReader(data), 16), &buf); err != io.ErrUnexpectedEOF {
-		t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
-	}
-	if cap(buf) > 1<<21 {
-		t.Fatalf("a buffer of %d bytes for 3 bytes of payload", cap(buf))
-	}
-}
 
 // TestReadHello: the host takes the data link only after a hello of its
 // version, and otherwise, a plugin built before the data link included,
@@ -103,10 +27,10 @@ func TestReadHello(t *testing.T) {
 		first []byte // what the plugin writes first; nil: nothing
 		want  bool
 	}{
-		{"hello", []byte{0, 0, 0, 2, linkHello, linkVersion}, true},
+		{"hello", []byte{0, 0, 0, 2, wire.Hello, wire.Version}, true},
 		{"no hello", nil, false},
-		{"another version", []byte{0, 0, 0, 2, linkHello, linkVersion + 1}, false},
-		{"not a hello", []byte{0, 0, 0, 2, linkPublish, 0}, false},
+		{"another version", []byte{0, 0, 0, 2, wire.Hello, wire.Version + 1}, false},
+		{"not a hello", []byte{0, 0, 0, 2, wire.Publish, 0}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,22 +80,22 @@ func TestUndeliverableRejected(t *testing.T) {
 		r := bufio.NewReader(hc)
 		var buf []byte
 		for {
-			typ, p, err := readLinkFrame(r, &buf)
+			typ, p, err := wire.ReadFrame(r, &buf)
 			if err != nil {
 				return
 			}
-			ds, err := decodeDeliveryBatch(p)
-			if typ != linkDeliver || err != nil {
+			ds, err := wire.DecodeDeliveryBatch(p)
+			if typ != wire.Deliver || err != nil {
 				t.Errorf("frame of type %d: %v", typ, err)
 				return
 			}
 			for _, dl := range ds {
-				if dl.cancel { // the handler gave up waiting
-					ss.answer(&pluginpb.SubscribeRequest{Id: dl.id, Reject: true, Error: "cancelled"})
+				if dl.Cancel { // the handler gave up waiting
+					ss.answer(&pluginpb.SubscribeRequest{Id: dl.ID, Reject: true, Error: "cancelled"})
 					continue
 				}
-				arrived <- string(dl.msg.Body)
-				ss.answer(&pluginpb.SubscribeRequest{Id: dl.id})
+				arrived <- string(dl.Msg.Body)
+				ss.answer(&pluginpb.SubscribeRequest{Id: dl.ID})
 			}
 		}
 	}()

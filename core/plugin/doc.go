@@ -4,6 +4,28 @@
 // protocol (proto/plugin.proto), the plugin side (Serve) and the host side
 // (Open), in one package.
 //
+// # Map
+//
+// This package is the public face: Serve, Open, Manager, the kind adapters
+// (Broker, Registry, Store and their Func forms), options and errors, with
+// the gRPC service and the data link's batching around them. Below it, each
+// a package named for its job:
+//
+//   - lock: the plugin directory (DefaultDir), binary names, the kind/name
+//     pattern, micro.lock and its format, hashing of an opened file, and
+//     the rule a plugin's path must pass (CheckInfo), shared with
+//     `micro-new verify`. It is public: the installer uses it.
+//   - internal/spawn: opens a binary without following links, checks it
+//     and every directory above it, starts the very file it opened, names
+//     the plugin's process, and keeps the private directory of its socket.
+//   - internal/hostlink: the socket pair to each plugin process, which
+//     carries the TLS material and then the data link.
+//   - internal/mtls: the certificates of one launch.
+//   - internal/wire: the data link's frames, the writer that gathers
+//     concurrent frames into one write, and the hand-written codec of
+//     publish calls and deliveries.
+//   - proto: the protocol, generated.
+//
 // # Plugin side
 //
 // A plugin binary serves one implementation of one core interface, and its
@@ -31,10 +53,11 @@
 // A Manager opens plugins by name from the plugin directory (DefaultDir:
 // $MICRO_PLUGIN_DIR, else the user's data directory), where `micro-new
 // install` puts them, and starts only binaries whose checksum it can
-// verify; a service rarely uses it directly, but through package resolve,
-// which looks the checksum up in the directory's lock file:
+// verify: it reads the pin from the directory's lock file before every
+// launch, and with WithProjectDir checks it against the project's lock. A
+// service rarely uses it directly, but through package resolve:
 //
-//	m := plugin.NewManager(dir, plugin.WithPinFunc(lookup), plugin.WithLogger(logger))
+//	m := plugin.NewManager(dir, plugin.WithProjectDir(wd), plugin.WithLogger(logger))
 //	c, err := m.Open(ctx, "broker/rabbitmq", plugin.WithSettings(settings))
 //	if err != nil { ... }
 //	b := c.Broker() // a broker.Broker
@@ -56,7 +79,7 @@
 // A broker's Publish, the hot path, takes a shorter way on Unix: the data
 // link, a socket pair the plugin inherits at its start, which no other
 // process can reach, so it carries length-prefixed protocol buffers with
-// neither TLS nor HTTP/2 (datalink.go has the format). The calls made while
+// neither TLS nor HTTP/2 (internal/wire has the format). The calls made while
 // a batch is on its way go together in the next, and in the plugin, the
 // calls waiting while a batch is published go together to a broker that
 // implements broker.BatchPublisher (a Redis pipeline, JetStream
@@ -74,7 +97,8 @@
 // # Lifecycle
 //
 //  1. Before every launch, the first and each restart: the checksum is
-//     looked up (WithChecksum, WithPin, WithChecksumFunc, WithPinFunc), the binary is opened and
+//     looked up (a Manager's lock file, or WithChecksum, WithPin,
+//     WithChecksumFunc, WithPinFunc), the binary is opened and
 //     checked, and what was opened is hashed (see Security). A binary that
 //     fails is not started: ErrChecksumMismatch, ErrUnsafeBinary.
 //  2. The host makes the launch's TLS certificates, and starts the binary
@@ -111,7 +135,12 @@
 // The binary that runs is the binary that was verified. The host opens
 // every component of the binary's path without following symbolic links
 // (openat and O_NOFOLLOW), so a path through a link is refused, and so is a
-// binary that is not a regular file or that group or others may write. It
+// binary that is not a regular file or that group or others may write, or
+// a directory on its path, up to the root, that group or others may write
+// (unless it is sticky and owned by root, as /tmp), or any of them owned by
+// another user than the host's or root (lock.CheckInfo, the rule `micro-new
+// verify` reports on): whoever could write such a directory could rename a
+// binary and a lock of their own over the plugin's. It
 // hashes the opened file (BLAKE3 when the Pin has that digest, as
 // `micro-new install` records it, else SHA-256), and on Linux starts that very file
 // (/proc/self/fd/N), not the path, so replacing the path after the check
@@ -120,6 +149,11 @@
 // its checksum. (go-plugin's SecureConfig, which hashes the path and then
 // starts the path, is not used.) Elsewhere than Linux the binary is started
 // from its path right after the check.
+//
+// The plugin's socket is made in a directory of the host's own, mode 0700
+// (<temp>/micro-plugin-<uid>/<pid>-<random>), removed when the Client
+// closes; a host that ended without closing leaves it, and the next host
+// of the user removes it once that host's process is gone.
 //
 // # No orphans
 //
@@ -133,4 +167,10 @@
 // (Serve): the pipe from the host reaches end of file when the host dies,
 // and its parent process changes when it is orphaned; either way it closes
 // its implementation, for up to two seconds, and exits.
+//
+// Nor does a plugin end before its host by a SIGTERM sent to the whole
+// process group (systemd and timeout do): it leaves the shutdown to the
+// host, which stops on the same signal and closes it, and exits on its own
+// only if the host has not within TermGrace. A host shutting down so logs
+// no crash.
 package plugin

@@ -4,6 +4,8 @@ import (
 	"net"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
+	"github.com/seedmicro/micro/core/plugin/internal/mtls"
 )
 
 // PID returns the pid of the plugin process of the moment, 0 while it
@@ -15,12 +17,12 @@ func Addr(c *Client) net.Addr { return c.conn.Load().addr }
 
 // LaunchMaterial returns the TLS material a host writes on a host link.
 func LaunchMaterial() ([]byte, error) {
-	_, m, err := newLaunchTLS()
+	_, m, err := mtls.NewLaunch()
 	return m, err
 }
 
 // EnvHostLink is the variable that gives a plugin its host link.
-const EnvHostLink = envHostLink
+const EnvHostLink = hostlink.EnvHostLink
 
 // DataLink says whether c's plugin process serves the data link, and
 // whether Publish took it.

@@ -82,7 +82,7 @@ type hclogAdapter struct {
 	name    string
 	implied []any
 	// exe is the name the process was started by (/proc/self/fd/N,
-	// exec_linux.go), which go-plugin logs; path is the binary's path,
+	// internal/spawn), which go-plugin logs; path is the binary's path,
 	// logged instead.
 	exe, path string
 }

@@ -7,78 +7,46 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/seedmicro/micro/core/plugin/lock"
 )
 
 // EnvPluginDir is the environment variable that names the plugin
-// directory.
-const EnvPluginDir = "MICRO_PLUGIN_DIR"
+// directory (lock.EnvPluginDir).
+const EnvPluginDir = lock.EnvPluginDir
 
-// DefaultDir returns the plugin directory: $MICRO_PLUGIN_DIR when set (made
-// absolute), else $XDG_DATA_HOME/micro/plugins, else the platform's user
-// data directory: ~/.local/share/micro/plugins on Linux and other Unix
-// systems, ~/Library/Application Support/micro/plugins on macOS,
-// %LocalAppData%\\micro\\plugins on Windows. It is the directory `micro-new
-// install` installs into (the rule is pluginlock.DefaultDir's, which core
-// does not import).
-func DefaultDir() (string, error) {
-	if d := os.Getenv(EnvPluginDir); d != "" {
-		return filepath.Abs(d)
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "micro", "plugins"), nil
-	}
-	switch runtime.GOOS {
-	case "windows":
-		if d := os.Getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "micro", "plugins"), nil
-		}
-		return "", errors.New("plugin directory: %LocalAppData% is not set: set " + EnvPluginDir)
-	case "darwin", "ios":
-		if h := os.Getenv("HOME"); h != "" {
-			return filepath.Join(h, "Library", "Application Support", "micro", "plugins"), nil
-		}
-	default:
-		if h := os.Getenv("HOME"); h != "" {
-			return filepath.Join(h, ".local", "share", "micro", "plugins"), nil
-		}
-	}
-	return "", errors.New("plugin directory: $HOME is not set: set " + EnvPluginDir)
-}
+// DefaultDir returns the plugin directory, the one `micro-new install`
+// installs into: $MICRO_PLUGIN_DIR when set (made absolute), else the
+// user's data directory (lock.DefaultDir has the rule).
+func DefaultDir() (string, error) { return lock.DefaultDir() }
 
 // ErrNotInstalled is matched (errors.Is) by the error of Manager.Open when
 // the plugin's binary is not in the plugin directory. It matches
 // fs.ErrNotExist too.
 var ErrNotInstalled = errors.New("plugin: not installed")
 
-// nameRE is the form of a plugin name, as the catalog and the lock file
-// have it.
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*/[a-z][a-z0-9-]*$`)
-
 // BinaryName returns the file name of the binary of the plugin name,
-// "<kind>/<name>": micro-plugin-<kind>-<name>, with ".exe" on Windows. It
-// returns an error if name is not of that form or its kind is unknown.
+// "<kind>/<name>": micro-plugin-<kind>-<name>, with ".exe" on Windows
+// (lock.BinaryName). It returns an error if name is not of that form or its
+// kind is unknown.
 func BinaryName(name string) (string, error) {
 	kind, _, _ := strings.Cut(name, "/")
-	if !nameRE.MatchString(name) || !Kind(kind).valid() {
+	if !lock.ValidName(name) || !Kind(kind).valid() {
 		return "", fmt.Errorf("plugin: invalid plugin name %q: want <kind>/<name>, such as broker/rabbitmq, of kind broker, registry or store", name)
 	}
-	b := "micro-plugin-" + strings.ReplaceAll(name, "/", "-")
-	if runtime.GOOS == "windows" {
-		b += ".exe"
-	}
-	return b, nil
+	return lock.BinaryName(name), nil
 }
 
 // Manager opens plugins by name from a plugin directory, where `micro-new
 // install` puts them: the plugin broker/rabbitmq is the binary
 // micro-plugin-broker-rabbitmq there. It starts only binaries whose checksum
-// it can verify: give it WithChecksumFunc, which it calls with the plugin's
-// name before every launch, restarts included (or WithChecksum in
-// Manager.Open). Close closes every plugin it opened that is still open.
+// it can verify: before every launch, restarts included, it reads the pin
+// from the directory's lock file (micro.lock, package lock), and with
+// WithProjectDir checks it against the project's lock; WithChecksum,
+// WithPin, WithChecksumFunc or WithPinFunc replace that look-up. Close
+// closes every plugin it opened that is still open.
 type Manager struct {
 	dir    string
 	dirErr error
@@ -132,7 +100,18 @@ func (m *Manager) Open(ctx context.Context, name string, opts ...Option) (*Clien
 	all = append(append(append(all, m.opts...), WithName(name)), opts...)
 	o := newOptions(all)
 	if o.pin == nil && o.pinFunc == nil {
-		return nil, fmt.Errorf("plugin %s: no checksum to verify %s against: a Manager starts only pinned binaries (WithPinFunc, WithChecksumFunc)", name, path)
+		dir, project := m.dir, o.projectDir
+		all = append(all, WithPinFunc(func(_ context.Context, name string) (Pin, error) {
+			p, err := lock.PinFor(dir, project, name)
+			var np *lock.NotPinnedError
+			if errors.As(err, &np) && np.Platform == "" {
+				return Pin{}, &wrapError{
+					msg: fmt.Sprintf("plugin %s: no checksum to verify %s against: the lock file of %s does not pin it; install it with `micro-new install %s`", name, path, dir, name),
+					err: err,
+				}
+			}
+			return p, err
+		}))
 	}
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, &wrapError{

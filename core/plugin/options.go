@@ -25,6 +25,7 @@ type options struct {
 	settings       []byte
 	pin            *Pin
 	pinFunc        func(ctx context.Context, name string) (Pin, error)
+	projectDir     string
 	logger         *slog.Logger
 	name           string
 	startTimeout   time.Duration
@@ -103,7 +104,8 @@ func WithSettings(settings []byte) Option {
 // every restart, that the binary's SHA-256 checksum is sum; when it is not,
 // Open fails with ErrChecksumMismatch and nothing is started. Without it (or
 // WithPin, WithChecksumFunc, WithPinFunc) Open does not verify the binary; a
-// Manager refuses to start it. It is WithPin(Pin{SHA256: sum}).
+// Manager reads the pin from its directory's lock file. It is
+// WithPin(Pin{SHA256: sum}).
 func WithChecksum(sum []byte) Option {
 	return WithPin(Pin{SHA256: sum})
 }
@@ -130,6 +132,16 @@ func WithChecksumFunc(f func(ctx context.Context, name string) ([]byte, error)) 
 // WithPinFunc is WithChecksumFunc with a Pin.
 func WithPinFunc(f func(ctx context.Context, name string) (Pin, error)) Option {
 	return optionFunc(func(o *options) { o.pinFunc, o.pin = f, nil })
+}
+
+// WithProjectDir makes a Manager, which reads each plugin's pin from its
+// directory's lock file, also check it against the project's lock file, the
+// first micro.lock in dir or a parent directory: a plugin the project pins
+// must be installed with the SHA-256 the project pins, or it is not started
+// (a *lock.ProjectMismatchError). It does nothing with WithChecksum,
+// WithPin, WithChecksumFunc or WithPinFunc, which say the pin themselves.
+func WithProjectDir(dir string) Option {
+	return optionFunc(func(o *options) { o.projectDir = dir })
 }
 
 // WithLogger sets the logger that receives the plugin's logs, and those of

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -84,6 +86,23 @@ func runHost(spec string) {
 			fail(fmt.Errorf("no handshake: %w", err))
 		}
 		fmt.Printf("pid %d\n", cmd.Process.Pid)
+	case "term":
+		// As a service does (micro.Run): SIGTERM stops it, and it closes
+		// its plugin before it exits.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c, err := plugin.Open(ctx, os.Args[0], plugin.Kind(serve), plugin.WithLogger(logger))
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("pid %d\n", plugin.PID(c))
+		<-ctx.Done()
+		if err := c.Close(); err != nil {
+			fail(err)
+		}
+		fmt.Fprintln(os.Stderr, "host: closed")
+		return
 	default:
 		fail(fmt.Errorf("unknown host mode %q", mode))
 	}

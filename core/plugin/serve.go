@@ -8,10 +8,17 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
+	"github.com/seedmicro/micro/core/plugin/internal/mtls"
+	"github.com/seedmicro/micro/core/plugin/internal/spawn"
 )
 
 // Serve serves p to the host that launched this process, and returns when
@@ -30,15 +37,18 @@ import (
 //
 // The plugin does not outlive its host: when the host is gone, however it
 // died, the plugin closes the implementation (for up to two seconds) and
-// exits, within a second or so.
+// exits, within a second or so. Nor does it end before its host by a
+// SIGTERM that reached both, as systemd and timeout send it to a process
+// group: it leaves its shutdown to the host, which closes it as it stops,
+// and only exits on its own if the host has not within TermGrace.
 func Serve(p Plugin) {
 	srv := newServer(p)
-	link, err := openPluginLink()
+	link, err := hostlink.Open()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
 		os.Exit(1)
 	}
-	nameProcess()
+	spawn.NameProcess(MagicCookieKey)
 	level := pluginLogLevel()
 	// go-plugin replaces os.Stderr once it serves; these keep the real one,
 	// which the host reads log lines from.
@@ -57,22 +67,23 @@ func Serve(p Plugin) {
 		Logger:           logger,
 	}
 	if link != nil {
-		tlsConfig, err := serverTLS(link.material)
+		tlsConfig, err := mtls.Server(link.Material)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "plugin: %v\n", err)
 			os.Exit(1)
 		}
 		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
-		if link.conn != nil {
-			if err := sendHello(link.conn); err != nil {
+		if link.Conn != nil {
+			if err := sendHello(link.Conn); err != nil {
 				fmt.Fprintf(os.Stderr, "plugin: host link: %v\n", err)
 				os.Exit(1)
 			}
-			srv.data.Store(newPluginData(link.conn))
+			srv.data.Store(newPluginData(link.Conn))
 		}
 	}
 	if os.Getenv(MagicCookieKey) == MagicCookieValue {
 		go watchHost(link, srv)
+		go deferTerm(srv)
 	}
 	goplugin.Serve(cfg)
 	srv.shutdown()
@@ -131,4 +142,33 @@ func (g *grpcPlugin) GRPCClient(ctx context.Context, _ *goplugin.GRPCBroker, cc 
 type channel struct {
 	cc     *grpc.ClientConn
 	exited context.Context
+}
+
+// TermGrace is how long a plugin that got SIGTERM waits for its host to
+// close it before it closes its implementation and exits on its own.
+const TermGrace = 5 * time.Second
+
+// deferTerm leaves a SIGTERM to the host. A SIGTERM sent to the process
+// group reaches the host and its plugins at once; a plugin that ended at
+// once would look to a host that is shutting down like a crash, and the
+// host would restart it while it stops. So the plugin waits for the host
+// to close it (which ends the process through Serve) or to die (watchHost),
+// for up to TermGrace; a SIGTERM to the plugin alone ends it after that.
+func deferTerm(srv *server) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	<-ch
+	slog.Debug("SIGTERM: waiting for the host to close the plugin", "grace", TermGrace.String())
+	time.Sleep(TermGrace)
+	slog.Warn("SIGTERM, and the host has not closed the plugin: it exits", "grace", TermGrace.String())
+	done := make(chan struct{})
+	go func() {
+		srv.shutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(orphanShutdown):
+	}
+	os.Exit(0)
 }

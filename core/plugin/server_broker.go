@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/plugin/internal/wire"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
 
@@ -192,7 +193,7 @@ func (ss *serverSub) send(resp *pluginpb.SubscribeResponse) error {
 // msg is nil: on the data link, batched with others, or on the stream.
 func (ss *serverSub) deliver(id uint64, msg *broker.Message) error {
 	if ss.data != nil {
-		ss.data.deliveries.add(linkDelivery{sub: ss.key, id: id, msg: msg, cancel: msg == nil})
+		ss.data.deliveries.Add(wire.Delivery{Sub: ss.key, ID: id, Msg: msg, Cancel: msg == nil})
 		return nil
 	}
 	var m *pluginpb.Message
@@ -297,9 +298,9 @@ func (s *brokerServer) PublishMux(stream pluginpb.Broker_PublishMuxServer) error
 			}
 			return err
 		}
-		calls := make([]*linkCall, len(batch.Calls))
+		calls := make([]*wire.Call, len(batch.Calls))
 		for i, c := range batch.Calls {
-			calls[i] = &linkCall{id: c.Id, topic: c.Topic, msg: messageFromPB(c.Message), deadline: c.Deadline}
+			calls[i] = &wire.Call{ID: c.Id, Topic: c.Topic, Msg: messageFromPB(c.Message), Deadline: c.Deadline}
 		}
 		if err := ps.handle(ctx, calls, batch.Cancel); err != nil {
 			return err
@@ -317,7 +318,7 @@ func newServerPublish(b broker.Broker, send func(*pluginpb.PublishResultBatch) e
 // handle starts the publishes of calls and cancels the calls cancel names.
 // It returns once they are started (waiting while maxConcurrentPublishes
 // are in progress), or with ctx's error.
-func (ps *serverPublish) handle(ctx context.Context, calls []*linkCall, cancel []uint64) error {
+func (ps *serverPublish) handle(ctx context.Context, calls []*wire.Call, cancel []uint64) error {
 	if len(cancel) > 0 {
 		ps.mu.Lock()
 		for _, id := range cancel {
@@ -350,13 +351,13 @@ func (ps *serverPublish) handle(ctx context.Context, calls []*linkCall, cancel [
 			cctx    context.Context
 			ccancel context.CancelFunc
 		)
-		if call.deadline != 0 {
-			cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.deadline))
+		if call.Deadline != 0 {
+			cctx, ccancel = context.WithDeadline(ctx, time.Unix(0, call.Deadline))
 		} else {
 			cctx, ccancel = context.WithCancel(ctx)
 		}
 		ps.mu.Lock()
-		ps.calls[call.id] = ccancel
+		ps.calls[call.ID] = ccancel
 		ps.mu.Unlock()
 		ps.wg.Add(1)
 		go ps.publish(cctx, ccancel, call)
@@ -378,7 +379,7 @@ type serverPublish struct {
 	b       broker.Broker
 	bp      broker.BatchPublisher // b, if it is one
 	sem     chan struct{}
-	waiting []*linkCall          // for a BatchPublisher: calls not yet in a batch
+	waiting []*wire.Call         // for a BatchPublisher: calls not yet in a batch
 	running int                  // batches in progress
 	inBatch map[uint64]*batchCtl // calls in a batch in progress, by id
 	wg      sync.WaitGroup
@@ -390,16 +391,16 @@ type serverPublish struct {
 	spare   []*pluginpb.PublishResult
 }
 
-func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc, call *linkCall) {
+func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc, call *wire.Call) {
 	defer ps.wg.Done()
-	err := ps.b.Publish(ctx, call.topic, call.msg)
-	r := &pluginpb.PublishResult{Id: call.id}
+	err := ps.b.Publish(ctx, call.Topic, call.Msg)
+	r := &pluginpb.PublishResult{Id: call.ID}
 	if err != nil {
 		st := status.Convert(toStatus(err, brokerSentinels))
 		r.Code, r.Error = uint32(st.Code()), st.Message()
 	}
 	ps.mu.Lock()
-	delete(ps.calls, call.id)
+	delete(ps.calls, call.ID)
 	ps.queue = append(ps.queue, r)
 	send := !ps.sending
 	ps.sending = true
@@ -413,7 +414,7 @@ func (ps *serverPublish) publish(ctx context.Context, cancel context.CancelFunc,
 
 // enqueue adds calls to the waiting ones and starts a batch if fewer than
 // maxConcurrentBatches are in progress.
-func (ps *serverPublish) enqueue(ctx context.Context, calls []*linkCall) {
+func (ps *serverPublish) enqueue(ctx context.Context, calls []*wire.Call) {
 	ps.mu.Lock()
 	ps.waiting = append(ps.waiting, calls...)
 	start := ps.running < maxConcurrentBatches
@@ -457,7 +458,7 @@ type batchCtl struct {
 // towards the batch's cancellation. ps.mu is held.
 func (ps *serverPublish) cancelCall(id uint64) {
 	for i, c := range ps.waiting {
-		if c.id == id {
+		if c.ID == id {
 			ps.waiting = append(ps.waiting[:i], ps.waiting[i+1:]...)
 			<-ps.sem
 			return
@@ -476,16 +477,16 @@ func (ps *serverPublish) cancelCall(id uint64) {
 // none), or until the host has given up on every call in it; a call given
 // up on while the others go on is published all the same, as one whose
 // cancellation comes too late would be.
-func (ps *serverPublish) publishBatch(ctx context.Context, calls []*linkCall) {
+func (ps *serverPublish) publishBatch(ctx context.Context, calls []*wire.Call) {
 	var latest int64
 	pubs := make([]broker.Publication, len(calls))
 	for i, call := range calls {
-		pubs[i] = broker.Publication{Topic: call.topic, Message: call.msg}
+		pubs[i] = broker.Publication{Topic: call.Topic, Message: call.Msg}
 		if latest >= 0 {
-			if call.deadline == 0 {
+			if call.Deadline == 0 {
 				latest = -1
 			} else {
-				latest = max(latest, call.deadline)
+				latest = max(latest, call.Deadline)
 			}
 		}
 	}
@@ -502,14 +503,14 @@ func (ps *serverPublish) publishBatch(ctx context.Context, calls []*linkCall) {
 		ps.inBatch = make(map[uint64]*batchCtl)
 	}
 	for _, call := range calls {
-		ps.inBatch[call.id] = bc
+		ps.inBatch[call.ID] = bc
 	}
 	ps.mu.Unlock()
 	defer func() {
 		ps.mu.Lock()
 		for _, call := range calls {
-			if ps.inBatch[call.id] == bc {
-				delete(ps.inBatch, call.id)
+			if ps.inBatch[call.ID] == bc {
+				delete(ps.inBatch, call.ID)
 			}
 		}
 		ps.mu.Unlock()
@@ -518,7 +519,7 @@ func (ps *serverPublish) publishBatch(ctx context.Context, calls []*linkCall) {
 	ps.bp.PublishBatch(ctx, pubs, errs)
 	results := make([]*pluginpb.PublishResult, len(calls))
 	for i, call := range calls {
-		r := &pluginpb.PublishResult{Id: call.id}
+		r := &pluginpb.PublishResult{Id: call.ID}
 		if errs[i] != nil {
 			st := status.Convert(toStatus(errs[i], brokerSentinels))
 			r.Code, r.Error = uint32(st.Code()), st.Message()

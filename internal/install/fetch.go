@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/archive"
 	"github.com/seedmicro/micro/internal/catalog"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // produce builds or fetches the plugin binary into staging and returns its

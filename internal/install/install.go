@@ -29,9 +29,9 @@ import (
 	"strings"
 	"time"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/archive"
 	"github.com/seedmicro/micro/internal/catalog"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 // MicroModule is the module path of micro: catalog sources without a module

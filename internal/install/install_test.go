@@ -20,12 +20,12 @@ import (
 	"go.uber.org/goleak"
 	"lukechampine.com/blake3"
 
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/internal/archive"
 	"github.com/seedmicro/micro/internal/archive/archivetest"
 	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
 	"github.com/seedmicro/micro/internal/install/installtest"
-	"github.com/seedmicro/micro/pluginlock"
 )
 
 var fakes = map[string]string{} // name → path of a built fake plugin
@@ -586,5 +586,44 @@ func TestPluginDirChecks(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("plugin dir %s: %v, want %q", dir, err, want)
 		}
+	}
+}
+
+// TestVerifyReportsUnsafePluginDirectory is issue 12, item 1, as `micro-new
+// verify` sees it: a plugin directory the host refuses (here group-writable,
+// below a directory others may write, and, as root, owned by another user)
+// makes verify report the plugin unsafe, naming every condition, where it
+// said ok before.
+func TestVerifyReportsUnsafePluginDirectory(t *testing.T) {
+	in, _ := installV1(t)
+	dir := in.Dir()
+	parent := filepath.Dir(dir)
+	if err := os.Chmod(dir, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(parent, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(parent, 0o755); os.Chmod(dir, 0o755) })
+	want := []string{dir + " is a directory on the plugin's path writable by group or others", parent + " is a directory on the plugin's path writable by group or others"}
+	checks, err := in.Verify(context.Background(), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := checks[0]
+	if c.Status != install.StatusUnsafe || c.OK() {
+		t.Fatalf("check %+v, want status %s", c, install.StatusUnsafe)
+	}
+	for _, w := range want {
+		if !strings.Contains(c.Problem, w) {
+			t.Errorf("problem %q does not say %q", c.Problem, w)
+		}
+	}
+	if !strings.Contains(c.Fix, "chmod go-w "+dir) || !strings.Contains(c.Fix, "chmod go-w "+parent) {
+		t.Errorf("fix %q does not say how to fix both directories", c.Fix)
+	}
+	// The host's rule agrees, condition for condition.
+	if got := len(pluginlock.CheckDir(dir)); got != len(want) {
+		t.Errorf("pluginlock.CheckDir reports %d conditions, verify %d", got, len(want))
 	}
 }

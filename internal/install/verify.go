@@ -2,13 +2,14 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
-	"github.com/seedmicro/micro/pluginlock"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 )
 
 // Check statuses.
@@ -39,8 +40,11 @@ type Check struct {
 func (c Check) OK() bool { return c.Status == StatusOK || c.Status == StatusUntracked }
 
 // Verify re-hashes every plugin of the lock against it, and checks what the
-// plugin host checks before a launch: a regular file, not a link, not writable
-// by group or others. project, when not nil, is a project's lock: an installed
+// plugin host checks before a launch, with the host's own rule
+// (pluginlock.CheckInfo): the binary and every directory above it up to the
+// root are not links, not writable by group or others (a directory may be
+// if sticky and owned by root), and owned by this user or root; the binary
+// is a regular file. An unsafe plugin's Problem lists every reason. project, when not nil, is a project's lock: an installed
 // plugin whose sha256 differs from the project's pin fails too.
 func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, projectPath string) ([]Check, error) {
 	in.SweepStaging()
@@ -50,6 +54,10 @@ func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, proje
 	}
 	var checks []Check
 	listed := map[string]bool{}
+	var dirUnsafe []error
+	if len(lock.Plugins) > 0 {
+		dirUnsafe = pluginlock.CheckDir(in.dir)
+	}
 	for _, p := range lock.Plugins {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -66,15 +74,17 @@ func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, proje
 		}
 		c.Fix = "micro-new install " + ref
 		fi, err := os.Lstat(path)
+		var unsafe []error
+		if err == nil {
+			// The host's rule, for the binary and every directory above it.
+			unsafe = append(slices.Clone(dirUnsafe), pluginlock.CheckInfo(path, fi, true))
+			unsafe = slices.DeleteFunc(unsafe, func(e error) bool { return e == nil })
+		}
 		switch {
 		case err != nil:
 			c.Status, c.Problem = StatusMissing, fmt.Sprintf("%s is missing", path)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			c.Status, c.Problem = StatusUnsafe, fmt.Sprintf("%s is a symbolic link", path)
-		case !fi.Mode().IsRegular():
-			c.Status, c.Problem = StatusUnsafe, fmt.Sprintf("%s is not a regular file", path)
-		case fi.Mode().Perm()&0o022 != 0:
-			c.Status, c.Problem = StatusUnsafe, fmt.Sprintf("%s is writable by group or others (mode %v)", path, fi.Mode().Perm())
+		case len(unsafe) > 0:
+			c.Status, c.Problem = StatusUnsafe, unsafeProblem(unsafe)
 		case c.Want == "":
 			c.Status, c.Problem = StatusUnpinned, fmt.Sprintf("the lock has no sha256 for %s", in.platform)
 		default:
@@ -101,6 +111,10 @@ func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, proje
 				}
 			}
 		}
+		if c.Status == StatusUnsafe && len(dirUnsafe) > 0 {
+			// Reinstalling fixes the binary, not the directories.
+			c.Fix = unsafeFix(dirUnsafe)
+		}
 		if c.OK() {
 			c.Fix = ""
 		}
@@ -117,6 +131,36 @@ func (in *Installer) Verify(ctx context.Context, project *pluginlock.File, proje
 		}
 	}
 	return checks, nil
+}
+
+// unsafeProblem says every reason of errs, the refusals of the host's rule
+// (pluginlock.CheckInfo), in one line.
+func unsafeProblem(errs []error) string {
+	var parts []string
+	for _, err := range errs {
+		var ue *pluginlock.UnsafeError
+		if errors.As(err, &ue) {
+			parts = append(parts, ue.Path+" "+ue.Problem)
+		} else {
+			parts = append(parts, err.Error())
+		}
+	}
+	return "the plugin host refuses to start it: " + strings.Join(parts, "; ")
+}
+
+// unsafeFix is the fixes of errs, in one line.
+func unsafeFix(errs []error) string {
+	var fixes []string
+	for _, err := range errs {
+		var ue *pluginlock.UnsafeError
+		if errors.As(err, &ue) && ue.Fix != "" && !slices.Contains(fixes, ue.Fix) {
+			fixes = append(fixes, ue.Fix)
+		}
+	}
+	if len(fixes) == 0 {
+		return "use a plugin directory that only you can write (set " + pluginlock.EnvPluginDir + ")"
+	}
+	return strings.Join(fixes, "; ")
 }
 
 // Remove uninstalls the named plugin: its binary and its lock entry. On error

@@ -47,8 +47,8 @@ import (
 
 	"github.com/seedmicro/micro/core/client"
 	merrors "github.com/seedmicro/micro/core/errors"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/registry"
-	"github.com/seedmicro/micro/pluginlock"
 	"github.com/seedmicro/micro/toolkit/api"
 )
 
@@ -395,11 +395,15 @@ func (h *Handler) plugins(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			ph.Health, ph.Error = "unpinned", err.Error()
 		default:
-			if _, serr := os.Stat(ph.Path); serr != nil {
-				ph.Health, ph.Error = "missing", fmt.Sprintf("%v; reinstall it with `micro-new install %s`", serr, p.Name)
-			} else if verr := pluginlock.Verify(p.Name, ph.Path, sum); verr != nil {
+			f, oerr := os.Open(ph.Path)
+			if oerr != nil {
+				ph.Health, ph.Error = "missing", fmt.Sprintf("%v; reinstall it with `micro-new install %s`", oerr, p.Name)
+				break
+			}
+			if verr := pluginlock.Verify(p.Name, f, sum); verr != nil {
 				ph.Health, ph.Error = "modified", verr.Error()
 			}
+			f.Close()
 		}
 		out = append(out, ph)
 	}

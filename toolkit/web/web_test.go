@@ -20,9 +20,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/client"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/memory"
-	"github.com/seedmicro/micro/pluginlock"
 	"github.com/seedmicro/micro/toolkit/toolkittest"
 	"github.com/seedmicro/micro/toolkit/web"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/internal/gopool"
+	"github.com/seedmicro/micro/core/broker/gopool"
 )
 
 // subscription is one Subscribe.

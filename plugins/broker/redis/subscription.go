@@ -12,7 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/internal/gopool"
+	"github.com/seedmicro/micro/core/broker/gopool"
 )
 
 // Internal timing.

@@ -1,17 +1,19 @@
 //go:build !unix
 
-package plugin
+package spawn
 
 import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/seedmicro/micro/core/plugin/lock"
 )
 
-// openBinary opens the binary at path for reading and checks it (see
-// secure.go). Without openat, each component of the path is checked with
+// OpenBinary opens the binary at path for reading and checks it (see
+// doc.go). Without openat, each component of the path is checked with
 // Lstat, then the file is opened and must be the one checked.
-func openBinary(path string) (*os.File, error) {
+func OpenBinary(path string) (*os.File, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -23,10 +25,12 @@ func openBinary(path string) (*os.File, error) {
 			return nil, err
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, unsafeBinary("%s is a symbolic link in the path of the plugin %s: name it by its real path (for a plugin directory, set %s to the real directory)", p, abs, EnvPluginDir)
+			return nil, unsafeBinary("%s is a symbolic link in the path of the plugin %s: name it by its real path (for a plugin directory, set %s to the real directory)", p, abs, lock.EnvPluginDir)
 		}
 		if checked == nil {
 			checked = fi
+		} else if err := lock.CheckInfo(p, fi, false); err != nil {
+			return nil, err
 		}
 		parent := filepath.Dir(p)
 		if parent == p {

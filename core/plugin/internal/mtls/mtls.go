@@ -1,4 +1,7 @@
-package plugin
+// Package mtls makes the mutual TLS of one plugin launch: the host makes
+// both ends' certificates (NewLaunch) and hands the plugin its part, which
+// the plugin turns into its server configuration (Server).
+package mtls
 
 import (
 	"crypto/ecdsa"
@@ -20,7 +23,7 @@ import (
 // them with P-521 keys, each end its own, which costs some 30 ms of a
 // plugin's start; here the host makes both, with P-256 keys (well under a
 // millisecond), and hands the plugin its certificate, its key and the
-// host's certificate over the host link (hostlink.go), a pipe only the two
+// host's certificate over the host link (package hostlink), a socket only the two
 // processes hold, rather than in the environment, which others running as
 // the same user can read. Each end accepts only the other's certificate:
 //
@@ -44,9 +47,9 @@ type pluginTLS struct {
 	Host string `json:"host"`
 }
 
-// newLaunchTLS makes the certificates of one launch. It returns the host's
+// NewLaunch makes the certificates of one launch. It returns the host's
 // TLS configuration and the plugin's material, as JSON.
-func newLaunchTLS() (*tls.Config, []byte, error) {
+func NewLaunch() (*tls.Config, []byte, error) {
 	hostCert, hostDER, err := newCert(x509.ExtKeyUsageClientAuth)
 	if err != nil {
 		return nil, nil, err
@@ -110,9 +113,9 @@ func newCert(usage x509.ExtKeyUsage) (tls.Certificate, []byte, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, der, nil
 }
 
-// serverTLS returns the plugin's TLS configuration from the material the
+// Server returns the plugin's TLS configuration from the material the
 // host sent.
-func serverTLS(material []byte) (*tls.Config, error) {
+func Server(material []byte) (*tls.Config, error) {
 	var m pluginTLS
 	if err := json.Unmarshal(material, &m); err != nil {
 		return nil, fmt.Errorf("TLS material from the host: %w", err)

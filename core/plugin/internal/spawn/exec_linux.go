@@ -1,4 +1,4 @@
-package plugin
+package spawn
 
 import (
 	"os"
@@ -7,16 +7,15 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seedmicro/micro/core/plugin/internal/hostlink"
 )
 
-// hostLinks says whether plugins get a host link (hostlink.go).
-const hostLinks = true
-
-// command returns the command that starts the plugin binary bin, opened
-// from path, with the host link's plugin end as descriptor 3.
+// Command returns the command that starts the plugin binary bin, opened
+// from path, with the host link's plugin end, child, as descriptor 3.
 //
 // The process is started from bin itself, through /proc/self/fd/N, not from
-// path: what runs is what was hashed (secure.go). N is a duplicate of bin
+// path: what runs is what was hashed (doc.go). N is a duplicate of bin
 // that has the same number in the host and in the plugin, so that the name
 // means the binary in both (go-plugin reads cmd.Path in the host for its
 // diagnostics). The plugin sees its path as argv[0], and closes N (Serve).
@@ -26,13 +25,13 @@ const hostLinks = true
 // to its thread for as long as the plugin runs.
 //
 // release closes the host's duplicate of bin, once the process started.
-func command(bin *os.File, path string, link *hostLink) (cmd *exec.Cmd, release func(), err error) {
+func Command(bin *os.File, path string, child *os.File) (cmd *exec.Cmd, release func(), err error) {
 	cmd = &exec.Cmd{
 		Path:        path,
 		Args:        []string{path},
-		ExtraFiles:  []*os.File{link.r},
+		ExtraFiles:  []*os.File{child},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-		Env:         []string{envHostLink + "=3"},
+		Env:         []string{hostlink.EnvHostLink + "=3"},
 	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return cmd, func() {}, nil // no /proc: started from the path
@@ -43,9 +42,9 @@ func command(bin *os.File, path string, link *hostLink) (cmd *exec.Cmd, release 
 	}
 	exe := os.NewFile(uintptr(n), path)
 	extra := make([]*os.File, n-2) // descriptors 3 to n; nil ones are closed
-	extra[0], extra[n-3] = link.r, exe
+	extra[0], extra[n-3] = child, exe
 	cmd.Path = "/proc/self/fd/" + strconv.Itoa(n)
 	cmd.ExtraFiles = extra
-	cmd.Env = append(cmd.Env, envExeFD+"="+strconv.Itoa(n))
+	cmd.Env = append(cmd.Env, hostlink.EnvExeFD+"="+strconv.Itoa(n))
 	return cmd, func() { exe.Close() }, nil
 }

@@ -1,4 +1,4 @@
-package pluginlock_test
+package lock_test
 
 import (
 	"encoding/hex"
@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/seedmicro/micro/pluginlock"
+	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,7 +25,7 @@ func TestRoundTripIsDeterministic(t *testing.T) {
 	f.Put(pluginlock.Plugin{Name: "broker/rabbitmq", Version: "0.1.0", Catalog: "builtin", Source: "s", SHA256: map[string]string{"linux/amd64": sumA}})
 	got := string(f.Marshal())
 	want := `{
-  "format": 1,
+  "format": 2,
   "plugins": [
     {
       "name": "broker/rabbitmq",
@@ -103,12 +103,13 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
-// A lock with BLAKE3 digests is written as format 2 and read back with
-// them; one without stays format 1, which older programs read.
+// A lock is written as format 2 with BLAKE3 digests or without (a
+// project's lock and a plugin directory's agree on the number), and read
+// back with them.
 func TestBLAKE3DigestsAndFormat(t *testing.T) {
 	var f pluginlock.File
 	f.Put(pluginlock.Plugin{Name: "store/redis", Version: "0.1.0", Source: "s", SHA256: map[string]string{pluginlock.Platform(): sumA}})
-	if got := string(f.Marshal()); !strings.Contains(got, `"format": 1,`) || strings.Contains(got, "blake3") {
+	if got := string(f.Marshal()); !strings.Contains(got, `"format": 2,`) || strings.Contains(got, "blake3") {
 		t.Fatalf("a lock without BLAKE3 digests:\n%s", got)
 	}
 	sumB := strings.Repeat("b", 64)
@@ -179,7 +180,7 @@ func TestChecksumAndVerify(t *testing.T) {
 	if err != nil || hex.EncodeToString(want) != sum {
 		t.Fatalf("Checksum = %x, %v; want %s", want, err, sum)
 	}
-	if err := pluginlock.Verify("broker/rabbitmq", bin, want); err != nil {
+	if err := verifyPath("broker/rabbitmq", bin, want); err != nil {
 		t.Fatalf("Verify of the installed binary: %v", err)
 	}
 
@@ -187,7 +188,7 @@ func TestChecksumAndVerify(t *testing.T) {
 	data, _ := os.ReadFile(bin)
 	data[0] ^= 0xff
 	os.WriteFile(bin, data, 0o755)
-	err = pluginlock.Verify("broker/rabbitmq", bin, want)
+	err = verifyPath("broker/rabbitmq", bin, want)
 	var mm *pluginlock.MismatchError
 	if !errors.As(err, &mm) || mm.Name != "broker/rabbitmq" {
 		t.Fatalf("Verify of a changed binary: %v", err)
@@ -276,4 +277,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Marshal is not stable")
 		}
 	})
+}
+
+// verifyPath opens the binary at path and verifies what it opened.
+func verifyPath(name, path string, want []byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pluginlock.Verify(name, f, want)
 }

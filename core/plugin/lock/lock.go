@@ -1,34 +1,35 @@
-// Package pluginlock reads and writes micro.lock, the file that pins the plugins
-// of a plugin directory or of a project to a version, a source and a sha256 per
-// platform.
+// Package lock owns what the plugin directory is: where it is
+// (DefaultDir, EnvPluginDir), what a plugin is called there ("<kind>/<name>",
+// ValidName) and what its binary is called (BinaryName), and micro.lock, the
+// file that pins the plugins of a plugin directory or of a project to a
+// version, a source and a checksum per platform, with the hashing that
+// computes those checksums. Nothing else in the module defines them.
 //
-// Two files share this format:
+// Two files share this format, with one format number:
 //
 //   - The plugin directory's lock (<plugin dir>/micro.lock), written by
-//     `micro-new install`: what is installed there, with the sha256 of each binary
-//     as it was when installed, and its BLAKE3, which a service checks before
-//     each launch because it is several times faster to compute.
-//   - A project's lock (micro.lock at the project root, committed, like Terraform's
-//     lock file): what the project pins. `micro-new install` with no argument
-//     inside the project installs exactly that and refuses a build whose sha256
-//     differs from the pin.
+//     `micro-new install`: what is installed there, with the SHA-256 of each
+//     binary as it was when installed, and its BLAKE3, which a service checks
+//     before each launch because it is several times faster to compute.
+//   - A project's lock (micro.lock at the project root, committed, like
+//     Terraform's lock file): what the project pins. `micro-new install` with
+//     no argument inside the project installs exactly that and refuses a
+//     build whose SHA-256 differs from the pin.
 //
-// A service that launches out-of-process plugins uses this package to learn the
-// checksum it must require before every launch (core/plugin takes it as a
-// SecureConfig checksum; core itself does not import this package):
+// The plugin host (core/plugin's Manager) reads the plugin directory's lock
+// itself before every launch, and checks the project's lock when told where
+// the project is (Check). Every digest is computed from an opened file
+// (Sum, Verify), so that what is checked is what is then used:
 //
-//	lock, err := pluginlock.ReadDir(pluginDir)
+//	l, err := lock.ReadDir(pluginDir)
 //	if err != nil { ... }
-//	sum, err := lock.Checksum("broker/rabbitmq") // the pin for this platform
-//	if err != nil { ... }                        // names the plugin and the fix
-//	// hand sum to the plugin host (or lock.Pin's two digests, as
-//	// core/plugin.Pin); or check a binary directly:
-//	err = pluginlock.Verify("broker/rabbitmq", binaryPath, sum)
-//
-// A service may also hold a project lock (Find searches upward from a directory)
-// and require that the installed plugin matches the project's pin: compare
-// Checksum of both files.
-package pluginlock
+//	pin, err := l.Digests("broker/rabbitmq") // the pin for this platform
+//	if err != nil { ... }                    // names the plugin and the fix
+//	f, err := os.Open(binaryPath)            // or the host's checked open
+//	if err != nil { ... }
+//	defer f.Close()
+//	err = lock.Verify("broker/rabbitmq", f, pin.SHA256)
+package lock
 
 import (
 	"bytes"
@@ -53,13 +54,13 @@ import (
 // FileName is the name of a lock file, in a plugin directory and in a project.
 const FileName = "micro.lock"
 
-// Format is the newest version of the lock file format, the one that this
-// package writes when a plugin has a BLAKE3 digest. A file without one is
-// written as format 1, which programs that predate BLAKE3 read too.
-// Parse reads both.
+// Format is the version of the lock file format that this package writes,
+// for a plugin directory's lock and a project's lock alike, with or without
+// BLAKE3 digests. Parse reads it and format 1, written by earlier versions
+// (without BLAKE3 digests).
 const Format = 2
 
-// formatSHA256 is the format without BLAKE3 digests.
+// formatSHA256 is the earlier format, without BLAKE3 digests.
 const formatSHA256 = 1
 
 // File is the content of a lock file. Plugins are kept sorted by name.
@@ -193,14 +194,9 @@ func ReadDir(pluginDir string) (*File, error) {
 // Marshal encodes f deterministically: plugins sorted by name, keys in a fixed
 // order, two-space indentation and a final newline.
 func (f *File) Marshal() []byte {
-	c := File{Format: formatSHA256, Plugins: slices.Clone(f.Plugins)}
+	c := File{Format: Format, Plugins: slices.Clone(f.Plugins)}
 	if c.Plugins == nil {
 		c.Plugins = []Plugin{}
-	}
-	for _, p := range c.Plugins {
-		if len(p.BLAKE3) > 0 {
-			c.Format = Format
-		}
 	}
 	c.sort()
 	data, err := json.MarshalIndent(c, "", "  ")
@@ -367,9 +363,11 @@ func (e *MismatchError) Error() string {
 	return s + fmt.Sprintf(": the binary changed after it was installed; reinstall it with `micro-new install %s`", e.Name)
 }
 
-// HashFile returns the hex sha256 of the file at path.
+// HashFile returns the hex sha256 of the file at path. It is for a file the
+// caller made itself (the installer's staged binary); to check a binary
+// against a pin, open it and use Verify or Sum, which hash what was opened.
 func HashFile(path string) (string, error) {
-	sums, err := hashFile(path, sha256.New())
+	sums, err := hashPath(path, sha256.New())
 	if err != nil {
 		return "", err
 	}
@@ -377,48 +375,190 @@ func HashFile(path string) (string, error) {
 }
 
 // HashFileBoth returns the hex sha256 and the hex BLAKE3-256 of the file at
-// path, read once.
+// path, read once. As HashFile, it is for a file the caller made itself.
 func HashFileBoth(path string) (sha256Hex, blake3Hex string, err error) {
-	sums, err := hashFile(path, sha256.New(), blake3.New(32, nil))
+	sums, err := hashPath(path, sha256.New(), blake3.New(blake3Size, nil))
 	if err != nil {
 		return "", "", err
 	}
 	return sums[0], sums[1], nil
 }
 
-// hashFile reads the file at path once into every one of hs and returns
-// their sums in hex.
-func hashFile(path string, hs ...hash.Hash) ([]string, error) {
+func hashPath(path string, hs ...hash.Hash) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	w := make([]io.Writer, len(hs))
-	for i, h := range hs {
-		w[i] = h
-	}
-	if _, err := io.CopyBuffer(io.MultiWriter(w...), f, make([]byte, 1<<20)); err != nil {
+	raw, err := hashReader(io.NewSectionReader(f, 0, 1<<62), hs...)
+	if err != nil {
 		return nil, err
 	}
-	sums := make([]string, len(hs))
-	for i, h := range hs {
-		sums[i] = hex.EncodeToString(h.Sum(nil))
+	sums := make([]string, len(raw))
+	for i, b := range raw {
+		sums[i] = hex.EncodeToString(b)
 	}
 	return sums, nil
 }
 
-// Verify hashes the binary at path and returns a *MismatchError naming the
-// plugin when its sha256 is not want.
-func Verify(name, path string, want []byte) error {
-	got, err := HashFile(path)
-	if err != nil {
-		return fmt.Errorf("plugin %s: %w", name, err)
+// hashReader reads r once into every one of hs and returns their sums.
+func hashReader(r io.Reader, hs ...hash.Hash) ([][]byte, error) {
+	w := make([]io.Writer, len(hs))
+	for i, h := range hs {
+		w[i] = h
 	}
-	if w := hex.EncodeToString(want); got != w {
-		return &MismatchError{Name: name, Path: path, Want: w, Got: got}
+	if _, err := io.CopyBuffer(io.MultiWriter(w...), r, make([]byte, 1<<20)); err != nil {
+		return nil, err
+	}
+	sums := make([][]byte, len(hs))
+	for i, h := range hs {
+		sums[i] = h.Sum(nil)
+	}
+	return sums, nil
+}
+
+// blake3Size is the size of a BLAKE3 digest as the lock records it.
+const blake3Size = 32
+
+// Sum returns the digest of the content of the opened file f, read from its
+// start whatever its offset: BLAKE3-256 if b3, else SHA-256.
+func Sum(f *os.File, b3 bool) ([]byte, error) {
+	var h hash.Hash = sha256.New()
+	if b3 {
+		h = blake3.New(blake3Size, nil)
+	}
+	sums, err := hashReader(io.NewSectionReader(f, 0, 1<<62), h)
+	if err != nil {
+		return nil, err
+	}
+	return sums[0], nil
+}
+
+// Verify hashes the opened binary f of the plugin name and returns a
+// *MismatchError naming the plugin when its sha256 is not want. It hashes
+// what was opened, not a path, so that a caller that goes on to use f uses
+// what was checked.
+func Verify(name string, f *os.File, want []byte) error {
+	got, err := Sum(f, false)
+	if err != nil {
+		return fmt.Errorf("plugin %s: hash %s: %w", name, f.Name(), err)
+	}
+	if !bytes.Equal(got, want) {
+		return &MismatchError{Name: name, Path: f.Name(), Want: hex.EncodeToString(want), Got: hex.EncodeToString(got)}
 	}
 	return nil
+}
+
+// Pin is what a plugin binary must hash to before it is started: its
+// SHA-256, its BLAKE3-256, or both, each 32 bytes. The plugin host computes
+// one of them from the opened binary before every launch: BLAKE3 when the
+// pin has it, else SHA-256.
+//
+// SHA-256 is the checksum that catalogs and lock files publish and that
+// sha256sum checks. BLAKE3 is an order of magnitude faster on processors
+// without SHA instructions (a 31 MiB binary hashes in about 24 ms instead of
+// 176 ms on one such core), which is most of a plugin's start-up time:
+// `micro-new install` checks the SHA-256 of what it installs against the
+// pin and records both digests of that very file in the plugin directory's
+// lock, so that a service checks the faster one at every launch.
+type Pin struct {
+	SHA256 []byte
+	BLAKE3 []byte
+}
+
+// Check says what is wrong with a pin: no digest, or one of the wrong size.
+func (p Pin) Check() error {
+	if p.SHA256 == nil && p.BLAKE3 == nil {
+		return errors.New("no checksum pinned")
+	}
+	if p.SHA256 != nil && len(p.SHA256) != sha256.Size {
+		return fmt.Errorf("the pinned SHA-256 checksum is %d bytes; want %d", len(p.SHA256), sha256.Size)
+	}
+	if p.BLAKE3 != nil && len(p.BLAKE3) != blake3Size {
+		return fmt.Errorf("the pinned BLAKE3 checksum is %d bytes; want %d", len(p.BLAKE3), blake3Size)
+	}
+	return nil
+}
+
+// Digests returns the Pin that f records for the named plugin on this
+// platform: Pin's two digests together.
+func (f *File) Digests(name string) (Pin, error) {
+	sum, b3, err := f.Pin(name)
+	return Pin{SHA256: sum, BLAKE3: b3}, err
+}
+
+// ProjectMismatchError says that the installed plugin is not the one the
+// project's lock file pins: the plugin is not started.
+type ProjectMismatchError struct {
+	Name                              string
+	ProjectLock                       string
+	ProjectVersion, ProjectSHA256     string
+	PluginDir                         string
+	InstalledVersion, InstalledSHA256 string
+}
+
+func (e *ProjectMismatchError) Error() string {
+	return fmt.Sprintf("plugin %s: refusing to start it: the project's lock file %s pins version %s with sha256 %s, but the one installed in %s is version %s with sha256 %s; run `micro-new install` in the project to install what it pins",
+		e.Name, e.ProjectLock, e.ProjectVersion, e.ProjectSHA256, e.PluginDir, e.InstalledVersion, e.InstalledSHA256)
+}
+
+// PinFor returns the Pin that the lock of pluginDir records for the plugin
+// name on this platform. When projectDir is not "", the project's lock found
+// in it or a parent directory (Find), if any and if it is not the plugin
+// directory's own, must pin the same SHA-256 for this platform when it pins
+// the plugin at all; otherwise PinFor returns a *ProjectMismatchError. A
+// plugin the directory's lock does not pin is a *NotPinnedError.
+func PinFor(pluginDir, projectDir, name string) (Pin, error) {
+	dirLock, err := ReadDir(pluginDir)
+	if err != nil {
+		return Pin{}, fmt.Errorf("plugin %s: %w", name, err)
+	}
+	pin, err := dirLock.Digests(name)
+	if err != nil || projectDir == "" {
+		return pin, err
+	}
+	projectLock, err := Find(projectDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return pin, nil
+	}
+	if err != nil {
+		return Pin{}, fmt.Errorf("plugin %s: find the project's lock file: %w", name, err)
+	}
+	if same, _ := sameFile(projectLock, filepath.Join(pluginDir, FileName)); same {
+		return pin, nil
+	}
+	project, err := Read(projectLock)
+	if err != nil {
+		return Pin{}, fmt.Errorf("plugin %s: the project's lock file: %w", name, err)
+	}
+	pp, found := project.Get(name)
+	if !found {
+		return pin, nil
+	}
+	want, found := pp.SHA256[Platform()]
+	if !found {
+		return pin, nil
+	}
+	if got := hex.EncodeToString(pin.SHA256); got != want {
+		installed, _ := dirLock.Get(name)
+		return Pin{}, &ProjectMismatchError{
+			Name: name, ProjectLock: projectLock, ProjectVersion: pp.Version, ProjectSHA256: want,
+			PluginDir: pluginDir, InstalledVersion: installed.Version, InstalledSHA256: got,
+		}
+	}
+	return pin, nil
+}
+
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
 }
 
 // Find looks for a project lock file in dir and then in each parent directory,

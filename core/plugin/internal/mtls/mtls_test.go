@@ -1,28 +1,30 @@
-package plugin
+package mtls
 
 import (
 	"bytes"
 	"crypto/tls"
 	"net"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestLaunchTLS: the host's and the plugin's configurations of one launch
 // accept each other, and those of another launch are refused.
 func TestLaunchTLS(t *testing.T) {
-	host, material, err := newLaunchTLS()
+	host, material, err := NewLaunch()
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := serverTLS(material)
+	server, err := Server(material)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherHost, otherMaterial, err := newLaunchTLS()
+	otherHost, otherMaterial, err := NewLaunch()
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherServer, _ := serverTLS(otherMaterial)
+	otherServer, _ := Server(otherMaterial)
 
 	handshake := func(client, server *tls.Config) error {
 		c, s := net.Pipe()
@@ -52,7 +54,7 @@ func TestLaunchTLS(t *testing.T) {
 // FuzzServerTLS: the plugin's decoding of the TLS material from its host
 // link never panics.
 func FuzzServerTLS(f *testing.F) {
-	_, material, err := newLaunchTLS()
+	_, material, err := NewLaunch()
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -60,6 +62,8 @@ func FuzzServerTLS(f *testing.F) {
 	f.Add([]byte(`{"cert": "", "key": "", "host": ""}`))
 	f.Add(bytes.Repeat([]byte("{"), 100))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = serverTLS(data)
+		_, _ = Server(data)
 	})
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

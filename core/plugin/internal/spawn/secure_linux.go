@@ -1,4 +1,4 @@
-package plugin
+package spawn
 
 import "golang.org/x/sys/unix"
 

@@ -1,4 +1,4 @@
-package plugin
+package wire
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+
+	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/broker"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
@@ -69,28 +71,28 @@ func toPB(m *broker.Message) *pluginpb.Message {
 	return &pluginpb.Message{Id: m.ID, Header: m.Header, Body: m.Body}
 }
 
-// TestLinkCodecPublishCalls encodes calls with appendPublishCall and
+// TestLinkCodecPublishCalls encodes calls with AppendPublishCall and
 // decodes them with the generated code, and the other way round with
-// decodePublishBatch: every field comes through.
+// DecodePublishBatch: every field comes through.
 func TestLinkCodecPublishCalls(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for round := range 300 {
 		var (
 			enc   pluginpb.PublishBatchEncoded
 			want  pluginpb.PublishBatch
-			calls []linkCall
+			calls []Call
 		)
 		for range r.IntN(5) {
-			c := linkCall{id: r.Uint64() >> r.IntN(64), topic: randomString(r), msg: randomMessage(r), deadline: r.Int64() - r.Int64()}
+			c := Call{ID: r.Uint64() >> r.IntN(64), Topic: randomString(r), Msg: randomMessage(r), Deadline: r.Int64() - r.Int64()}
 			if r.IntN(3) == 0 {
-				c.deadline = 0
+				c.Deadline = 0
 			}
-			b, err := appendPublishCall(nil, c.id, c.topic, c.msg, c.deadline)
+			b, err := AppendPublishCall(nil, c.ID, c.Topic, c.Msg, c.Deadline)
 			if err != nil {
 				t.Fatal(err)
 			}
 			enc.Calls = append(enc.Calls, b)
-			want.Calls = append(want.Calls, &pluginpb.PublishCall{Id: c.id, Topic: c.topic, Message: toPB(c.msg), Deadline: c.deadline})
+			want.Calls = append(want.Calls, &pluginpb.PublishCall{Id: c.ID, Topic: c.Topic, Message: toPB(c.Msg), Deadline: c.Deadline})
 			calls = append(calls, c)
 		}
 		for range r.IntN(3) {
@@ -112,17 +114,17 @@ func TestLinkCodecPublishCalls(t *testing.T) {
 		}
 		for i, c := range calls {
 			g := got.Calls[i]
-			if g.Id != c.id || g.Topic != c.topic || g.Deadline != c.deadline || !sameMessage(c.msg, g.Message) {
+			if g.Id != c.ID || g.Topic != c.Topic || g.Deadline != c.Deadline || !sameMessage(c.Msg, g.Message) {
 				t.Fatalf("round %d call %d: generated code read %v, want %+v", round, i, g, c)
 			}
 		}
 
-		// Generated encoding, read by decodePublishBatch.
+		// Generated encoding, read by DecodePublishBatch.
 		wire, err = proto.Marshal(&want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec, cancel, err := decodePublishBatch(wire)
+		dec, cancel, err := DecodePublishBatch(wire)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -131,7 +133,7 @@ func TestLinkCodecPublishCalls(t *testing.T) {
 		}
 		for i, c := range dec {
 			w := want.Calls[i]
-			if c.id != w.Id || c.topic != w.Topic || c.deadline != w.Deadline || !sameMessage(c.msg, w.Message) {
+			if c.ID != w.Id || c.Topic != w.Topic || c.Deadline != w.Deadline || !sameMessage(c.Msg, w.Message) {
 				t.Fatalf("round %d call %d: decoded %+v, want %v", round, i, c, w)
 			}
 		}
@@ -143,17 +145,17 @@ func TestLinkCodecDeliveries(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for round := range 300 {
 		var (
-			ds   []linkDelivery
+			ds   []Delivery
 			want pluginpb.DeliveryBatch
 		)
 		for range r.IntN(6) {
-			d := linkDelivery{sub: r.Uint64() >> r.IntN(64), id: r.Uint64() >> r.IntN(64), msg: randomMessage(r)}
-			d.cancel = d.msg == nil
+			d := Delivery{Sub: r.Uint64() >> r.IntN(64), ID: r.Uint64() >> r.IntN(64), Msg: randomMessage(r)}
+			d.Cancel = d.Msg == nil
 			ds = append(ds, d)
-			want.Deliveries = append(want.Deliveries, &pluginpb.Delivery{Sub: d.sub, Id: d.id, Message: toPB(d.msg), Cancel: d.cancel})
+			want.Deliveries = append(want.Deliveries, &pluginpb.Delivery{Sub: d.Sub, Id: d.ID, Message: toPB(d.Msg), Cancel: d.Cancel})
 		}
-		wire := appendDeliveryBatch(nil, ds, func(d linkDelivery, err error) {
-			t.Fatalf("round %d: delivery %d refused: %v", round, d.id, err)
+		wire := AppendDeliveryBatch(nil, ds, func(d Delivery, err error) {
+			t.Fatalf("round %d: delivery %d refused: %v", round, d.ID, err)
 		})
 		var got pluginpb.DeliveryBatch
 		if err := proto.Unmarshal(wire, &got); err != nil {
@@ -167,7 +169,7 @@ func TestLinkCodecDeliveries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec, err := decodeDeliveryBatch(wire)
+		dec, err := DecodeDeliveryBatch(wire)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -176,7 +178,7 @@ func TestLinkCodecDeliveries(t *testing.T) {
 		}
 		for i, d := range dec {
 			w := want.Deliveries[i]
-			if d.sub != w.Sub || d.id != w.Id || d.cancel != w.Cancel || !sameMessage(d.msg, w.Message) {
+			if d.Sub != w.Sub || d.ID != w.Id || d.Cancel != w.Cancel || !sameMessage(d.Msg, w.Message) {
 				t.Fatalf("round %d delivery %d: decoded %+v, want %v", round, i, d, w)
 			}
 		}
@@ -198,23 +200,23 @@ func TestLinkCodecInvalidUTF8(t *testing.T) {
 		{topic: "t", msg: &broker.Message{Header: map[string]string{bad: "v"}}, in: "header"},
 		{topic: "t", msg: &broker.Message{Header: map[string]string{"k": bad}}, in: `header "k"`},
 	} {
-		_, err := appendPublishCall(nil, 1, tt.topic, tt.msg, 0)
-		if !errors.Is(err, errInvalidUTF8) || !bytes.Contains([]byte(err.Error()), []byte(tt.in)) {
-			t.Errorf("appendPublishCall(%q, %+v) = %v, want an invalid UTF-8 error naming the %s", tt.topic, tt.msg, err, tt.in)
+		_, err := AppendPublishCall(nil, 1, tt.topic, tt.msg, 0)
+		if !errors.Is(err, ErrInvalidUTF8) || !bytes.Contains([]byte(err.Error()), []byte(tt.in)) {
+			t.Errorf("AppendPublishCall(%q, %+v) = %v, want an invalid UTF-8 error naming the %s", tt.topic, tt.msg, err, tt.in)
 		}
 		if tt.in == "topic" {
 			continue // deliveries carry no topic
 		}
 		var refused []uint64
-		wire := appendDeliveryBatch(nil, []linkDelivery{
-			{sub: 1, id: 1, msg: &broker.Message{Body: []byte("before")}},
-			{sub: 1, id: 2, msg: tt.msg},
-			{sub: 1, id: 3, msg: &broker.Message{Body: []byte("after")}},
-		}, func(d linkDelivery, err error) {
-			if !errors.Is(err, errInvalidUTF8) || !strings.Contains(err.Error(), tt.in) {
-				t.Errorf("delivery %d refused with %v, want an invalid UTF-8 error naming the %s", d.id, err, tt.in)
+		wire := AppendDeliveryBatch(nil, []Delivery{
+			{Sub: 1, ID: 1, Msg: &broker.Message{Body: []byte("before")}},
+			{Sub: 1, ID: 2, Msg: tt.msg},
+			{Sub: 1, ID: 3, Msg: &broker.Message{Body: []byte("after")}},
+		}, func(d Delivery, err error) {
+			if !errors.Is(err, ErrInvalidUTF8) || !strings.Contains(err.Error(), tt.in) {
+				t.Errorf("delivery %d refused with %v, want an invalid UTF-8 error naming the %s", d.ID, err, tt.in)
 			}
-			refused = append(refused, d.id)
+			refused = append(refused, d.ID)
 		})
 		if fmt.Sprint(refused) != "[2]" {
 			t.Errorf("%+v: refused deliveries %v, want [2]", tt.msg, refused)
@@ -232,8 +234,8 @@ func TestLinkCodecInvalidUTF8(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := decodePublishBatch(wire); !errors.Is(err, errInvalidUTF8) {
-		t.Errorf("decodePublishBatch of a topic that is not UTF-8: %v", err)
+	if _, _, err := DecodePublishBatch(wire); !errors.Is(err, ErrInvalidUTF8) {
+		t.Errorf("DecodePublishBatch of a topic that is not UTF-8: %v", err)
 	}
 }
 
@@ -243,17 +245,17 @@ func FuzzLinkCodec(f *testing.F) {
 	// Small seeds: the fuzzer minimizes what it finds from them.
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 8 {
-		b, _ := appendPublishCall(nil, r.Uint64(), randomString(r), randomMessageUpTo(r, 16), r.Int64())
+		b, _ := AppendPublishCall(nil, r.Uint64(), randomString(r), randomMessageUpTo(r, 16), r.Int64())
 		wire, _ := proto.Marshal(&pluginpb.PublishBatchEncoded{Calls: [][]byte{b}, Cancel: []uint64{1, 300}})
 		f.Add(wire)
-		f.Add(appendDeliveryBatch(nil, []linkDelivery{{sub: 1, id: 2, msg: randomMessageUpTo(r, 16)}, {sub: 1, id: 3, cancel: true}}, func(linkDelivery, error) {}))
+		f.Add(AppendDeliveryBatch(nil, []Delivery{{Sub: 1, ID: 2, Msg: randomMessageUpTo(r, 16)}, {Sub: 1, ID: 3, Cancel: true}}, func(Delivery, error) {}))
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var pb pluginpb.PublishBatch
 		perr := proto.Unmarshal(p, &pb)
-		calls, cancel, err := decodePublishBatch(p)
+		calls, cancel, err := DecodePublishBatch(p)
 		if (perr == nil) != (err == nil) {
-			t.Fatalf("publish batch: generated code says %v, decodePublishBatch says %v", perr, err)
+			t.Fatalf("publish batch: generated code says %v, DecodePublishBatch says %v", perr, err)
 		}
 		if err == nil {
 			if len(calls) != len(pb.Calls) || fmt.Sprint(cancel) != fmt.Sprint(pb.Cancel) {
@@ -261,7 +263,7 @@ func FuzzLinkCodec(f *testing.F) {
 			}
 			for i, c := range calls {
 				w := pb.Calls[i]
-				if c.id != w.Id || c.topic != w.Topic || c.deadline != w.Deadline || !sameMessage(c.msg, w.Message) {
+				if c.ID != w.Id || c.Topic != w.Topic || c.Deadline != w.Deadline || !sameMessage(c.Msg, w.Message) {
 					t.Fatalf("publish call %d: %+v, generated code %v", i, c, w)
 				}
 			}
@@ -269,9 +271,9 @@ func FuzzLinkCodec(f *testing.F) {
 
 		var db pluginpb.DeliveryBatch
 		perr = proto.Unmarshal(p, &db)
-		ds, err := decodeDeliveryBatch(p)
+		ds, err := DecodeDeliveryBatch(p)
 		if (perr == nil) != (err == nil) {
-			t.Fatalf("delivery batch: generated code says %v, decodeDeliveryBatch says %v", perr, err)
+			t.Fatalf("delivery batch: generated code says %v, DecodeDeliveryBatch says %v", perr, err)
 		}
 		if err == nil {
 			if len(ds) != len(db.Deliveries) {
@@ -279,10 +281,12 @@ func FuzzLinkCodec(f *testing.F) {
 			}
 			for i, d := range ds {
 				w := db.Deliveries[i]
-				if d.sub != w.Sub || d.id != w.Id || d.cancel != w.Cancel || !sameMessage(d.msg, w.Message) {
+				if d.Sub != w.Sub || d.ID != w.Id || d.Cancel != w.Cancel || !sameMessage(d.Msg, w.Message) {
 					t.Fatalf("delivery %d: %+v, generated code %v", i, d, w)
 				}
 			}
 		}
 	})
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

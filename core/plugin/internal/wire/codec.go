@@ -1,4 +1,4 @@
-package plugin
+package wire
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 // pluginpb.Message in between: on the hot path that saves a copy of every
 // header map and most of the generic code's work. The bytes are the
 // protobuf encoding plugin.proto defines, field for field, so either side
-// may use the generated code instead (linkcodec_test.go checks both ways,
+// may use the generated code instead (codec_test.go checks both ways,
 // and FuzzLinkCodec that both accept the same input). As the generated code
 // does, strings must be valid UTF-8, fields of an unknown number (or of
 // another wire type than plugin.proto gives them) are skipped, a field
@@ -44,16 +44,16 @@ const (
 	fDeliveries      protowire.Number = 1
 )
 
-// errInvalidUTF8 is a string field that is not valid UTF-8, which
+// ErrInvalidUTF8 is a string field that is not valid UTF-8, which
 // protobuf's string type does not allow.
-var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
+var ErrInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 
 func appendString(b []byte, num protowire.Number, s string) ([]byte, error) {
 	if s == "" {
 		return b, nil
 	}
 	if !utf8.ValidString(s) {
-		return b, errInvalidUTF8
+		return b, ErrInvalidUTF8
 	}
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s), nil
@@ -124,9 +124,9 @@ func appendMessage(b []byte, num protowire.Number, m *broker.Message, size int) 
 	return b, nil
 }
 
-// appendPublishCall appends the contents of a PublishCall (not a field
+// AppendPublishCall appends the contents of a PublishCall (not a field
 // holding one): PublishBatchEncoded carries them as they are.
-func appendPublishCall(b []byte, id uint64, topic string, msg *broker.Message, deadline int64) ([]byte, error) {
+func AppendPublishCall(b []byte, id uint64, topic string, msg *broker.Message, deadline int64) ([]byte, error) {
 	b = appendUvarint(b, fCallID, id)
 	b, err := appendString(b, fCallTopic, topic)
 	if err != nil {
@@ -140,42 +140,42 @@ func appendPublishCall(b []byte, id uint64, topic string, msg *broker.Message, d
 	return appendUvarint(b, fCallDeadline, uint64(deadline)), nil
 }
 
-// linkDelivery is a Delivery: a message of subscription sub, or the
+// Delivery is a Delivery: a message of subscription sub, or the
 // cancellation of one.
-type linkDelivery struct {
-	sub, id uint64
-	msg     *broker.Message // nil for a cancellation
-	cancel  bool
+type Delivery struct {
+	Sub, ID uint64
+	Msg     *broker.Message // nil for a cancellation
+	Cancel  bool
 }
 
-// appendDeliveryBatch appends the contents of a DeliveryBatch of ds. A
+// AppendDeliveryBatch appends the contents of a DeliveryBatch of ds. A
 // delivery that cannot be encoded (a string that is not UTF-8) is left
 // out and handed to refuse with the reason, so that the others go.
-func appendDeliveryBatch(b []byte, ds []linkDelivery, refuse func(linkDelivery, error)) []byte {
+func AppendDeliveryBatch(b []byte, ds []Delivery, refuse func(Delivery, error)) []byte {
 	for _, d := range ds {
 		start := len(b)
-		n := sizeUvarint(fDeliverySub, d.sub) + sizeUvarint(fDeliveryID, d.id)
+		n := sizeUvarint(fDeliverySub, d.Sub) + sizeUvarint(fDeliveryID, d.ID)
 		var msgSize int
-		if d.msg != nil {
-			msgSize = messageSize(d.msg)
+		if d.Msg != nil {
+			msgSize = messageSize(d.Msg)
 			n += protowire.SizeTag(fDeliveryMessage) + protowire.SizeBytes(msgSize)
 		}
-		if d.cancel {
+		if d.Cancel {
 			n += protowire.SizeTag(fDeliveryCancel) + 1
 		}
 		b = protowire.AppendTag(b, fDeliveries, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(n))
-		b = appendUvarint(b, fDeliverySub, d.sub)
-		b = appendUvarint(b, fDeliveryID, d.id)
-		if d.msg != nil {
+		b = appendUvarint(b, fDeliverySub, d.Sub)
+		b = appendUvarint(b, fDeliveryID, d.ID)
+		if d.Msg != nil {
 			var err error
-			if b, err = appendMessage(b, fDeliveryMessage, d.msg, msgSize); err != nil {
+			if b, err = appendMessage(b, fDeliveryMessage, d.Msg, msgSize); err != nil {
 				b = b[:start]
 				refuse(d, err)
 				continue
 			}
 		}
-		if d.cancel {
+		if d.Cancel {
 			b = appendUvarint(b, fDeliveryCancel, 1)
 		}
 	}
@@ -219,7 +219,7 @@ func nextField(p []byte) (field, []byte, error) {
 
 func fieldString(f field) (string, error) {
 	if !utf8.Valid(f.b) {
-		return "", errInvalidUTF8
+		return "", ErrInvalidUTF8
 	}
 	return string(f.b), nil
 }
@@ -281,17 +281,17 @@ func decodeEntry(p []byte) (k, v string, err error) {
 	return k, v, nil
 }
 
-// linkCall is a PublishCall.
-type linkCall struct {
-	id       uint64
-	topic    string
-	msg      *broker.Message // nil if the call has none
-	deadline int64           // Unix nanoseconds; 0 for none
+// Call is a PublishCall.
+type Call struct {
+	ID       uint64
+	Topic    string
+	Msg      *broker.Message // nil if the call has none
+	Deadline int64           // Unix nanoseconds; 0 for none
 }
 
-// decodePublishBatch decodes a PublishBatch (or PublishBatchEncoded: the
+// DecodePublishBatch decodes a PublishBatch (or PublishBatchEncoded: the
 // same bytes).
-func decodePublishBatch(p []byte) (calls []*linkCall, cancel []uint64, err error) {
+func DecodePublishBatch(p []byte) (calls []*Call, cancel []uint64, err error) {
 	for len(p) > 0 {
 		f, rest, err := nextField(p)
 		if err != nil {
@@ -321,38 +321,38 @@ func decodePublishBatch(p []byte) (calls []*linkCall, cancel []uint64, err error
 	return calls, cancel, nil
 }
 
-func decodePublishCall(p []byte) (linkCall, error) {
-	var c linkCall
+func decodePublishCall(p []byte) (Call, error) {
+	var c Call
 	for len(p) > 0 {
 		f, rest, err := nextField(p)
 		if err != nil {
-			return linkCall{}, err
+			return Call{}, err
 		}
 		p = rest
 		switch {
 		case f.num == fCallID && f.typ == protowire.VarintType:
-			c.id = f.v
+			c.ID = f.v
 		case f.num == fCallTopic && f.typ == protowire.BytesType:
-			if c.topic, err = fieldString(f); err != nil {
-				return linkCall{}, err
+			if c.Topic, err = fieldString(f); err != nil {
+				return Call{}, err
 			}
 		case f.num == fCallMessage && f.typ == protowire.BytesType:
-			if c.msg == nil {
-				c.msg = new(broker.Message)
+			if c.Msg == nil {
+				c.Msg = new(broker.Message)
 			}
-			if err := decodeMessage(f.b, c.msg); err != nil {
-				return linkCall{}, err
+			if err := decodeMessage(f.b, c.Msg); err != nil {
+				return Call{}, err
 			}
 		case f.num == fCallDeadline && f.typ == protowire.VarintType:
-			c.deadline = int64(f.v)
+			c.Deadline = int64(f.v)
 		}
 	}
 	return c, nil
 }
 
-// decodeDeliveryBatch decodes a DeliveryBatch.
-func decodeDeliveryBatch(p []byte) ([]linkDelivery, error) {
-	var ds []linkDelivery
+// DecodeDeliveryBatch decodes a DeliveryBatch.
+func DecodeDeliveryBatch(p []byte) ([]Delivery, error) {
+	var ds []Delivery
 	for len(p) > 0 {
 		f, rest, err := nextField(p)
 		if err != nil {
@@ -362,7 +362,7 @@ func decodeDeliveryBatch(p []byte) ([]linkDelivery, error) {
 		if f.num != fDeliveries || f.typ != protowire.BytesType {
 			continue
 		}
-		var d linkDelivery
+		var d Delivery
 		for q := f.b; len(q) > 0; {
 			g, rest, err := nextField(q)
 			if err != nil {
@@ -371,18 +371,18 @@ func decodeDeliveryBatch(p []byte) ([]linkDelivery, error) {
 			q = rest
 			switch {
 			case g.num == fDeliverySub && g.typ == protowire.VarintType:
-				d.sub = g.v
+				d.Sub = g.v
 			case g.num == fDeliveryID && g.typ == protowire.VarintType:
-				d.id = g.v
+				d.ID = g.v
 			case g.num == fDeliveryMessage && g.typ == protowire.BytesType:
-				if d.msg == nil {
-					d.msg = new(broker.Message)
+				if d.Msg == nil {
+					d.Msg = new(broker.Message)
 				}
-				if err := decodeMessage(g.b, d.msg); err != nil {
+				if err := decodeMessage(g.b, d.Msg); err != nil {
 					return nil, err
 				}
 			case g.num == fDeliveryCancel && g.typ == protowire.VarintType:
-				d.cancel = g.v != 0
+				d.Cancel = g.v != 0
 			}
 		}
 		ds = append(ds, d)

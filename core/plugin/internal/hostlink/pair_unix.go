@@ -1,6 +1,6 @@
 //go:build unix
 
-package plugin
+package hostlink
 
 import (
 	"net"
@@ -8,9 +8,9 @@ import (
 	"syscall"
 )
 
-// socketPair returns the two ends of a connected unix stream socket pair:
+// SocketPair returns the two ends of a connected unix stream socket pair:
 // the plugin's, as a file to inherit, and the host's.
-func socketPair() (child *os.File, host net.Conn, err error) {
+func SocketPair() (child *os.File, host net.Conn, err error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
@@ -27,3 +27,6 @@ func socketPair() (child *os.File, host net.Conn, err error) {
 	}
 	return child, host, nil
 }
+
+// Supported says whether plugins get a host link on this platform.
+const Supported = true

@@ -1,15 +1,15 @@
-package plugin
+package spawn
 
 import (
 	"os"
 	"path/filepath"
 )
 
-// nameProcess gives the process the name of its binary. A host on Linux
+// NameProcess gives the process the name of its binary. A host on Linux
 // starts a plugin through /proc/self/fd/N (exec_linux.go), which names the
 // process "N" in ps and top; argv[0] is the binary's path.
-func nameProcess() {
-	if _, ok := os.LookupEnv(MagicCookieKey); !ok || len(os.Args) == 0 {
+func NameProcess(cookieKey string) {
+	if _, ok := os.LookupEnv(cookieKey); !ok || len(os.Args) == 0 {
 		return
 	}
 	name := filepath.Base(os.Args[0])
