@@ -9,10 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/codec"
 	merrors "github.com/seedmicro/micro/core/errors"
@@ -292,11 +292,11 @@ func (c *Client) Publish(ctx context.Context, topic string, msg any) error {
 	return nil
 }
 
-func defaultBackoff(attempt int) time.Duration {
-	d := 2 * time.Millisecond << min(attempt-1, 8)
-	d = min(d, 500*time.Millisecond)
-	return d/2 + rand.N(d/2+1)
-}
+// defaultPolicy is exponential from 2ms, capped at 500ms, each wait drawn
+// between half of it and all of it.
+var defaultPolicy = backoff.Policy{Initial: 2 * time.Millisecond, Max: 500 * time.Millisecond, Multiplier: 2, Jitter: 0.5}
+
+func defaultBackoff(attempt int) time.Duration { return defaultPolicy.Delay(attempt) }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

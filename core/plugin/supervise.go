@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/seedmicro/micro/core/backoff"
 )
 
 // ErrRestarting is matched (errors.Is) by the error of a call that failed
@@ -53,20 +54,20 @@ const (
 	stableAfter = 30 * time.Second
 )
 
-type backoff struct{ n uint }
+// restartPolicy doubles the wait from minBackoff up to maxBackoff and
+// jitters it down by up to half, so that plugins that crashed together do
+// not restart together.
+var restartPolicy = backoff.Policy{Initial: minBackoff, Max: maxBackoff, Multiplier: 2, Jitter: 0.5}
 
-// next returns the next wait: the doubled wait, jittered down by up to half
-// of it, so that plugins that crashed together do not restart together.
-func (b *backoff) next() time.Duration {
-	d := maxBackoff
-	if b.n < 16 {
-		d = min(minBackoff<<b.n, maxBackoff)
-	}
+type restartBackoff struct{ n int }
+
+// next returns the next wait.
+func (b *restartBackoff) next() time.Duration {
 	b.n++
-	return d/2 + rand.N(d/2+1)
+	return restartPolicy.Delay(b.n)
 }
 
-func (b *backoff) reset() { b.n = 0 }
+func (b *restartBackoff) reset() { b.n = 0 }
 
 // crashGrace bounds how long a call that failed on the channel waits to
 // learn whether the plugin process died: the channel usually breaks a
@@ -132,7 +133,7 @@ func (c *Client) supervise(interval time.Duration) {
 }
 
 func (c *Client) superviseLoop(ctx context.Context, interval time.Duration) {
-	var b backoff
+	var b restartBackoff
 	for {
 		cn := c.conn.Load()
 		since := time.Now()

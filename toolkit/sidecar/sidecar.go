@@ -62,6 +62,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/transport"
@@ -182,9 +183,10 @@ func New(reg registry.Registry, b broker.Broker, c api.Caller, opts ...Option) *
 		opt.apply(&o)
 	}
 	if o.backoff == nil {
-		o.backoff = func(attempt int) time.Duration {
-			return min(100*time.Millisecond<<min(attempt-2, 10), 5*time.Second)
-		}
+		// Doubling from 100ms before the second attempt, capped at 5s,
+		// without jitter.
+		p := backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2}
+		o.backoff = func(attempt int) time.Duration { return p.Delay(attempt - 1) }
 	}
 	if o.ttl == 0 {
 		o.ttl = 3 * o.healthInterval

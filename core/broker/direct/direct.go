@@ -87,13 +87,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/broker"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/registry"
@@ -466,7 +466,7 @@ func (b *Broker) deliver(ctx context.Context, topic string, t *target, m *outgoi
 			failed[n.Address] = true
 		}
 		b.log.Debug("delivery failed", "topic", topic, "target", t.String(), "attempt", attempts, "err", err)
-		if sleep(ctx, backoff(attempts)) != nil {
+		if sleep(ctx, retryPolicy.Delay(attempts)) != nil {
 			return b.failure(topic, t, attempts, b.stopped(ctx))
 		}
 		next = i + 1
@@ -544,14 +544,8 @@ func (b *Broker) giveUp(topic string, t *target, m *outgoing, err error) {
 	b.log.Warn("message dropped", "topic", topic, "id", m.id, "target", t.String(), "err", err)
 }
 
-// backoff returns the wait before the attempt after attempt number n.
-func backoff(n int) time.Duration {
-	d := maxBackoff
-	if n < 16 {
-		d = min(minBackoff<<(n-1), maxBackoff)
-	}
-	return d/2 + mrand.N(d/2+1)
-}
+// retryPolicy gives the wait before the attempt after attempt number n.
+var retryPolicy = backoff.Policy{Initial: minBackoff, Max: maxBackoff, Multiplier: 2, Jitter: 0.5}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

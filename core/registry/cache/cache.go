@@ -21,11 +21,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/registry"
 )
 
@@ -323,7 +323,11 @@ func (c *Cache) startWatch() bool {
 // re-establishing it with back-off when it fails.
 func (c *Cache) watchLoop() {
 	defer c.wg.Done()
-	backoff := c.opts.backoffMin
+	// The wait doubles from backoffMin up to backoffMax after each failed
+	// attempt; each is drawn between half of it and all of it, so that many
+	// processes do not retry in step.
+	policy := backoff.Policy{Initial: c.opts.backoffMin, Max: c.opts.backoffMax, Multiplier: 2, Jitter: 0.5}
+	failures := 0
 	first := true
 	for {
 		w, err := c.reg.Watch(c.ctx)
@@ -335,24 +339,17 @@ func (c *Cache) watchLoop() {
 			c.resync()
 		}
 		if err == nil {
-			backoff = c.opts.backoffMin
+			failures = 0
 			c.consume(w)
 			w.Stop()
 		}
 		if c.ctx.Err() != nil {
 			return
 		}
-		// Half the back-off plus up to as much again at random, so that
-		// many processes do not retry in step.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		t := time.NewTimer(wait)
-		select {
-		case <-c.ctx.Done():
-			t.Stop()
+		failures++
+		if policy.Sleep(c.ctx, failures) != nil {
 			return
-		case <-t.C:
 		}
-		backoff = min(backoff*2, c.opts.backoffMax)
 	}
 }
 
