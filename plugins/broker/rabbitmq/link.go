@@ -3,13 +3,13 @@ package rabbitmq
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/redact"
 )
@@ -115,7 +115,7 @@ func (l *link) supervise(conn *amqp.Connection) {
 // redial connects again with jittered exponential back-off. It returns nil
 // when the broker stops its links first.
 func (l *link) redial() *amqp.Connection {
-	bo := l.b.backoff()
+	bo := l.b.retryWaits()
 	for {
 		select {
 		case <-time.After(bo.next()):
@@ -165,19 +165,25 @@ func (l *link) dial(ctx context.Context) (*amqp.Connection, error) {
 	return conn, nil
 }
 
-// backoff is a jittered exponential back-off: each wait is drawn between
-// half the current step and the step, and the step doubles up to a maximum.
-type backoff struct {
-	step, max time.Duration
+// retryWaits is a jittered exponential back-off: the step starts at
+// ReconnectMin and doubles up to ReconnectMax, and each wait is drawn
+// between half the current step and the step.
+type retryWaits struct {
+	policy backoff.Policy
+	n      int
 }
 
-func (b *Broker) backoff() *backoff {
-	return &backoff{step: time.Duration(b.cfg.ReconnectMin), max: time.Duration(b.cfg.ReconnectMax)}
+func (b *Broker) retryWaits() *retryWaits {
+	return &retryWaits{policy: backoff.Policy{
+		Initial:    time.Duration(b.cfg.ReconnectMin),
+		Max:        time.Duration(b.cfg.ReconnectMax),
+		Multiplier: 2,
+		Jitter:     0.5,
+	}}
 }
 
 // next returns the next wait.
-func (bo *backoff) next() time.Duration {
-	d := bo.step/2 + rand.N(bo.step/2+1)
-	bo.step = min(bo.step*2, bo.max)
-	return d
+func (bo *retryWaits) next() time.Duration {
+	bo.n++
+	return bo.policy.Delay(bo.n)
 }

@@ -358,7 +358,7 @@ func (b *Broker) prepare(topic string, msg *broker.Message) (amqp.Publishing, er
 // it again on another channel or connection as long as ctx allows.
 func (b *Broker) publish(ctx context.Context, topic string, p amqp.Publishing) error {
 	var (
-		bo            *backoff
+		bo            *retryWaits
 		channelErrors int
 		failed        = func(err error) error { return fmt.Errorf("broker/rabbitmq: publish to %q: %w", topic, err) }
 	)
@@ -420,7 +420,7 @@ func (b *Broker) publish(ctx context.Context, topic string, p amqp.Publishing) e
 		default:
 			// The server rejected the message (basic.nack): try again.
 			if bo == nil {
-				bo = b.backoff()
+				bo = b.retryWaits()
 			}
 			select {
 			case <-time.After(bo.next()):

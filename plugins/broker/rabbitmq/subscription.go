@@ -234,7 +234,7 @@ func (s *subscription) run(ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
 // restore sets the subscription up again, with back-off between failed
 // attempts. It reports false when the subscription stopped first.
 func (s *subscription) restore() (*amqp.Channel, <-chan amqp.Delivery, bool) {
-	bo := s.b.backoff()
+	bo := s.b.retryWaits()
 	for {
 		ch, deliveries, err := s.open(s.ctx)
 		if err == nil {

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/broker/gopool"
 )
@@ -28,6 +28,10 @@ const (
 	minBackoff   = 50 * time.Millisecond
 	maxBackoff   = 5 * time.Second
 )
+
+// retryPolicy is the wait after a failed step: doubling from minBackoff up
+// to maxBackoff, each wait drawn between half of it and all of it.
+var retryPolicy = backoff.Policy{Initial: minBackoff, Max: maxBackoff, Multiplier: 2, Jitter: 0.5}
 
 // reclaimScript claims for consumer ARGV[3] the pending entries ARGV[6:]
 // of group ARGV[1] of stream KEYS[1] that belong to consumer ARGV[2],
@@ -98,7 +102,7 @@ type subscription struct {
 	cursor    string    // XAUTOCLAIM cursor of the claim round in progress
 	nextClaim time.Time
 	dues      []time.Time // when rejected entries become claimable
-	backoff   time.Duration
+	failures  int         // failed steps in a row
 }
 
 // held is the state of an entry a subscription holds.
@@ -174,7 +178,7 @@ func (s *subscription) run() {
 	for s.ctx.Err() == nil {
 		err := s.step()
 		if err == nil {
-			s.backoff = 0
+			s.failures = 0
 			continue
 		}
 		s.fail(err)
@@ -218,8 +222,8 @@ func (s *subscription) fail(err error) {
 	case !errors.As(err, &rerr) || isNetError(err):
 		s.closeConn()
 	}
-	s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
-	wait := s.backoff/2 + rand.N(s.backoff/2+1)
+	s.failures++
+	wait := retryPolicy.Delay(s.failures)
 	s.b.log.Warn("subscription error; retrying", "stream", s.stream, "group", s.group, "error", err, "retry_in", wait.String())
 	select {
 	case <-s.ctx.Done():

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"reflect"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/registry"
 )
 
@@ -156,7 +156,7 @@ func (w *watcher) run() {
 	nextSweep := time.Now().Add(sweepEvery)
 	nextResync := time.Now().Add(time.Duration(cfg.ResyncInterval))
 	var (
-		backoff      time.Duration
+		failures     int // receives failed in a row
 		resyncNeeded bool
 	)
 	for !w.stopped() {
@@ -191,8 +191,8 @@ func (w *watcher) run() {
 			// again on the next receive. Announcements in between are
 			// lost, hence the resync.
 			resyncNeeded = true
-			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
-			wait := backoff/2 + rand.N(backoff/2+1)
+			failures++
+			wait := reconnectPolicy.Delay(failures)
 			w.r.log.Warn("watch: connection lost; reconnecting", "error", err, "retry_in", wait.String())
 			select {
 			case <-w.done:
@@ -201,7 +201,7 @@ func (w *watcher) run() {
 			}
 			continue
 		}
-		backoff = 0
+		failures = 0
 		switch m := msg.(type) {
 		case *goredis.Message:
 			var a Announcement
@@ -368,3 +368,7 @@ func (w *watcher) send(ev *registry.Event) bool {
 		return false
 	}
 }
+
+// reconnectPolicy is the wait after the watch lost its connection: doubling
+// from 50ms up to 5s, each wait drawn between half of it and all of it.
+var reconnectPolicy = backoff.Policy{Initial: 50 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.5}
