@@ -14,11 +14,12 @@ const HandlerFile = "handler/handler.go"
 
 // RenderService renders the service set with d and adds the typed client
 // of the sample handler (what micro-new gen writes for it), owned by the
-// generator. A set without the sample handler gets no client.
+// generator, when the set's meta says it has that handler
+// (SetMeta.HandlerClient).
 func RenderService(set *Set, d ServiceData) ([]File, error) {
 	files, err := set.Render(d)
-	if err != nil {
-		return nil, err
+	if err != nil || !set.Meta.HandlerClient {
+		return files, err
 	}
 	for _, f := range files {
 		if f.Path != HandlerFile {
