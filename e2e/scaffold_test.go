@@ -181,6 +181,19 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 	}
 	project := filepath.Join(work, "greeter")
 
+	// The typed client of the handler is part of the scaffold; micro-new gen
+	// finds nothing to change in it, and the project's test calls through it.
+	clientPath := filepath.Join(project, "handler", "handlerclient", "handlerclient.micro.go")
+	clientFile, err := os.ReadFile(clientPath)
+	if err != nil {
+		t.Fatalf("micro-new service wrote no typed client: %v\n%s", err, out)
+	}
+	microNew(t, mn, project, env, "gen", "./...")
+	if got, _ := os.ReadFile(clientPath); string(got) != string(clientFile) {
+		t.Fatalf("micro-new gen rewrote the scaffold's typed client:\n--- scaffold\n%s\n--- gen\n%s", clientFile, got)
+	}
+	goIn(t, project, "test", "-count=1", ".")
+
 	// The user edits the handler: use must leave it alone.
 	handlerPath := filepath.Join(project, "handler", "handler.go")
 	edited, err := os.ReadFile(handlerPath)
@@ -290,6 +303,9 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(handlerPath); string(got) != string(edited) {
 		t.Fatalf("micro-new use changed the user's handler:\n%s", got)
+	}
+	if got, _ := os.ReadFile(clientPath); string(got) != string(clientFile) {
+		t.Fatalf("micro-new use changed the typed client:\n%s", got)
 	}
 	t.Run("nats", func(t *testing.T) {
 		check(t, "nats", natsURL(), `{"subject_prefix": "microe2escaffold", "stream": "MICRO_E2E_SCAFFOLD"}`)

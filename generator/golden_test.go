@@ -2,6 +2,7 @@ package generator_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/seedmicro/micro/generator"
+	"github.com/seedmicro/micro/generator/typed"
 	"github.com/seedmicro/micro/templates"
 )
 
@@ -79,7 +81,7 @@ func render(t *testing.T, set *generator.Set, a generator.Answers) []generator.F
 	if err := a.Check(); err != nil {
 		t.Fatal(err)
 	}
-	files, err := set.Render(generator.NewServiceData(a))
+	files, err := generator.RenderService(set, generator.NewServiceData(a))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +185,7 @@ func TestGoldenProjectsBuild(t *testing.T) {
 					t.Fatalf("go %s in the %s project: %v\n%s", strings.Join(args, " "), name, err, out)
 				}
 			}
+			checkHandlerClient(t, dst, name)
 			// gofmt-clean as written.
 			cmd := exec.Command("gofmt", "-l", ".")
 			cmd.Dir = dst
@@ -190,5 +193,36 @@ func TestGoldenProjectsBuild(t *testing.T) {
 				t.Fatalf("gofmt -l in the %s project: %v %s", name, err, out)
 			}
 		})
+	}
+}
+
+// checkHandlerClient runs micro-new gen's planner on the handler of the
+// project in dir (built, so its module resolves) and checks that it gives
+// the very client the scaffold rendered: the scaffold renders it from the
+// template's facts rather than by loading the project, so this is what
+// keeps the two from drifting apart.
+func checkHandlerClient(t *testing.T, dir, name string) {
+	t.Helper()
+	res, err := typed.Plan(context.Background(), dir, "./handler")
+	if err != nil {
+		t.Fatalf("micro-new gen on the handler of the %s project: %v", name, err)
+	}
+	if len(res.Diagnostics) > 0 {
+		t.Errorf("micro-new gen on the handler of the %s project reports %v", name, res.Diagnostics)
+	}
+	if len(res.Files) != 1 {
+		t.Fatalf("micro-new gen on the handler of the %s project planned %d files, want 1 (handler/handlerclient)", name, len(res.Files))
+	}
+	got := res.Files[0]
+	rel, err := filepath.Rel(dir, got.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		t.Fatalf("micro-new gen would write %s, which the scaffold did not render: %v", rel, err)
+	}
+	if !bytes.Equal(rendered, got.Content) {
+		t.Errorf("the scaffold's %s differs from what micro-new gen writes:\n%s", rel, generator.UnifiedDiff(filepath.ToSlash(rel), rendered, got.Content))
 	}
 }

@@ -39,6 +39,11 @@ type SetMeta struct {
 	// Generated lists the output paths owned by the generator; every other
 	// file is the user's.
 	Generated []string `json:"generated"`
+	// HandlerClient tells that the set's handler/handler.go is the sample
+	// handler (the type Ident with the endpoint Hello), whose typed client
+	// RenderService adds. Drop it from a set whose handler differs, and
+	// run micro-new gen in the project instead.
+	HandlerClient bool `json:"handler_client,omitempty"`
 }
 
 // Set is a parsed template set.

@@ -111,7 +111,7 @@ func PlanService(req ServiceRequest) (*Plan, error) {
 	if req.Set.Meta.Kind != "service" {
 		return nil, fmt.Errorf("template set is of kind %q, want service", req.Set.Meta.Kind)
 	}
-	files, err := req.Set.Render(NewServiceData(a))
+	files, err := RenderService(req.Set, NewServiceData(a))
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func PlanUse(req UseRequest) (*Plan, error) {
 	if err := a.Check(); err != nil {
 		return nil, err
 	}
-	orig, err := req.Set.Render(NewServiceData(req.Manifest.Answers))
+	orig, err := RenderService(req.Set, NewServiceData(req.Manifest.Answers))
 	if err != nil {
 		return nil, fmt.Errorf("rebuild the original render: %w", err)
 	}
@@ -247,7 +247,7 @@ func PlanUse(req UseRequest) (*Plan, error) {
 	for _, f := range orig {
 		origBy[f.Path] = f.Data
 	}
-	files, err := req.Set.Render(NewServiceData(a))
+	files, err := RenderService(req.Set, NewServiceData(a))
 	if err != nil {
 		return nil, err
 	}

@@ -41,4 +41,9 @@
 // out. A package that does not type-check gets nothing written. Types
 // declared in generated files are ignored, and a type whose doc comment
 // has the line //micro:ignore is not a handler.
+//
+// Render renders the same client from a Source, a description of the
+// package (handler types, endpoints, request and response type names),
+// without loading anything: micro-new service uses it to put the client of
+// the handler it scaffolds into its plan.
 package typed

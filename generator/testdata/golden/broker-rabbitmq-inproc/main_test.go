@@ -10,11 +10,12 @@ import (
 	"github.com/seedmicro/micro/resolve"
 
 	"example.com/greeter/handler"
+	"example.com/greeter/handler/handlerclient"
 	"example.com/greeter/subscriber"
 )
 
 // TestService runs the service on the embedded in-memory registry and
-// broker (no server needed), calls its endpoint through the client and
+// broker (no server needed), calls its endpoint through the typed client and
 // publishes an event to its subscriber.
 func TestService(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -38,8 +39,10 @@ func TestService(t *testing.T) {
 	}
 	defer svc.Stop(context.Background())
 
-	var rsp handler.HelloResponse
-	if err := svc.Client().Call(ctx, handler.ServiceName, "Greeter.Hello", &handler.HelloRequest{Name: "test"}, &rsp); err != nil {
+	// handlerclient is generated from the handler (micro-new gen): it
+	// names the service and the endpoint, and types the response.
+	rsp, err := handlerclient.New(svc.Client()).Hello(ctx, &handler.HelloRequest{Name: "test"})
+	if err != nil {
 		t.Fatalf("call Greeter.Hello: %v", err)
 	}
 	if want := "Hello, test!"; rsp.Greeting != want {

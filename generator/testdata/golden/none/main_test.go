@@ -10,10 +10,11 @@ import (
 	"github.com/seedmicro/micro/resolve"
 
 	"example.com/greeter/handler"
+	"example.com/greeter/handler/handlerclient"
 )
 
 // TestService runs the service on the embedded in-memory registry and
-// broker (no server needed), calls its endpoint through the client.
+// broker (no server needed), calls its endpoint through the typed client.
 func TestService(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -35,8 +36,10 @@ func TestService(t *testing.T) {
 	}
 	defer svc.Stop(context.Background())
 
-	var rsp handler.HelloResponse
-	if err := svc.Client().Call(ctx, handler.ServiceName, "Greeter.Hello", &handler.HelloRequest{Name: "test"}, &rsp); err != nil {
+	// handlerclient is generated from the handler (micro-new gen): it
+	// names the service and the endpoint, and types the response.
+	rsp, err := handlerclient.New(svc.Client()).Hello(ctx, &handler.HelloRequest{Name: "test"})
+	if err != nil {
 		t.Fatalf("call Greeter.Hello: %v", err)
 	}
 	if want := "Hello, test!"; rsp.Greeting != want {

@@ -1,6 +1,9 @@
 // Package handler is the order-history service's RPC handler. Its endpoint is
-// OrderHistory.Hello; add endpoints as methods of the same shape.
+// OrderHistory.Hello; add endpoints as methods of the same shape, then run
+// go generate (make gen) to regenerate the typed client in handlerclient.
 package handler
+
+//go:generate micro-new gen .
 
 import (
 	"context"

@@ -1,6 +1,9 @@
 // Package handler is the greeter service's RPC handler. Its endpoint is
-// Greeter.Hello; add endpoints as methods of the same shape.
+// Greeter.Hello; add endpoints as methods of the same shape, then run
+// go generate (make gen) to regenerate the typed client in handlerclient.
 package handler
+
+//go:generate micro-new gen .
 
 import (
 	"context"

@@ -1,0 +1,80 @@
+package typed
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Source describes a handler package from what is known of it without
+// loading it: the handler types, their endpoints and the names of their
+// request and response types. micro-new service renders the client of the
+// handler it scaffolds from a Source, so that the client is part of the
+// plan without type-checking the project first; Render gives the same
+// file as Plan on the package described.
+type Source struct {
+	// Dir is the handler package's directory; the client is written in
+	// Dir/<PkgName>client.
+	Dir string
+	// PkgPath and PkgName are the handler package's import path and name.
+	PkgPath, PkgName string
+	// HasServiceName tells that the package declares a string constant
+	// ServiceName, which the client then uses as its default service.
+	HasServiceName bool
+	// Handlers are the handler types, in the order Plan finds them (by
+	// name).
+	Handlers []SourceHandler
+}
+
+// SourceHandler is a handler type of a Source.
+type SourceHandler struct {
+	TypeName  string
+	Endpoints []SourceEndpoint
+}
+
+// SourceEndpoint is an endpoint: a method func(ctx, *Req, *Rsp) error
+// where Req and Rsp are exported types of the handler package.
+type SourceEndpoint struct {
+	Method string
+	// Doc is the method's doc comment text, as go/ast's CommentGroup.Text
+	// gives it.
+	Doc      string
+	Req, Rsp string
+}
+
+// Render renders the client of the package s describes.
+func Render(s Source) (File, error) {
+	if s.PkgName == "" || s.PkgPath == "" {
+		return File{}, fmt.Errorf("typed.Render: the handler package's name and import path are required")
+	}
+	if s.PkgName == "main" {
+		return File{}, fmt.Errorf("typed.Render: package %s is a main package, which a client cannot import: move the handlers to their own package", s.PkgPath)
+	}
+	pkg := types.NewPackage(s.PkgPath, s.PkgName)
+	m := &model{dir: filepath.Clean(s.Dir), pkgName: s.PkgName, pkgPath: s.PkgPath, clientName: s.PkgName + "client"}
+	m.q = newQualifier(pkg, m.clientName)
+	name := m.q.pkg(pkg)
+	for _, h := range s.Handlers {
+		if !token.IsExported(h.TypeName) {
+			return File{}, fmt.Errorf("typed.Render: handler type %q is not exported", h.TypeName)
+		}
+		hm := &handler{typeName: h.TypeName}
+		for _, e := range h.Endpoints {
+			for _, id := range []string{e.Method, e.Req, e.Rsp} {
+				if !token.IsExported(id) {
+					return File{}, fmt.Errorf("typed.Render: %s.%s: %q is not an exported identifier", h.TypeName, e.Method, id)
+				}
+			}
+			hm.endpoints = append(hm.endpoints, &endpoint{method: e.Method, doc: strings.TrimSpace(e.Doc), req: name + "." + e.Req, rsp: name + "." + e.Rsp})
+		}
+		m.handlers = append(m.handlers, hm)
+	}
+	m.serviceExpr = strconv.Quote(s.PkgName)
+	if s.HasServiceName {
+		m.serviceExpr = name + ".ServiceName"
+	}
+	return render(m)
+}
