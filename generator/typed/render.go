@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"go/ast"
-	"go/format"
+	"github.com/seedmicro/micro/generator/internal/gosrc"
 	"go/parser"
 	"go/token"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/template"
-
-	"golang.org/x/tools/go/ast/astutil"
-	"golang.org/x/tools/imports"
 )
 
 //go:embed templates/*.tmpl
@@ -109,50 +104,12 @@ func comment(text string) string {
 // formatSource removes the imports src does not use and formats it. It
 // never adds an import: the template names every package it refers to.
 func formatSource(name string, src []byte) ([]byte, error) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
-	if err != nil {
+	if _, err := parser.ParseFile(token.NewFileSet(), name, src, parser.ParseComments); err != nil {
 		return nil, fmt.Errorf("generated code for %s does not parse (a bug in the generator): %w\n%s", name, err, src)
 	}
-	for _, imp := range f.Imports {
-		path, _ := strconv.Unquote(imp.Path.Value)
-		alias := ""
-		if imp.Name != nil {
-			alias = imp.Name.Name
-		}
-		if !usesImport(f, alias, path) {
-			astutil.DeleteNamedImport(fset, f, alias, path)
-		}
-	}
-	var buf bytes.Buffer
-	if err := format.Node(&buf, fset, f); err != nil {
-		return nil, fmt.Errorf("format %s: %w", name, err)
-	}
-	out, err := imports.Process(name, buf.Bytes(), &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8})
+	out, err := gosrc.Format(name, src)
 	if err != nil {
 		return nil, fmt.Errorf("format %s: %w", name, err)
 	}
 	return out, nil
-}
-
-// usesImport reports whether f refers to the import of path under alias
-// (its package name when alias is empty, taken as the last path element,
-// which holds for every import the template writes without an alias).
-func usesImport(f *ast.File, alias, path string) bool {
-	if alias == "_" || alias == "." {
-		return true
-	}
-	if alias == "" {
-		return astutil.UsesImport(f, path)
-	}
-	used := false
-	ast.Inspect(f, func(n ast.Node) bool {
-		if sel, ok := n.(*ast.SelectorExpr); ok {
-			if id, ok := sel.X.(*ast.Ident); ok && id.Name == alias && id.Obj == nil {
-				used = true
-			}
-		}
-		return !used
-	})
-	return used
 }
