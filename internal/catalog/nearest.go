@@ -19,7 +19,7 @@ func Closest(name string, candidates []string) string {
 		if lc == lname {
 			return c
 		}
-		d := distance(lname, lc)
+		d := Distance(lname, lc)
 		if d > maxEdits(lname) {
 			if len(lname) >= 3 && strings.HasPrefix(lc, lname) {
 				d = maxEdits(lname) // a prefix: as near as the furthest typo
@@ -41,8 +41,9 @@ func maxEdits(s string) int {
 	return 2
 }
 
-// distance is the optimal string alignment distance between a and b.
-func distance(a, b string) int {
+// Distance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of adjacent letters.
+func Distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
