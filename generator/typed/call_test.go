@@ -13,22 +13,17 @@ import (
 	"github.com/seedmicro/micro/generator/typed/internal/shop/shopclient"
 )
 
-// startShop runs the fixture service on the embedded defaults: the local
-// registry (in a directory of the test) and the direct broker.
-func startShop(t testing.TB, orders *shop.Orders) *micro.Service {
+// startService runs a service named name on the embedded defaults: the
+// local registry (in a directory of the test) and the direct broker. setup
+// registers its handlers and subscribers.
+func startService(t testing.TB, name string, setup func(*micro.Service) []error) *micro.Service {
 	t.Helper()
 	t.Setenv(local.EnvDir, t.TempDir())
-	svc, err := micro.New(shop.ServiceName, micro.WithLogger(slog.New(slog.DiscardHandler)))
+	svc, err := micro.New(name, micro.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, err := range []error{
-		svc.Handle(orders),
-		svc.Handle(shop.Stock{}),
-		svc.Subscribe(shop.TopicShipped, orders.OnShipped),
-		svc.Subscribe("shop.refunded", shop.OnRefunded),
-		svc.Start(context.Background()),
-	} {
+	for _, err := range append(setup(svc), svc.Start(context.Background())) {
 		if err != nil {
 			svc.Close()
 			t.Fatal(err)
@@ -40,6 +35,19 @@ func startShop(t testing.TB, orders *shop.Orders) *micro.Service {
 		}
 	})
 	return svc
+}
+
+// startShop runs the fixture service shop.
+func startShop(t testing.TB, orders *shop.Orders) *micro.Service {
+	t.Helper()
+	return startService(t, shop.ServiceName, func(svc *micro.Service) []error {
+		return []error{
+			svc.Handle(orders),
+			svc.Handle(shop.Stock{}),
+			svc.Subscribe(shop.TopicShipped, orders.OnShipped),
+			svc.Subscribe("shop.refunded", shop.OnRefunded),
+		}
+	})
 }
 
 // TestGeneratedClientCallsServer compiles the golden client (this file

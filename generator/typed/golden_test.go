@@ -17,10 +17,11 @@ var update = flag.Bool("update", false, "rewrite the golden client instead of co
 
 const goldenClient = "internal/shop/shopclient/shopclient.micro.go"
 
-// TestGolden compares the client of the fixture package with the committed
-// one, which call_test.go compiles and calls against a real server.
-func TestGolden(t *testing.T) {
-	res, err := typed.Plan(context.Background(), ".", "./internal/shop")
+// golden plans the client of fixture package pkg and compares it with the
+// committed file golden (rewritten with -update); it returns the result.
+func golden(t *testing.T, pkg, golden string) (*typed.Result, typed.File) {
+	t.Helper()
+	res, err := typed.Plan(context.Background(), ".", pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,22 +29,29 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("%d files, want 1: %v", len(res.Files), res.Files)
 	}
 	f := res.Files[0]
-	abs, _ := filepath.Abs(goldenClient)
+	abs, _ := filepath.Abs(golden)
 	if f.Path != abs {
 		t.Errorf("path %s, want %s", f.Path, abs)
 	}
 	if *update {
-		if err := os.WriteFile(goldenClient, f.Content, 0o644); err != nil {
+		if err := os.WriteFile(golden, f.Content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(goldenClient)
+	want, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(f.Content, want) {
-		t.Fatalf("generated client differs from %s; if the change is intended, run go test ./generator/typed -run TestGolden -update\n--- got\n%s", goldenClient, f.Content)
+		t.Fatalf("generated client differs from %s; if the change is intended, run go test ./generator/typed -run TestGolden -update\n--- got\n%s", golden, f.Content)
 	}
+	return res, f
+}
+
+// TestGolden compares the client of the fixture package with the committed
+// one, which call_test.go compiles and calls against a real server.
+func TestGolden(t *testing.T) {
+	res, f := golden(t, "./internal/shop", goldenClient)
 	if len(res.Diagnostics) != 0 {
 		t.Errorf("diagnostics for the fixture: %v", res.Diagnostics)
 	}
@@ -62,6 +70,44 @@ func TestGolden(t *testing.T) {
 	}
 	if bytes.Contains(f.Content, []byte("Total")) || bytes.Contains(f.Content, []byte("micro:subscribe")) {
 		t.Error("client carries a method that is not an endpoint, or a directive")
+	}
+}
+
+// TestGoldenStreams compares the client of the stream fixture with the
+// committed one, which stream_test.go compiles and runs against a real
+// server.
+func TestGoldenStreams(t *testing.T) {
+	res, f := golden(t, "./internal/feed", "internal/feed/feedclient/feedclient.micro.go")
+	if len(res.Diagnostics) != 0 {
+		t.Errorf("diagnostics for the fixture: %v", res.Diagnostics)
+	}
+	for _, want := range []string{
+		"Stream(ctx context.Context, service, endpoint string, opts ...client.CallOption) (*client.Stream, error)",
+		"func (x *Client) Latest(ctx context.Context, req *feed.WatchRequest, opts ...client.CallOption) (*feed.Event, error)",
+		"func (x *Client) Watch(ctx context.Context, req *feed.WatchRequest, opts ...client.CallOption) (*FeedWatchStream, error)",
+		"func (x *FeedWatchStream) Recv() (*feed.Event, error)",
+		"func (x *Client) Add(ctx context.Context, opts ...client.CallOption) (*FeedAddStream, error)",
+		"func (x *FeedAddStream) Send(m *feed.Number) error",
+		"func (x *FeedAddStream) Recv() (*feed.Sum, error)",
+		"func (x *Client) Shout(ctx context.Context, opts ...client.CallOption) (*FeedShoutStream, error)",
+		"func (x *FeedShoutStream) CloseSend() error",
+		"func (x *FeedShoutStream) Close() error",
+		`FeedWatchEndpoint = "Feed.Watch"`,
+	} {
+		if !bytes.Contains(f.Content, []byte(want)) {
+			t.Errorf("client lacks %q", want)
+		}
+	}
+	for _, not := range []string{"func (x *FeedWatchStream) Send(", "func (x *FeedWatchStream) CloseSend("} {
+		if bytes.Contains(f.Content, []byte(not)) {
+			t.Errorf("client has %q: a server stream's request is sent by the method that opens it", not)
+		}
+	}
+	// A package without streams keeps the Caller of calls only, so that
+	// its test doubles need no Stream method.
+	_, shopc := golden(t, "./internal/shop", goldenClient)
+	if bytes.Contains(shopc.Content, []byte("Stream(")) || bytes.Contains(shopc.Content, []byte(`"io"`)) {
+		t.Error("the client of a package without stream endpoints mentions streams")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"go/types"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/seedmicro/micro/core/server"
 )
 
 const (
@@ -57,8 +60,9 @@ type handler struct {
 type endpoint struct {
 	method string
 	doc    string
-	req    string // Go type of *req's element, qualified for the client
-	rsp    string
+	req    string // Go type of the request messages, qualified for the client
+	rsp    string // Go type of the response messages
+	stream string // "" (unary), server.StreamServer or server.StreamBidi
 }
 
 type topic struct {
@@ -146,7 +150,7 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 			diag(pos, "%s: %v", sub, err)
 			return
 		}
-		typ, err := m.elem(ev, "event")
+		typ, err := m.typeName(pointee(ev), "event")
 		if err != nil {
 			diag(pos, "%s is not a subscriber: %v", sub, err)
 			return
@@ -197,10 +201,21 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 				})
 				continue
 			}
-			why := endpointShape(sig)
+			kind, reqT, rspT, why := streamShape(sig)
+			if kind == "" {
+				why = endpointShape(sig)
+				if why == "" {
+					reqT, rspT = pointee(sig.Params().At(1).Type()), pointee(sig.Params().At(2).Type())
+				}
+			} else if why != "" {
+				// A method that takes a server stream type is meant as an
+				// endpoint, whether or not its type has others.
+				adds = append(adds, func() { diag(pos, "%s is not a stream endpoint: %s", full, why) })
+				continue
+			}
 			if why == "" {
-				req, err1 := m.elem(sig.Params().At(1).Type(), "request")
-				rsp, err2 := m.elem(sig.Params().At(2).Type(), "response")
+				req, err1 := m.typeName(reqT, "request")
+				rsp, err2 := m.typeName(rspT, "response")
 				if err1 != nil || err2 != nil {
 					err := err1
 					if err == nil {
@@ -209,7 +224,7 @@ func analyze(p *packages.Package) (*model, []Diagnostic, []string) {
 					later = append(later, func() { diag(pos, "%s is not an endpoint: %v", full, err) })
 					continue
 				}
-				h.endpoints = append(h.endpoints, &endpoint{method: fn.Name(), doc: docText(doc), req: req, rsp: rsp})
+				h.endpoints = append(h.endpoints, &endpoint{method: fn.Name(), doc: docText(doc), req: req, rsp: rsp, stream: kind})
 				continue
 			}
 			if !looksMeant(sig) {
@@ -302,6 +317,88 @@ func endpointShape(sig *types.Signature) string {
 	return ""
 }
 
+// Shapes of stream endpoints, for diagnostics.
+const (
+	serverStreamShape = "func(ctx context.Context, req *Req, stream server.ServerStream[Rsp]) error"
+	bidiStreamShape   = "func(ctx context.Context, stream server.BidiStream[Req, Rsp]) error"
+)
+
+// streamOf returns the stream kind of t when it is server.ServerStream[Rsp]
+// (server.StreamServer) or server.BidiStream[Req, Rsp] (server.StreamBidi),
+// with its type arguments; "" otherwise.
+func streamOf(t types.Type) (kind string, args []types.Type) {
+	n, ok := t.(*types.Named)
+	if !ok || n.Obj().Pkg() == nil || n.Obj().Pkg().Path() != serverPkgPath {
+		return "", nil
+	}
+	switch n.Obj().Name() {
+	case "ServerStream":
+		kind = server.StreamServer
+	case "BidiStream":
+		kind = server.StreamBidi
+	default:
+		return "", nil
+	}
+	for i := 0; i < n.TypeArgs().Len(); i++ {
+		args = append(args, n.TypeArgs().At(i))
+	}
+	return kind, args
+}
+
+// serverPkgPath is the import path of package server, whose stream types
+// mark stream endpoints.
+var serverPkgPath = reflect.TypeFor[server.ServerStream[struct{}]]().PkgPath()
+
+// streamShape recognises a stream endpoint, as the server does: a server
+// stream func(ctx, *Req, server.ServerStream[Rsp]) error or a client or
+// bidirectional stream func(ctx, server.BidiStream[Req, Rsp]) error. It
+// returns the kind and the request and response message types; kind ""
+// when no parameter is a server stream type, and why when one is but the
+// signature is not a stream endpoint's.
+func streamShape(sig *types.Signature) (kind string, req, rsp types.Type, why string) {
+	ps, rs := sig.Params(), sig.Results()
+	at := -1
+	var args []types.Type
+	for i := 0; i < ps.Len(); i++ {
+		t := ps.At(i).Type()
+		if p, ok := t.(*types.Pointer); ok {
+			if k, _ := streamOf(p.Elem()); k != "" {
+				return k, nil, nil, fmt.Sprintf("it takes a pointer to %s; take the stream by value", typeString(p.Elem()))
+			}
+		}
+		if k, a := streamOf(t); k != "" && at < 0 {
+			at, kind, args = i, k, a
+		}
+	}
+	if at < 0 {
+		return "", nil, nil, ""
+	}
+	shape, n := serverStreamShape, 3
+	if kind == server.StreamBidi {
+		shape, n = bidiStreamShape, 2
+	}
+	switch {
+	case sig.Variadic():
+		return kind, nil, nil, "it is variadic; a stream endpoint is " + shape
+	case ps.Len() != n || at != n-1:
+		why = fmt.Sprintf("it takes (%s); an endpoint taking %s is %s", paramsString(ps), typeString(ps.At(at).Type()), shape)
+		if kind == server.StreamServer && ps.Len() == 2 && at == 1 {
+			why += " (a stream without one request is " + bidiStreamShape + ")"
+		}
+		return kind, nil, nil, why
+	case !isContext(ps.At(0).Type()):
+		return kind, nil, nil, fmt.Sprintf("its first parameter is %s, not context.Context", typeString(ps.At(0).Type()))
+	case kind == server.StreamServer && !isPointer(ps.At(1).Type()):
+		return kind, nil, nil, fmt.Sprintf("its request parameter is %s, not a pointer: take *%[1]s", typeString(ps.At(1).Type()))
+	case rs.Len() != 1 || !isError(rs.At(0).Type()):
+		return kind, nil, nil, fmt.Sprintf("it returns %s; a stream endpoint returns error only", resultsString(rs))
+	}
+	if kind == server.StreamServer {
+		return kind, pointee(ps.At(1).Type()), args[0], ""
+	}
+	return kind, args[0], args[1], ""
+}
+
 // subscriberShape returns "" for func(context.Context, *T) error, else why
 // the signature is not one.
 func subscriberShape(sig *types.Signature) string {
@@ -354,6 +451,14 @@ func typeString(t types.Type) string {
 	return types.TypeString(t, func(p *types.Package) string { return p.Name() })
 }
 
+func paramsString(ps *types.Tuple) string {
+	parts := make([]string, ps.Len())
+	for i := range parts {
+		parts[i] = typeString(ps.At(i).Type())
+	}
+	return strings.Join(parts, ", ")
+}
+
 func resultsString(rs *types.Tuple) string {
 	if rs.Len() == 0 {
 		return "nothing"
@@ -368,10 +473,12 @@ func resultsString(rs *types.Tuple) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-// elem returns the Go type, as written in the client, of the element of
-// pointer type t; it fails when the client cannot name it.
-func (m *model) elem(t types.Type, what string) (string, error) {
-	e := t.Underlying().(*types.Pointer).Elem()
+// pointee returns the element type of pointer type t.
+func pointee(t types.Type) types.Type { return t.Underlying().(*types.Pointer).Elem() }
+
+// typeName returns the Go type e as written in the client; it fails when
+// the client cannot name it.
+func (m *model) typeName(e types.Type, what string) (string, error) {
 	var bad string
 	var check func(types.Type)
 	check = func(t types.Type) {
@@ -499,7 +606,7 @@ type qualifier struct {
 
 func newQualifier(handler *types.Package, self string) *qualifier {
 	q := &qualifier{self: self, names: map[string]*types.Package{}, byPath: map[string]string{}, reserve: map[string]bool{}}
-	for _, r := range []string{"context", "client", "micro", "ctx", "req", "rsp", "opts", "ev", "x", "c", "p", "o", "err", "name", "options", "Option", "Caller", "EventPublisher", "Client", "Publisher", "New", "NewPublisher", "ServiceName", self} {
+	for _, r := range []string{"context", "io", "client", "micro", "ctx", "req", "rsp", "opts", "ev", "x", "c", "p", "o", "s", "m", "err", "name", "options", "Option", "Caller", "EventPublisher", "Client", "Publisher", "New", "NewPublisher", "ServiceName", self} {
 		q.reserve[r] = true
 	}
 	q.pkg(handler)

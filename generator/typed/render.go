@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/seedmicro/micro/generator/internal/gosrc"
 	"go/parser"
 	"go/token"
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/seedmicro/micro/core/server"
+	"github.com/seedmicro/micro/generator/internal/gosrc"
 )
 
 //go:embed templates/*.tmpl
@@ -24,6 +26,10 @@ type handlerData struct {
 
 type endpointData struct {
 	Method, Const, Doc, Req, Rsp string
+	// Stream names the stream type of a stream endpoint; ServerStream
+	// tells a server stream from a client or bidirectional one.
+	Stream       string
+	ServerStream bool
 }
 
 type topicData struct {
@@ -33,6 +39,7 @@ type topicData struct {
 type fileData struct {
 	Header, PkgPath, PkgName, ClientName, ServiceExpr string
 	Version                                           int
+	Streams                                           bool // some endpoint is a stream
 	Imports                                           [][2]string
 	Handlers                                          []handlerData
 	Topics                                            []topicData
@@ -52,11 +59,20 @@ func render(m *model) (File, error) {
 		for _, e := range h.endpoints {
 			doc := e.doc
 			if doc == "" {
-				doc = fmt.Sprintf("%s calls %s.%s.", e.method, h.typeName, e.method)
+				verb := "calls"
+				if e.stream != "" {
+					verb = "opens a stream to"
+				}
+				doc = fmt.Sprintf("%s %s %s.%s.", e.method, verb, h.typeName, e.method)
 			}
-			hd.Endpoints = append(hd.Endpoints, endpointData{
+			ed := endpointData{
 				Method: e.method, Const: h.typeName + e.method + "Endpoint", Doc: comment(doc), Req: e.req, Rsp: e.rsp,
-			})
+			}
+			if e.stream != "" {
+				d.Streams = true
+				ed.Stream, ed.ServerStream = h.typeName+e.method+"Stream", e.stream == server.StreamServer
+			}
+			hd.Endpoints = append(hd.Endpoints, ed)
 		}
 		d.Handlers = append(d.Handlers, hd)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/seedmicro/micro/core/server"
 )
 
 // Source describes a handler package from what is known of it without
@@ -36,13 +38,19 @@ type SourceHandler struct {
 }
 
 // SourceEndpoint is an endpoint: a method func(ctx, *Req, *Rsp) error
-// where Req and Rsp are exported types of the handler package.
+// where Req and Rsp are exported types of the handler package, or a
+// stream endpoint with those request and response messages.
 type SourceEndpoint struct {
 	Method string
 	// Doc is the method's doc comment text, as go/ast's CommentGroup.Text
 	// gives it.
 	Doc      string
 	Req, Rsp string
+	// Stream is the endpoint's stream kind: "" for a unary endpoint,
+	// server.StreamServer for func(ctx, *Req, server.ServerStream[Rsp])
+	// error, server.StreamBidi for func(ctx, server.BidiStream[Req, Rsp])
+	// error.
+	Stream string
 }
 
 // Render renders the client of the package s describes.
@@ -68,7 +76,10 @@ func Render(s Source) (File, error) {
 					return File{}, fmt.Errorf("typed.Render: %s.%s: %q is not an exported identifier", h.TypeName, e.Method, id)
 				}
 			}
-			hm.endpoints = append(hm.endpoints, &endpoint{method: e.Method, doc: strings.TrimSpace(e.Doc), req: name + "." + e.Req, rsp: name + "." + e.Rsp})
+			if e.Stream != "" && e.Stream != server.StreamServer && e.Stream != server.StreamBidi {
+				return File{}, fmt.Errorf("typed.Render: %s.%s: stream kind %q: use \"\" (unary), server.StreamServer (%q) or server.StreamBidi (%q)", h.TypeName, e.Method, e.Stream, server.StreamServer, server.StreamBidi)
+			}
+			hm.endpoints = append(hm.endpoints, &endpoint{method: e.Method, doc: strings.TrimSpace(e.Doc), req: name + "." + e.Req, rsp: name + "." + e.Rsp, stream: e.Stream})
 		}
 		m.handlers = append(m.handlers, hm)
 	}
