@@ -8,8 +8,14 @@
 //
 //	func (h *T) Method(ctx context.Context, req *Req, rsp *Rsp) error
 //
-// whose endpoint is "T.Method". Beside each package that has handlers it
-// writes a client package, <dir>/<name>client, holding
+// whose endpoint is "T.Method", or of a stream endpoint's shape:
+//
+//	func (h *T) Watch(ctx context.Context, req *Req, stream server.ServerStream[Rsp]) error
+//	func (h *T) Chat(ctx context.Context, stream server.BidiStream[Req, Rsp]) error
+//
+// the first a server stream, the second a client or bidirectional stream.
+// Beside each package that has handlers it writes a client package,
+// <dir>/<name>client, holding
 //
 //   - ServiceName, the service the client calls by default: the package's
 //     string constant ServiceName when it has one, else the package's name;
@@ -18,6 +24,14 @@
 //     several), with one method per endpoint carrying the handler method's
 //     doc comment: Hello(ctx, *HelloRequest, ...client.CallOption)
 //     (*HelloResponse, error);
+//   - for a server stream, Watch(ctx, *Req, ...client.CallOption)
+//     (*TWatchStream, error), which sends the request and half-closes; the
+//     stream has Recv() (*Rsp, error), io.EOF after the last message of a
+//     clean end and the handler's error otherwise, and Close();
+//   - for a client or bidirectional stream, Chat(ctx, ...client.CallOption)
+//     (*TChatStream, error); the stream has Send(*Req) error, Recv() (*Rsp,
+//     error), CloseSend() error and Close() error, and is used as
+//     client.Stream is;
 //   - a Publisher with one Publish<Event> method per subscribed topic;
 //   - the guard const _ bool = micro.SupportPackageIsVersion1, which makes
 //     the file fail to compile, with a message saying to run micro-new gen,
@@ -35,10 +49,14 @@
 // the topic itself. Methods and package-level functions may carry it; they
 // must have the subscriber shape func(ctx context.Context, ev *T) error.
 //
+// The client's Caller interface, through which it calls (a *client.Client
+// or a test double), has Call, and Stream when the package has stream
+// endpoints.
+//
 // An exported method of a handler type that looks meant as an endpoint (it
-// takes a context.Context or returns an error) but does not have the
-// endpoint shape is reported with its position and the reason, and left
-// out. A package that does not type-check gets nothing written. Types
+// takes a context.Context, a server stream type or returns an error) but
+// does not have an endpoint's shape is reported with its position and the
+// reason, and left out. A package that does not type-check gets nothing written. Types
 // declared in generated files are ignored, and a type whose doc comment
 // has the line //micro:ignore is not a handler.
 //

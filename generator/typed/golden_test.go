@@ -164,6 +164,62 @@ func TestDiagnostics(t *testing.T) {
 	}
 }
 
+// TestStreamDiagnostics: a method that takes a server stream type but has
+// not the shape of a stream endpoint is reported with the reason, even on
+// a type with no endpoint; the good stream endpoints get their client.
+func TestStreamDiagnostics(t *testing.T) {
+	res, err := typed.Plan(context.Background(), ".", "./testdata/badstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	for _, d := range res.Diagnostics {
+		got[d.Pos.Line] = d.Message
+	}
+	tests := []struct {
+		line int
+		want string // "" : no diagnostic
+	}{
+		{17, ""}, // S.Watch
+		{18, ""}, // S.Talk
+		{19, "S.Pointer is not a stream endpoint: it takes a pointer to server.ServerStream[badstream.Rsp]; take the stream by value"},
+		{22, "S.NoRequest is not a stream endpoint: it takes (context.Context, server.ServerStream[badstream.Rsp]); an endpoint taking server.ServerStream[badstream.Rsp] is func(ctx context.Context, req *Req, stream server.ServerStream[Rsp]) error (a stream without one request is func(ctx context.Context, stream server.BidiStream[Req, Rsp]) error)"},
+		{23, "S.BidiRequest is not a stream endpoint: it takes (context.Context, *badstream.Req, server.BidiStream[badstream.Req, badstream.Rsp]); an endpoint taking server.BidiStream[badstream.Req, badstream.Rsp] is func(ctx context.Context, stream server.BidiStream[Req, Rsp]) error"},
+		{26, "S.ValueRequest is not a stream endpoint: its request parameter is badstream.Req, not a pointer: take *badstream.Req"},
+		{27, "S.NoContext is not a stream endpoint: it takes (*badstream.Req, server.ServerStream[badstream.Rsp]); an endpoint taking server.ServerStream[badstream.Rsp] is func(ctx context.Context, req *Req, stream server.ServerStream[Rsp]) error"},
+		{28, "S.Results is not a stream endpoint: it returns (int, error); a stream endpoint returns error only"},
+		{29, "S.Hidden is not an endpoint: its response type hidden is unexported"},
+		{36, "Only.Watch is not a stream endpoint: it takes a pointer to server.BidiStream[badstream.Req, badstream.Rsp]; take the stream by value"},
+	}
+	for _, tt := range tests {
+		msg, ok := got[tt.line]
+		switch {
+		case tt.want == "" && ok:
+			t.Errorf("line %d: unexpected diagnostic %q", tt.line, msg)
+		case tt.want != "" && !strings.HasPrefix(msg, tt.want):
+			t.Errorf("line %d: diagnostic %q, want it to start with %q", tt.line, msg, tt.want)
+		}
+	}
+	if strings.Contains(got[27], "without one request") {
+		t.Errorf("line 27: the hint for a missing request is given to a method missing its context: %q", got[27])
+	}
+	if len(res.Diagnostics) != 8 {
+		t.Errorf("%d diagnostics, want 8: %v", len(res.Diagnostics), res.Diagnostics)
+	}
+	if len(res.Files) != 1 {
+		t.Fatalf("%d files, want 1", len(res.Files))
+	}
+	c := string(res.Files[0].Content)
+	for _, want := range []string{"func (x *Client) Watch(", "func (x *Client) Talk(", "STalkEndpoint", "SWatchEndpoint"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("client lacks %q", want)
+		}
+	}
+	if n := strings.Count(c, "Endpoint = "); n != 2 {
+		t.Errorf("client has %d endpoints, want 2 (Watch and Talk)", n)
+	}
+}
+
 func TestBrokenPackageWritesNothing(t *testing.T) {
 	written, err := typed.Generate(context.Background(), ".", "./testdata/broken", "./internal/shop")
 	var pe *typed.PackageError

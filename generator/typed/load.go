@@ -382,7 +382,7 @@ func streamShape(sig *types.Signature) (kind string, req, rsp types.Type, why st
 		return kind, nil, nil, "it is variadic; a stream endpoint is " + shape
 	case ps.Len() != n || at != n-1:
 		why = fmt.Sprintf("it takes (%s); an endpoint taking %s is %s", paramsString(ps), typeString(ps.At(at).Type()), shape)
-		if kind == server.StreamServer && ps.Len() == 2 && at == 1 {
+		if kind == server.StreamServer && ps.Len() == 2 && at == 1 && isContext(ps.At(0).Type()) {
 			why += " (a stream without one request is " + bidiStreamShape + ")"
 		}
 		return kind, nil, nil, why

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedmicro/micro/core/server"
 	"github.com/seedmicro/micro/generator/typed"
 )
 
@@ -26,33 +27,60 @@ func plainSource(dir string) typed.Source {
 	}
 }
 
+// feedSource describes internal/feed, the stream fixture.
+func feedSource(dir string) typed.Source {
+	return typed.Source{
+		Dir: dir, PkgPath: "github.com/seedmicro/micro/generator/typed/internal/feed", PkgName: "feed",
+		HasServiceName: true,
+		Handlers: []typed.SourceHandler{{
+			TypeName: "Feed",
+			Endpoints: []typed.SourceEndpoint{
+				{Method: "Add", Doc: "Add sums the numbers sent, and answers once the client half-closed: a\nclient stream. A negative number ends the stream with an InvalidArgument\nerror.\n", Req: "Number", Rsp: "Sum", Stream: server.StreamBidi},
+				{Method: "Latest", Doc: "Latest returns the latest event of req.Topic.\n", Req: "WatchRequest", Rsp: "Event"},
+				{Method: "Shout", Doc: "Shout answers each line with the line in capitals: a bidirectional\nstream. The line \"stop\" ends it with an Aborted error.\n", Req: "Line", Rsp: "Line", Stream: server.StreamBidi},
+				{Method: "Watch", Doc: "Watch sends req.Count events of req.Topic, numbered from 1: a server\nstream.\n", Req: "WatchRequest", Rsp: "Event", Stream: server.StreamServer},
+			},
+		}},
+	}
+}
+
 // TestRenderMatchesPlan checks that a Source gives the file Plan gives for
 // the package it describes, path and content.
 func TestRenderMatchesPlan(t *testing.T) {
-	res, err := typed.Plan(context.Background(), ".", "./testdata/plain")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Files) != 1 {
-		t.Fatalf("Plan: %d files, want 1", len(res.Files))
-	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "plain"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := typed.Render(plainSource(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := res.Files[0]
-	if got.Path != want.Path {
-		t.Errorf("Render path %s, Plan path %s", got.Path, want.Path)
-	}
-	if got.Package != want.Package {
-		t.Errorf("Render package %s, Plan package %s", got.Package, want.Package)
-	}
-	if !bytes.Equal(got.Content, want.Content) {
-		t.Errorf("Render and Plan differ:\n--- Render\n%s\n--- Plan\n%s", got.Content, want.Content)
+	for _, tt := range []struct {
+		dir    string
+		source func(dir string) typed.Source
+	}{
+		{filepath.Join("testdata", "plain"), plainSource},
+		{filepath.Join("internal", "feed"), feedSource},
+	} {
+		t.Run(tt.dir, func(t *testing.T) {
+			res, err := typed.Plan(context.Background(), ".", "./"+filepath.ToSlash(tt.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Files) != 1 {
+				t.Fatalf("Plan: %d files, want 1", len(res.Files))
+			}
+			dir, err := filepath.Abs(tt.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := typed.Render(tt.source(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := res.Files[0]
+			if got.Path != want.Path {
+				t.Errorf("Render path %s, Plan path %s", got.Path, want.Path)
+			}
+			if got.Package != want.Package {
+				t.Errorf("Render package %s, Plan package %s", got.Package, want.Package)
+			}
+			if !bytes.Equal(got.Content, want.Content) {
+				t.Errorf("Render and Plan differ:\n--- Render\n%s\n--- Plan\n%s", got.Content, want.Content)
+			}
+		})
 	}
 }
 
@@ -66,6 +94,7 @@ func TestRenderRefusesBadSources(t *testing.T) {
 		{"main package", func(s *typed.Source) { s.PkgName = "main" }, "move the handlers to their own package"},
 		{"unexported handler", func(s *typed.Source) { s.Handlers[0].TypeName = "greeter" }, `handler type "greeter" is not exported`},
 		{"unexported request", func(s *typed.Source) { s.Handlers[0].Endpoints[0].Req = "countRequest" }, `"countRequest" is not an exported identifier`},
+		{"unknown stream kind", func(s *typed.Source) { s.Handlers[0].Endpoints[0].Stream = "client" }, `Greeter.Count: stream kind "client": use "" (unary), server.StreamServer ("server") or server.StreamBidi ("bidi")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
