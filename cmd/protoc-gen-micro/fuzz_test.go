@@ -15,6 +15,7 @@ func FuzzRequest(f *testing.F) {
 	for _, r := range []*pluginpb.CodeGeneratorRequest{
 		request(method("A", false, false)),
 		request(method("A", false, false), method("B", true, true)),
+		request(method("Up", true, false), method("Down", false, true)),
 		request(),
 	} {
 		b, err := proto.Marshal(r)

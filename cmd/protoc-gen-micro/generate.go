@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +19,7 @@ const supportVersion = 1
 
 const (
 	contextPkg = protogen.GoImportPath("context")
+	ioPkg      = protogen.GoImportPath("io")
 	microPkg   = protogen.GoImportPath("github.com/seedmicro/micro")
 	clientPkg  = protogen.GoImportPath("github.com/seedmicro/micro/core/client")
 	serverPkg  = protogen.GoImportPath("github.com/seedmicro/micro/core/server")
@@ -26,26 +27,9 @@ const (
 )
 
 // generate writes the micro file of every file to generate that has
-// services. It fails, writing nothing, when a service has a streaming RPC.
+// services.
 func generate(gen *protogen.Plugin) error {
 	gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL)
-	var streaming []string
-	for _, f := range gen.Files {
-		if !f.Generate {
-			continue
-		}
-		for _, s := range f.Services {
-			for _, m := range s.Methods {
-				if kind := streamKind(m); kind != "" {
-					streaming = append(streaming, fmt.Sprintf("%s (%s, in %s)", m.Desc.FullName(), kind, f.Desc.Path()))
-				}
-			}
-		}
-	}
-	if len(streaming) > 0 {
-		return fmt.Errorf("streaming RPCs are not supported yet (micro serves unary calls only; they will be once the core serves streams): %s; make them unary or leave them out of the files given to protoc-gen-micro",
-			strings.Join(streaming, ", "))
-	}
 	for _, f := range gen.Files {
 		if f.Generate && len(f.Services) > 0 {
 			generateFile(gen, f)
@@ -54,16 +38,16 @@ func generate(gen *protogen.Plugin) error {
 	return nil
 }
 
-func streamKind(m *protogen.Method) string {
-	switch c, s := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer(); {
-	case c && s:
-		return "bidirectional streaming"
-	case c:
-		return "client streaming"
-	case s:
-		return "server streaming"
-	}
-	return ""
+// isStream reports whether m streams in either direction. A server stream
+// (only the server streams) is served by a handler taking
+// server.ServerStream; a client or bidirectional stream by one taking
+// server.BidiStream.
+func isStream(m *protogen.Method) bool {
+	return m.Desc.IsStreamingClient() || m.Desc.IsStreamingServer()
+}
+
+func isServerStream(m *protogen.Method) bool {
+	return m.Desc.IsStreamingServer() && !m.Desc.IsStreamingClient()
 }
 
 func generateFile(gen *protogen.Plugin, f *protogen.File) {
@@ -119,7 +103,7 @@ func generateService(g *protogen.GeneratedFile, s *protogen.Service) {
 		if c := comments(m.Comments.Leading); c != "" {
 			g.P(c)
 		}
-		g.P(m.GoName, "(ctx ", ctx, ", req *", g.QualifiedGoIdent(m.Input.GoIdent), ", rsp *", g.QualifiedGoIdent(m.Output.GoIdent), ") error")
+		g.P(m.GoName, "(ctx ", ctx, ", ", handlerParams(g, m, true), ") error")
 	}
 	g.P("}")
 	g.P()
@@ -129,7 +113,7 @@ func generateService(g *protogen.GeneratedFile, s *protogen.Service) {
 	for _, m := range s.Methods {
 		g.P()
 		g.P("// ", m.GoName, " answers errors.Unimplemented.")
-		g.P("func (Unimplemented", name, "Handler) ", m.GoName, "(", ctx, ", *", g.QualifiedGoIdent(m.Input.GoIdent), ", *", g.QualifiedGoIdent(m.Output.GoIdent), ") error {")
+		g.P("func (Unimplemented", name, "Handler) ", m.GoName, "(", ctx, ", ", handlerParams(g, m, false), ") error {")
 		g.P("return ", errorsPkg.Ident("New"), "(", errorsPkg.Ident("Unimplemented"), ", ", strconv.Quote(string(m.Desc.FullName())+" is not implemented"), ")")
 		g.P("}")
 	}
@@ -151,10 +135,19 @@ func generateService(g *protogen.GeneratedFile, s *protogen.Service) {
 
 	// The client.
 	g.P()
-	g.P("// ", name, "Caller makes calls: a *client.Client, as micro.Service.Client()")
-	g.P("// returns, or a test double.")
+	streams := slices.ContainsFunc(s.Methods, isStream)
+	if streams {
+		g.P("// ", name, "Caller makes calls and opens streams: a *client.Client, as")
+		g.P("// micro.Service.Client() returns, or a test double.")
+	} else {
+		g.P("// ", name, "Caller makes calls: a *client.Client, as micro.Service.Client()")
+		g.P("// returns, or a test double.")
+	}
 	g.P("type ", name, "Caller interface {")
 	g.P("Call(ctx ", ctx, ", service, endpoint string, req, rsp any, opts ...", callOpt, ") error")
+	if streams {
+		g.P("Stream(ctx ", ctx, ", service, endpoint string, opts ...", callOpt, ") (*", clientPkg.Ident("Stream"), ", error)")
+	}
 	g.P("}")
 	g.P()
 	g.P("// ", name, "ClientOption configures a ", name, "Client.")
@@ -206,8 +199,14 @@ func generateService(g *protogen.GeneratedFile, s *protogen.Service) {
 		g.P()
 		if c := comments(m.Comments.Leading); c != "" {
 			g.P(c)
+		} else if isStream(m) {
+			g.P("// ", m.GoName, " opens a stream to ", m.Desc.FullName(), ".")
 		} else {
 			g.P("// ", m.GoName, " calls ", m.Desc.FullName(), ".")
+		}
+		if isStream(m) {
+			generateStream(g, s, m)
+			continue
 		}
 		g.P("func (x *", name, "Client) ", m.GoName, "(ctx ", ctx, ", req *", in, ", opts ...", callOpt, ") (*", out, ", error) {")
 		g.P("rsp := new(", out, ")")
@@ -217,6 +216,106 @@ func generateService(g *protogen.GeneratedFile, s *protogen.Service) {
 		g.P("return rsp, nil")
 		g.P("}")
 	}
+}
+
+// handlerParams returns the parameters of m's handler method after the
+// context, in micro's shapes: req *Req, rsp *Rsp for a unary RPC; req
+// *Req, stream server.ServerStream[Rsp] for a server stream; stream
+// server.BidiStream[Req, Rsp] for a client or bidirectional stream.
+// Without names, it gives the types only.
+func handlerParams(g *protogen.GeneratedFile, m *protogen.Method, named bool) string {
+	in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+	var params [][2]string
+	switch {
+	case !isStream(m):
+		params = [][2]string{{"req", "*" + in}, {"rsp", "*" + out}}
+	case isServerStream(m):
+		params = [][2]string{{"req", "*" + in}, {"stream", g.QualifiedGoIdent(serverPkg.Ident("ServerStream")) + "[" + out + "]"}}
+	default:
+		params = [][2]string{{"stream", g.QualifiedGoIdent(serverPkg.Ident("BidiStream")) + "[" + in + ", " + out + "]"}}
+	}
+	parts := make([]string, len(params))
+	for i, p := range params {
+		parts[i] = p[1]
+		if named {
+			parts[i] = p[0] + " " + p[1]
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// generateStream writes the client method that opens the stream of m, and
+// the stream type it returns, <Svc><Method>Stream; the method's doc comment
+// is written already.
+func generateStream(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method) {
+	name := s.GoName
+	ctx := g.QualifiedGoIdent(contextPkg.Ident("Context"))
+	callOpt := g.QualifiedGoIdent(clientPkg.Ident("CallOption"))
+	in, out := g.QualifiedGoIdent(m.Input.GoIdent), g.QualifiedGoIdent(m.Output.GoIdent)
+	stream := name + m.GoName + "Stream"
+	endpoint := name + "." + m.GoName
+	g.P("//")
+	if isServerStream(m) {
+		g.P("// It sends req and half-closes the stream; the returned stream receives")
+		g.P("// the responses.")
+		g.P("func (x *", name, "Client) ", m.GoName, "(ctx ", ctx, ", req *", in, ", opts ...", callOpt, ") (*", stream, ", error) {")
+	} else {
+		g.P("// On the returned stream, Send requests and Recv responses, in any order;")
+		g.P("// CloseSend once every request is sent, then Recv until io.EOF.")
+		g.P("func (x *", name, "Client) ", m.GoName, "(ctx ", ctx, ", opts ...", callOpt, ") (*", stream, ", error) {")
+	}
+	g.P("s, err := x.c.Stream(ctx, x.service, ", name, m.GoName, "Endpoint, x.callOptions(opts)...)")
+	g.P("if err != nil {")
+	g.P("return nil, err")
+	g.P("}")
+	if isServerStream(m) {
+		g.P("// Send returns io.EOF when the server already ended the stream; Recv")
+		g.P("// then returns why.")
+		g.P("if err := s.Send(req); err != nil && err != ", ioPkg.Ident("EOF"), " {")
+		g.P("s.Close()")
+		g.P("return nil, err")
+		g.P("}")
+		g.P("if err := s.CloseSend(); err != nil {")
+		g.P("s.Close()")
+		g.P("return nil, err")
+		g.P("}")
+	}
+	g.P("return &", stream, "{s: s}, nil")
+	g.P("}")
+	g.P()
+	if isServerStream(m) {
+		g.P("// ", stream, " receives the responses of ", endpoint, ":")
+		g.P("// Recv until io.EOF; Close it, or cancel its context, to abandon it.")
+		g.P("type ", stream, " struct{ s *", clientPkg.Ident("Stream"), " }")
+	} else {
+		g.P("// ", stream, " is an open stream of ", endpoint, ".")
+		g.P("// Send and Recv may run concurrently with each other, but neither")
+		g.P("// concurrently with itself. Close it, or cancel its context, to abandon it.")
+		g.P("type ", stream, " struct{ s *", clientPkg.Ident("Stream"), " }")
+		g.P()
+		g.P("// Send sends one request. Once the server ended the stream it returns")
+		g.P("// io.EOF; Recv then returns why.")
+		g.P("func (x *", stream, ") Send(m *", in, ") error { return x.s.Send(m) }")
+		g.P()
+		g.P("// CloseSend tells the server that no more requests follow; its Recv")
+		g.P("// returns io.EOF. Receiving goes on.")
+		g.P("func (x *", stream, ") CloseSend() error { return x.s.CloseSend() }")
+	}
+	g.P()
+	g.P("// Recv returns the next response. It returns io.EOF when the server ended")
+	g.P("// the stream cleanly, and the handler's error (see errors.CodeOf) after")
+	g.P("// the last response otherwise.")
+	g.P("func (x *", stream, ") Recv() (*", out, ", error) {")
+	g.P("m := new(", out, ")")
+	g.P("if err := x.s.Recv(m); err != nil {")
+	g.P("return nil, err")
+	g.P("}")
+	g.P("return m, nil")
+	g.P("}")
+	g.P()
+	g.P("// Close abandons the stream: unless it already ended, the handler sees its")
+	g.P("// context cancelled. It is safe to call more than once.")
+	g.P("func (x *", stream, ") Close() error { return x.s.Close() }")
 }
 
 func unexport(s string) string {

@@ -3,17 +3,27 @@
 // that protoc-gen-go writes (file <name>_micro.pb.go, same Go package),
 //
 //   - SvcHandler, the interface a handler implements, one method per RPC
-//     in micro's shape: Method(ctx, *Req, *Rsp) error;
+//     in micro's shapes: Method(ctx, *Req, *Rsp) error for a unary RPC,
+//     Method(ctx, *Req, server.ServerStream[Rsp]) error for a server
+//     stream (rpc Method(Req) returns (stream Rsp)), and Method(ctx,
+//     server.BidiStream[Req, Rsp]) error for a client stream (rpc
+//     Method(stream Req) returns (Rsp)) and a bidirectional one;
 //   - UnimplementedSvcHandler, to embed in a handler so that an RPC added
 //     later answers errors.Unimplemented instead of breaking the build;
 //   - RegisterSvcHandler(svc, h), which serves h on a micro.Service (or a
 //     server.Server) under the endpoints "Svc.Method";
 //   - SvcClient, from NewSvcClient(c, opts...), with one typed method per
 //     RPC, and the service and endpoint names as constants;
+//   - for each stream RPC, the stream type SvcMethodStream that its client
+//     method returns: a server stream's method, Method(ctx, *Req, opts...),
+//     sends the request and half-closes, and its stream has Recv and Close;
+//     a client or bidirectional stream's method, Method(ctx, opts...),
+//     returns a stream with Send, CloseSend, Recv and Close. Recv returns
+//     io.EOF after the last message of a clean end, the handler's error
+//     otherwise;
 //   - the guard const _ bool = micro.SupportPackageIsVersion1.
 //
-// Streaming RPCs are not supported yet: a file that has one makes the
-// plugin fail, naming each such RPC.
+// These are the shapes micro-new gen writes for Go handlers too.
 //
 // Use it with protoc (protoc-gen-micro on $PATH):
 //

@@ -71,22 +71,30 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestStreamingUnderProtoc: protoc fails, naming each streaming RPC.
+// TestStreamingUnderProtoc: protoc generates the stream RPCs of a file
+// beside its unary ones.
 func TestStreamingUnderProtoc(t *testing.T) {
 	pc, bin := protoc(t), plugin(t)
-	cmd := exec.Command(pc, "--plugin=protoc-gen-micro="+bin, "--micro_out="+t.TempDir(), "streaming.proto")
+	out := t.TempDir()
+	cmd := exec.Command(pc, "--plugin=protoc-gen-micro="+bin, "--micro_out="+out, "streaming.proto")
 	cmd.Dir = "testdata"
-	b, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("protoc succeeded on streaming RPCs:\n%s", b)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("protoc: %v\n%s", err, b)
 	}
-	for _, want := range []string{"stream.v1.Chat.Watch (server streaming", "stream.v1.Chat.Talk (bidirectional streaming", "not supported"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("protoc output lacks %q:\n%s", want, b)
+	got, err := os.ReadFile(filepath.Join(out, "example.com/streampb/streaming_micro.pb.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"func (x *ChatClient) Ask(ctx context.Context, req *Question, opts ...client.CallOption) (*Answer, error)",
+		"func (x *ChatClient) Watch(ctx context.Context, req *Question, opts ...client.CallOption) (*ChatWatchStream, error)",
+		"func (x *ChatClient) Talk(ctx context.Context, opts ...client.CallOption) (*ChatTalkStream, error)",
+		"Watch(ctx context.Context, req *Question, stream server.ServerStream[Answer]) error",
+		"Talk(ctx context.Context, stream server.BidiStream[Question, Answer]) error",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
 		}
-	}
-	if strings.Contains(string(b), "Chat.Ask") {
-		t.Errorf("the unary Chat.Ask is reported:\n%s", b)
 	}
 }
 
@@ -113,14 +121,39 @@ func TestGenerate(t *testing.T) {
 	tests := []struct {
 		name    string
 		methods []*descriptorpb.MethodDescriptorProto
-		errs    []string // substrings of the error; none: success
-		files   []string
+		want    []string // in the generated file
+		not     []string // not in it
 	}{
-		{"unary", []*descriptorpb.MethodDescriptorProto{method("A", false, false)}, nil, []string{"example.com/spb/s_micro.pb.go"}},
+		{"unary", []*descriptorpb.MethodDescriptorProto{method("A", false, false)},
+			[]string{
+				"A(ctx context.Context, req *M, rsp *M) error",
+				"func (x *SClient) A(ctx context.Context, req *M, opts ...client.CallOption) (*M, error)",
+			},
+			// A service without streams needs no Stream of its Caller.
+			[]string{"Stream(", `"io"`}},
 		{"client streaming", []*descriptorpb.MethodDescriptorProto{method("A", false, false), method("Up", true, false)},
-			[]string{"s.S.Up (client streaming, in s.proto)"}, nil},
-		{"every kind named", []*descriptorpb.MethodDescriptorProto{method("Down", false, true), method("Both", true, true)},
-			[]string{"s.S.Down (server streaming", "s.S.Both (bidirectional streaming"}, nil},
+			[]string{
+				"Up(ctx context.Context, stream server.BidiStream[M, M]) error",
+				"func (UnimplementedSHandler) Up(context.Context, server.BidiStream[M, M]) error",
+				"Stream(ctx context.Context, service, endpoint string, opts ...client.CallOption) (*client.Stream, error)",
+				"func (x *SClient) Up(ctx context.Context, opts ...client.CallOption) (*SUpStream, error)",
+				"func (x *SUpStream) Send(m *M) error",
+				"func (x *SUpStream) CloseSend() error",
+				"func (x *SUpStream) Recv() (*M, error)",
+				"func (x *SUpStream) Close() error",
+			}, nil},
+		{"server and bidirectional streaming", []*descriptorpb.MethodDescriptorProto{method("Down", false, true), method("Both", true, true)},
+			[]string{
+				"Down(ctx context.Context, req *M, stream server.ServerStream[M]) error",
+				"func (UnimplementedSHandler) Down(context.Context, *M, server.ServerStream[M]) error",
+				"func (x *SClient) Down(ctx context.Context, req *M, opts ...client.CallOption) (*SDownStream, error)",
+				"func (x *SDownStream) Recv() (*M, error)",
+				"Both(ctx context.Context, stream server.BidiStream[M, M]) error",
+				"func (x *SClient) Both(ctx context.Context, opts ...client.CallOption) (*SBothStream, error)",
+				"func (x *SBothStream) Send(m *M) error",
+			},
+			// The request of a server stream is sent by the method that opens it.
+			[]string{"func (x *SDownStream) Send(", "func (x *SDownStream) CloseSend("}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,21 +161,26 @@ func TestGenerate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = generate(gen)
-			if len(tt.errs) == 0 && err != nil {
+			if err := generate(gen); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range tt.errs {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("error %v, want it to contain %q", err, want)
+			files := gen.Response().File
+			if len(files) != 1 || files[0].GetName() != "example.com/spb/s_micro.pb.go" {
+				t.Fatalf("files %v, want example.com/spb/s_micro.pb.go", files)
+			}
+			content := files[0].GetContent()
+			for _, want := range tt.want {
+				if !strings.Contains(content, want) {
+					t.Errorf("file lacks %q", want)
 				}
 			}
-			var names []string
-			for _, f := range gen.Response().File {
-				names = append(names, f.GetName())
+			for _, not := range tt.not {
+				if strings.Contains(content, not) {
+					t.Errorf("file has %q", not)
+				}
 			}
-			if strings.Join(names, ",") != strings.Join(tt.files, ",") {
-				t.Errorf("files %v, want %v", names, tt.files)
+			if t.Failed() {
+				t.Logf("generated:\n%s", content)
 			}
 		})
 	}

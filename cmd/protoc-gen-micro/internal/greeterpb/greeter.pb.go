@@ -25,8 +25,10 @@ const (
 )
 
 type HelloRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// count is how many replies LotsOfReplies sends.
+	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -66,6 +68,13 @@ func (x *HelloRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *HelloRequest) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type HelloReply struct {
@@ -117,16 +126,21 @@ var File_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto protoreflect.File
 const file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDesc = "" +
 	"\n" +
 	"5cmd/protoc-gen-micro/internal/greeterpb/greeter.proto\x12\n" +
-	"greeter.v1\"\"\n" +
+	"greeter.v1\"8\n" +
 	"\fHelloRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"&\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"&\n" +
 	"\n" +
 	"HelloReply\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage2\x87\x01\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage2\x98\x03\n" +
 	"\aGreeter\x12<\n" +
 	"\bSayHello\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReply\x12>\n" +
 	"\n" +
-	"SayGoodbye\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReplyBDZBgithub.com/seedmicro/micro/cmd/protoc-gen-micro/internal/greeterpbb\x06proto3"
+	"SayGoodbye\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReply\x12C\n" +
+	"\rLotsOfReplies\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReply0\x01\x12E\n" +
+	"\x0fLotsOfGreetings\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReply(\x01\x12A\n" +
+	"\tBidiHello\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReply(\x010\x01\x12@\n" +
+	"\bGoodbyes\x12\x18.greeter.v1.HelloRequest\x1a\x16.greeter.v1.HelloReply(\x010\x01BDZBgithub.com/seedmicro/micro/cmd/protoc-gen-micro/internal/greeterpbb\x06proto3"
 
 var (
 	file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_rawDescOnce sync.Once
@@ -148,10 +162,18 @@ var file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_goTypes = []any{
 var file_cmd_protoc_gen_micro_internal_greeterpb_greeter_proto_depIdxs = []int32{
 	0, // 0: greeter.v1.Greeter.SayHello:input_type -> greeter.v1.HelloRequest
 	0, // 1: greeter.v1.Greeter.SayGoodbye:input_type -> greeter.v1.HelloRequest
-	1, // 2: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.HelloReply
-	1, // 3: greeter.v1.Greeter.SayGoodbye:output_type -> greeter.v1.HelloReply
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	0, // 2: greeter.v1.Greeter.LotsOfReplies:input_type -> greeter.v1.HelloRequest
+	0, // 3: greeter.v1.Greeter.LotsOfGreetings:input_type -> greeter.v1.HelloRequest
+	0, // 4: greeter.v1.Greeter.BidiHello:input_type -> greeter.v1.HelloRequest
+	0, // 5: greeter.v1.Greeter.Goodbyes:input_type -> greeter.v1.HelloRequest
+	1, // 6: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.HelloReply
+	1, // 7: greeter.v1.Greeter.SayGoodbye:output_type -> greeter.v1.HelloReply
+	1, // 8: greeter.v1.Greeter.LotsOfReplies:output_type -> greeter.v1.HelloReply
+	1, // 9: greeter.v1.Greeter.LotsOfGreetings:output_type -> greeter.v1.HelloReply
+	1, // 10: greeter.v1.Greeter.BidiHello:output_type -> greeter.v1.HelloReply
+	1, // 11: greeter.v1.Greeter.Goodbyes:output_type -> greeter.v1.HelloReply
+	6, // [6:12] is the sub-list for method output_type
+	0, // [0:6] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name

@@ -9,6 +9,7 @@ import (
 	client "github.com/seedmicro/micro/core/client"
 	errors "github.com/seedmicro/micro/core/errors"
 	server "github.com/seedmicro/micro/core/server"
+	io "io"
 )
 
 // This is a compile-time assertion that this file and the micro package it
@@ -22,8 +23,12 @@ const GreeterServiceName = "greeter.v1.Greeter"
 
 // Endpoint names of greeter.v1.Greeter.
 const (
-	GreeterSayHelloEndpoint   = "Greeter.SayHello"
-	GreeterSayGoodbyeEndpoint = "Greeter.SayGoodbye"
+	GreeterSayHelloEndpoint        = "Greeter.SayHello"
+	GreeterSayGoodbyeEndpoint      = "Greeter.SayGoodbye"
+	GreeterLotsOfRepliesEndpoint   = "Greeter.LotsOfReplies"
+	GreeterLotsOfGreetingsEndpoint = "Greeter.LotsOfGreetings"
+	GreeterBidiHelloEndpoint       = "Greeter.BidiHello"
+	GreeterGoodbyesEndpoint        = "Greeter.Goodbyes"
 )
 
 // GreeterHandler is the server side of greeter.v1.Greeter. Embed
@@ -37,6 +42,18 @@ type GreeterHandler interface {
 
 	// SayGoodbye is left to UnimplementedGreeterHandler by the test handler.
 	SayGoodbye(ctx context.Context, req *HelloRequest, rsp *HelloReply) error
+
+	// LotsOfReplies answers with request.count greetings: a server stream.
+	LotsOfReplies(ctx context.Context, req *HelloRequest, stream server.ServerStream[HelloReply]) error
+
+	// LotsOfGreetings answers with one greeting for every name sent: a client
+	// stream.
+	LotsOfGreetings(ctx context.Context, stream server.BidiStream[HelloRequest, HelloReply]) error
+
+	// BidiHello answers each request with a greeting: a bidirectional stream.
+	BidiHello(ctx context.Context, stream server.BidiStream[HelloRequest, HelloReply]) error
+
+	Goodbyes(ctx context.Context, stream server.BidiStream[HelloRequest, HelloReply]) error
 }
 
 // UnimplementedGreeterHandler answers every RPC of greeter.v1.Greeter with
@@ -51,6 +68,26 @@ func (UnimplementedGreeterHandler) SayHello(context.Context, *HelloRequest, *Hel
 // SayGoodbye answers errors.Unimplemented.
 func (UnimplementedGreeterHandler) SayGoodbye(context.Context, *HelloRequest, *HelloReply) error {
 	return errors.New(errors.Unimplemented, "greeter.v1.Greeter.SayGoodbye is not implemented")
+}
+
+// LotsOfReplies answers errors.Unimplemented.
+func (UnimplementedGreeterHandler) LotsOfReplies(context.Context, *HelloRequest, server.ServerStream[HelloReply]) error {
+	return errors.New(errors.Unimplemented, "greeter.v1.Greeter.LotsOfReplies is not implemented")
+}
+
+// LotsOfGreetings answers errors.Unimplemented.
+func (UnimplementedGreeterHandler) LotsOfGreetings(context.Context, server.BidiStream[HelloRequest, HelloReply]) error {
+	return errors.New(errors.Unimplemented, "greeter.v1.Greeter.LotsOfGreetings is not implemented")
+}
+
+// BidiHello answers errors.Unimplemented.
+func (UnimplementedGreeterHandler) BidiHello(context.Context, server.BidiStream[HelloRequest, HelloReply]) error {
+	return errors.New(errors.Unimplemented, "greeter.v1.Greeter.BidiHello is not implemented")
+}
+
+// Goodbyes answers errors.Unimplemented.
+func (UnimplementedGreeterHandler) Goodbyes(context.Context, server.BidiStream[HelloRequest, HelloReply]) error {
+	return errors.New(errors.Unimplemented, "greeter.v1.Greeter.Goodbyes is not implemented")
 }
 
 // GreeterRegistrar serves handlers: a *micro.Service or a *server.Server.
@@ -68,10 +105,11 @@ func RegisterGreeterHandler(s GreeterRegistrar, h GreeterHandler) error {
 // what the server serves.
 type greeterHandler struct{ GreeterHandler }
 
-// GreeterCaller makes calls: a *client.Client, as micro.Service.Client()
-// returns, or a test double.
+// GreeterCaller makes calls and opens streams: a *client.Client, as
+// micro.Service.Client() returns, or a test double.
 type GreeterCaller interface {
 	Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...client.CallOption) error
+	Stream(ctx context.Context, service, endpoint string, opts ...client.CallOption) (*client.Stream, error)
 }
 
 // GreeterClientOption configures a GreeterClient.
@@ -136,3 +174,165 @@ func (x *GreeterClient) SayGoodbye(ctx context.Context, req *HelloRequest, opts 
 	}
 	return rsp, nil
 }
+
+// LotsOfReplies answers with request.count greetings: a server stream.
+//
+// It sends req and half-closes the stream; the returned stream receives
+// the responses.
+func (x *GreeterClient) LotsOfReplies(ctx context.Context, req *HelloRequest, opts ...client.CallOption) (*GreeterLotsOfRepliesStream, error) {
+	s, err := x.c.Stream(ctx, x.service, GreeterLotsOfRepliesEndpoint, x.callOptions(opts)...)
+	if err != nil {
+		return nil, err
+	}
+	// Send returns io.EOF when the server already ended the stream; Recv
+	// then returns why.
+	if err := s.Send(req); err != nil && err != io.EOF {
+		s.Close()
+		return nil, err
+	}
+	if err := s.CloseSend(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &GreeterLotsOfRepliesStream{s: s}, nil
+}
+
+// GreeterLotsOfRepliesStream receives the responses of Greeter.LotsOfReplies:
+// Recv until io.EOF; Close it, or cancel its context, to abandon it.
+type GreeterLotsOfRepliesStream struct{ s *client.Stream }
+
+// Recv returns the next response. It returns io.EOF when the server ended
+// the stream cleanly, and the handler's error (see errors.CodeOf) after
+// the last response otherwise.
+func (x *GreeterLotsOfRepliesStream) Recv() (*HelloReply, error) {
+	m := new(HelloReply)
+	if err := x.s.Recv(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close abandons the stream: unless it already ended, the handler sees its
+// context cancelled. It is safe to call more than once.
+func (x *GreeterLotsOfRepliesStream) Close() error { return x.s.Close() }
+
+// LotsOfGreetings answers with one greeting for every name sent: a client
+// stream.
+//
+// On the returned stream, Send requests and Recv responses, in any order;
+// CloseSend once every request is sent, then Recv until io.EOF.
+func (x *GreeterClient) LotsOfGreetings(ctx context.Context, opts ...client.CallOption) (*GreeterLotsOfGreetingsStream, error) {
+	s, err := x.c.Stream(ctx, x.service, GreeterLotsOfGreetingsEndpoint, x.callOptions(opts)...)
+	if err != nil {
+		return nil, err
+	}
+	return &GreeterLotsOfGreetingsStream{s: s}, nil
+}
+
+// GreeterLotsOfGreetingsStream is an open stream of Greeter.LotsOfGreetings.
+// Send and Recv may run concurrently with each other, but neither
+// concurrently with itself. Close it, or cancel its context, to abandon it.
+type GreeterLotsOfGreetingsStream struct{ s *client.Stream }
+
+// Send sends one request. Once the server ended the stream it returns
+// io.EOF; Recv then returns why.
+func (x *GreeterLotsOfGreetingsStream) Send(m *HelloRequest) error { return x.s.Send(m) }
+
+// CloseSend tells the server that no more requests follow; its Recv
+// returns io.EOF. Receiving goes on.
+func (x *GreeterLotsOfGreetingsStream) CloseSend() error { return x.s.CloseSend() }
+
+// Recv returns the next response. It returns io.EOF when the server ended
+// the stream cleanly, and the handler's error (see errors.CodeOf) after
+// the last response otherwise.
+func (x *GreeterLotsOfGreetingsStream) Recv() (*HelloReply, error) {
+	m := new(HelloReply)
+	if err := x.s.Recv(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close abandons the stream: unless it already ended, the handler sees its
+// context cancelled. It is safe to call more than once.
+func (x *GreeterLotsOfGreetingsStream) Close() error { return x.s.Close() }
+
+// BidiHello answers each request with a greeting: a bidirectional stream.
+//
+// On the returned stream, Send requests and Recv responses, in any order;
+// CloseSend once every request is sent, then Recv until io.EOF.
+func (x *GreeterClient) BidiHello(ctx context.Context, opts ...client.CallOption) (*GreeterBidiHelloStream, error) {
+	s, err := x.c.Stream(ctx, x.service, GreeterBidiHelloEndpoint, x.callOptions(opts)...)
+	if err != nil {
+		return nil, err
+	}
+	return &GreeterBidiHelloStream{s: s}, nil
+}
+
+// GreeterBidiHelloStream is an open stream of Greeter.BidiHello.
+// Send and Recv may run concurrently with each other, but neither
+// concurrently with itself. Close it, or cancel its context, to abandon it.
+type GreeterBidiHelloStream struct{ s *client.Stream }
+
+// Send sends one request. Once the server ended the stream it returns
+// io.EOF; Recv then returns why.
+func (x *GreeterBidiHelloStream) Send(m *HelloRequest) error { return x.s.Send(m) }
+
+// CloseSend tells the server that no more requests follow; its Recv
+// returns io.EOF. Receiving goes on.
+func (x *GreeterBidiHelloStream) CloseSend() error { return x.s.CloseSend() }
+
+// Recv returns the next response. It returns io.EOF when the server ended
+// the stream cleanly, and the handler's error (see errors.CodeOf) after
+// the last response otherwise.
+func (x *GreeterBidiHelloStream) Recv() (*HelloReply, error) {
+	m := new(HelloReply)
+	if err := x.s.Recv(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close abandons the stream: unless it already ended, the handler sees its
+// context cancelled. It is safe to call more than once.
+func (x *GreeterBidiHelloStream) Close() error { return x.s.Close() }
+
+// Goodbyes opens a stream to greeter.v1.Greeter.Goodbyes.
+//
+// On the returned stream, Send requests and Recv responses, in any order;
+// CloseSend once every request is sent, then Recv until io.EOF.
+func (x *GreeterClient) Goodbyes(ctx context.Context, opts ...client.CallOption) (*GreeterGoodbyesStream, error) {
+	s, err := x.c.Stream(ctx, x.service, GreeterGoodbyesEndpoint, x.callOptions(opts)...)
+	if err != nil {
+		return nil, err
+	}
+	return &GreeterGoodbyesStream{s: s}, nil
+}
+
+// GreeterGoodbyesStream is an open stream of Greeter.Goodbyes.
+// Send and Recv may run concurrently with each other, but neither
+// concurrently with itself. Close it, or cancel its context, to abandon it.
+type GreeterGoodbyesStream struct{ s *client.Stream }
+
+// Send sends one request. Once the server ended the stream it returns
+// io.EOF; Recv then returns why.
+func (x *GreeterGoodbyesStream) Send(m *HelloRequest) error { return x.s.Send(m) }
+
+// CloseSend tells the server that no more requests follow; its Recv
+// returns io.EOF. Receiving goes on.
+func (x *GreeterGoodbyesStream) CloseSend() error { return x.s.CloseSend() }
+
+// Recv returns the next response. It returns io.EOF when the server ended
+// the stream cleanly, and the handler's error (see errors.CodeOf) after
+// the last response otherwise.
+func (x *GreeterGoodbyesStream) Recv() (*HelloReply, error) {
+	m := new(HelloReply)
+	if err := x.s.Recv(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close abandons the stream: unless it already ended, the handler sees its
+// context cancelled. It is safe to call more than once.
+func (x *GreeterGoodbyesStream) Close() error { return x.s.Close() }

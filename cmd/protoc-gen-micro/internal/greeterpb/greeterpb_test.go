@@ -2,8 +2,13 @@ package greeterpb_test
 
 import (
 	"context"
+	stderrors "errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -11,6 +16,7 @@ import (
 	"github.com/seedmicro/micro/cmd/protoc-gen-micro/internal/greeterpb"
 	"github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/registry/local"
+	"github.com/seedmicro/micro/core/server"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -26,6 +32,59 @@ func (greeter) SayHello(ctx context.Context, req *greeterpb.HelloRequest, rsp *g
 	}
 	rsp.Message = "Hello, " + req.GetName()
 	return nil
+}
+
+// LotsOfReplies sends req.Count greetings, then ends with
+// FailedPrecondition when the name is "fail".
+func (greeter) LotsOfReplies(ctx context.Context, req *greeterpb.HelloRequest, stream server.ServerStream[greeterpb.HelloReply]) error {
+	for i := range req.GetCount() {
+		if err := stream.Send(&greeterpb.HelloReply{Message: fmt.Sprintf("Hello %d, %s", i+1, req.GetName())}); err != nil {
+			return err
+		}
+	}
+	if req.GetName() == "fail" {
+		return errors.New(errors.FailedPrecondition, "no more greetings")
+	}
+	return nil
+}
+
+// LotsOfGreetings answers once the client half-closed, with every name
+// sent; an empty name ends the stream with InvalidArgument.
+func (greeter) LotsOfGreetings(ctx context.Context, stream server.BidiStream[greeterpb.HelloRequest, greeterpb.HelloReply]) error {
+	var names []string
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return stream.Send(&greeterpb.HelloReply{Message: "Hello, " + strings.Join(names, " and ")})
+		}
+		if err != nil {
+			return err
+		}
+		if req.GetName() == "" {
+			return errors.New(errors.InvalidArgument, "name is empty")
+		}
+		names = append(names, req.GetName())
+	}
+}
+
+// BidiHello greets each name as it arrives; an empty name ends the stream
+// with InvalidArgument.
+func (greeter) BidiHello(ctx context.Context, stream server.BidiStream[greeterpb.HelloRequest, greeterpb.HelloReply]) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if req.GetName() == "" {
+			return errors.New(errors.InvalidArgument, "name is empty")
+		}
+		if err := stream.Send(&greeterpb.HelloReply{Message: "Hello, " + req.GetName()}); err != nil {
+			return err
+		}
+	}
 }
 
 // Extra has the shape of an endpoint, but is not an RPC of the service:
@@ -116,5 +175,145 @@ func TestUnimplementedSatisfiesHandler(t *testing.T) {
 	err := h.SayHello(context.Background(), &greeterpb.HelloRequest{}, &rsp)
 	if errors.CodeOf(err) != errors.Unimplemented {
 		t.Fatalf("code %v, want Unimplemented", errors.CodeOf(err))
+	}
+}
+
+// replies receives until the stream ends, and returns the messages and the
+// error that ended it (nil: io.EOF, a clean end).
+func replies(t *testing.T, recv func() (*greeterpb.HelloReply, error)) ([]string, error) {
+	t.Helper()
+	var got []string
+	for {
+		m, err := recv()
+		if err == io.EOF {
+			return got, nil
+		}
+		if err != nil {
+			if m != nil {
+				t.Errorf("Recv returned %v with error %v", m, err)
+			}
+			return got, err
+		}
+		got = append(got, m.GetMessage())
+	}
+}
+
+// TestGeneratedStreams runs each stream kind through the generated client
+// against the generated handler registration of a real server.
+func TestGeneratedStreams(t *testing.T) {
+	svc := start(t, greeter{})
+	c := greeterpb.NewGreeterClient(svc.Client())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tests := []struct {
+		name string
+		run  func(t *testing.T) ([]string, error)
+		want []string
+		code errors.Code
+		msg  string // the handler's error message, when code is not OK
+	}{
+		{"server stream", func(t *testing.T) ([]string, error) {
+			s, err := c.LotsOfReplies(ctx, &greeterpb.HelloRequest{Name: "Ada", Count: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			return replies(t, s.Recv)
+		}, []string{"Hello 1, Ada", "Hello 2, Ada"}, errors.OK, ""},
+		{"server stream error after the last message", func(t *testing.T) ([]string, error) {
+			s, err := c.LotsOfReplies(ctx, &greeterpb.HelloRequest{Name: "fail", Count: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			return replies(t, s.Recv)
+		}, []string{"Hello 1, fail"}, errors.FailedPrecondition, "no more greetings"},
+		{"client stream", func(t *testing.T) ([]string, error) {
+			s, err := c.LotsOfGreetings(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, n := range []string{"Ada", "Grace"} {
+				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			return replies(t, s.Recv)
+		}, []string{"Hello, Ada and Grace"}, errors.OK, ""},
+		{"client stream handler error", func(t *testing.T) ([]string, error) {
+			s, err := c.LotsOfGreetings(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// io.EOF: the handler ended the stream; Recv says why.
+			if err := s.Send(&greeterpb.HelloRequest{}); err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+			return replies(t, s.Recv)
+		}, nil, errors.InvalidArgument, "name is empty"},
+		{"bidirectional stream", func(t *testing.T) ([]string, error) {
+			s, err := c.BidiHello(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var got []string
+			for _, n := range []string{"Ada", "Grace"} {
+				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil {
+					t.Fatal(err)
+				}
+				m, err := s.Recv()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, m.GetMessage())
+			}
+			if err := s.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			rest, err := replies(t, s.Recv)
+			return append(got, rest...), err
+		}, []string{"Hello, Ada", "Hello, Grace"}, errors.OK, ""},
+		{"bidirectional stream error after the last message", func(t *testing.T) ([]string, error) {
+			s, err := c.BidiHello(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, n := range []string{"Ada", ""} {
+				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+			}
+			return replies(t, s.Recv)
+		}, []string{"Hello, Ada"}, errors.InvalidArgument, "name is empty"},
+		{"unimplemented embed", func(t *testing.T) ([]string, error) {
+			s, err := c.Goodbyes(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			return replies(t, s.Recv)
+		}, nil, errors.Unimplemented, "greeter.v1.Greeter.Goodbyes is not implemented"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.run(t)
+			if errors.CodeOf(err) != tt.code {
+				t.Fatalf("stream ended with %v (code %v), want %v", err, errors.CodeOf(err), tt.code)
+			}
+			var e *errors.Error
+			if tt.msg != "" && (!stderrors.As(err, &e) || e.Message() != tt.msg) {
+				t.Fatalf("stream ended with %q, want the message %q", err, tt.msg)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Fatalf("replies %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

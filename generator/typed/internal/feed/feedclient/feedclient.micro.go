@@ -107,9 +107,9 @@ func (x *Client) Add(ctx context.Context, opts ...client.CallOption) (*FeedAddSt
 	return &FeedAddStream{s: s}, nil
 }
 
-// FeedAddStream is an open stream of Feed.Add. Send and Recv may
-// run concurrently with each other, but neither concurrently with itself.
-// Close it, or cancel its context, to abandon it.
+// FeedAddStream is an open stream of Feed.Add.
+// Send and Recv may run concurrently with each other, but neither
+// concurrently with itself. Close it, or cancel its context, to abandon it.
 type FeedAddStream struct{ s *client.Stream }
 
 // Send sends one request. Once the server ended the stream it returns
@@ -157,9 +157,9 @@ func (x *Client) Shout(ctx context.Context, opts ...client.CallOption) (*FeedSho
 	return &FeedShoutStream{s: s}, nil
 }
 
-// FeedShoutStream is an open stream of Feed.Shout. Send and Recv may
-// run concurrently with each other, but neither concurrently with itself.
-// Close it, or cancel its context, to abandon it.
+// FeedShoutStream is an open stream of Feed.Shout.
+// Send and Recv may run concurrently with each other, but neither
+// concurrently with itself. Close it, or cancel its context, to abandon it.
 type FeedShoutStream struct{ s *client.Stream }
 
 // Send sends one request. Once the server ended the stream it returns
@@ -208,8 +208,8 @@ func (x *Client) Watch(ctx context.Context, req *feed.WatchRequest, opts ...clie
 	return &FeedWatchStream{s: s}, nil
 }
 
-// FeedWatchStream receives the responses of Feed.Watch: Recv until
-// io.EOF; Close it, or cancel its context, to abandon it.
+// FeedWatchStream receives the responses of Feed.Watch:
+// Recv until io.EOF; Close it, or cancel its context, to abandon it.
 type FeedWatchStream struct{ s *client.Stream }
 
 // Recv returns the next response. It returns io.EOF when the server ended
