@@ -11,37 +11,33 @@ import (
 	"github.com/seedmicro/micro/generator/typed"
 )
 
+// oneHandler describes a fixture package of this module with a
+// ServiceName constant and one handler type, whose endpoints are given in
+// the order Plan finds them (by name).
+func oneHandler(dir, rel, typeName string, endpoints ...typed.SourceEndpoint) typed.Source {
+	return typed.Source{
+		Dir: dir, PkgPath: "github.com/seedmicro/micro/generator/typed/" + rel, PkgName: filepath.Base(rel),
+		HasServiceName: true,
+		Handlers:       []typed.SourceHandler{{TypeName: typeName, Endpoints: endpoints}},
+	}
+}
+
 // plainSource describes testdata/plain as typed.Render takes it.
 func plainSource(dir string) typed.Source {
-	return typed.Source{
-		Dir: dir, PkgPath: "github.com/seedmicro/micro/generator/typed/testdata/plain", PkgName: "plain",
-		HasServiceName: true,
-		Handlers: []typed.SourceHandler{{
-			TypeName: "Greeter",
-			// Plan orders the endpoints by name.
-			Endpoints: []typed.SourceEndpoint{
-				{Method: "Count", Req: "CountRequest", Rsp: "CountResponse"},
-				{Method: "Hello", Doc: "Hello greets req.Name.\n\nAn empty name is an error.\n", Req: "HelloRequest", Rsp: "HelloResponse"},
-			},
-		}},
-	}
+	return oneHandler(dir, "testdata/plain", "Greeter",
+		typed.SourceEndpoint{Method: "Count", Req: "CountRequest", Rsp: "CountResponse"},
+		typed.SourceEndpoint{Method: "Hello", Doc: "Hello greets req.Name.\n\nAn empty name is an error.\n", Req: "HelloRequest", Rsp: "HelloResponse"},
+	)
 }
 
 // feedSource describes internal/feed, the stream fixture.
 func feedSource(dir string) typed.Source {
-	return typed.Source{
-		Dir: dir, PkgPath: "github.com/seedmicro/micro/generator/typed/internal/feed", PkgName: "feed",
-		HasServiceName: true,
-		Handlers: []typed.SourceHandler{{
-			TypeName: "Feed",
-			Endpoints: []typed.SourceEndpoint{
-				{Method: "Add", Doc: "Add sums the numbers sent, and answers once the client half-closed: a\nclient stream. A negative number ends the stream with an InvalidArgument\nerror.\n", Req: "Number", Rsp: "Sum", Stream: server.StreamBidi},
-				{Method: "Latest", Doc: "Latest returns the latest event of req.Topic.\n", Req: "WatchRequest", Rsp: "Event"},
-				{Method: "Shout", Doc: "Shout answers each line with the line in capitals: a bidirectional\nstream. The line \"stop\" ends it with an Aborted error.\n", Req: "Line", Rsp: "Line", Stream: server.StreamBidi},
-				{Method: "Watch", Doc: "Watch sends req.Count events of req.Topic, numbered from 1: a server\nstream.\n", Req: "WatchRequest", Rsp: "Event", Stream: server.StreamServer},
-			},
-		}},
-	}
+	return oneHandler(dir, "internal/feed", "Feed",
+		typed.SourceEndpoint{Method: "Add", Doc: "Add sums the numbers sent, and answers once the client half-closed: a\nclient stream. A negative number ends the stream with an InvalidArgument\nerror.\n", Req: "Number", Rsp: "Sum", Stream: server.StreamBidi},
+		typed.SourceEndpoint{Method: "Latest", Doc: "Latest returns the latest event of req.Topic.\n", Req: "WatchRequest", Rsp: "Event"},
+		typed.SourceEndpoint{Method: "Shout", Doc: "Shout answers each line with the line in capitals: a bidirectional\nstream. The line \"stop\" ends it with an Aborted error.\n", Req: "Line", Rsp: "Line", Stream: server.StreamBidi},
+		typed.SourceEndpoint{Method: "Watch", Doc: "Watch sends req.Count events of req.Topic, numbered from 1: a server\nstream.\n", Req: "WatchRequest", Rsp: "Event", Stream: server.StreamServer},
+	)
 }
 
 // TestRenderMatchesPlan checks that a Source gives the file Plan gives for

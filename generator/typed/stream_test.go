@@ -4,6 +4,8 @@ import (
 	"context"
 	stderrors "errors"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +38,29 @@ func recvAll[T any](t *testing.T, s receiver[T]) ([]T, error) {
 			return got, err
 		}
 		got = append(got, *m)
+	}
+}
+
+// sender is a generated stream's sending side.
+type sender[T any] interface {
+	Send(*T) error
+	CloseSend() error
+}
+
+// sendAll sends msgs, then half-closes when closeSend. Send returning
+// io.EOF is no failure: the handler ended the stream early, and Recv says
+// why.
+func sendAll[T any](t *testing.T, s sender[T], msgs []T, closeSend bool) {
+	t.Helper()
+	for i := range msgs {
+		if err := s.Send(&msgs[i]); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+	}
+	if closeSend {
+		if err := s.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -125,15 +150,11 @@ func TestGeneratedStreams(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
+				var nums []feed.Number
 				for _, n := range tt.nums {
-					// io.EOF: the handler ended the stream early; Recv says why.
-					if err := s.Send(&feed.Number{N: n}); err != nil && err != io.EOF {
-						t.Fatal(err)
-					}
+					nums = append(nums, feed.Number{N: n})
 				}
-				if err := s.CloseSend(); err != nil {
-					t.Fatal(err)
-				}
+				sendAll(t, s, nums, true)
 				got, err := recvAll(t, s)
 				wantEnd(t, err, tt.code, "")
 				if len(got) != len(tt.want) || (len(got) == 1 && got[0] != tt.want[0]) {
@@ -144,55 +165,44 @@ func TestGeneratedStreams(t *testing.T) {
 	})
 
 	t.Run("bidirectional stream", func(t *testing.T) {
-		s, err := c.Shout(ctx)
-		if err != nil {
-			t.Fatal(err)
+		tests := []struct {
+			name      string
+			inTurn    []feed.Line // each sent and answered before the next
+			lines     []feed.Line // then sent before anything is received
+			closeSend bool
+			want      []feed.Line // the answers to lines
+			code      errors.Code
+			msg       string
+		}{
+			{"in turn, then all at once", []feed.Line{{Text: "hello"}, {Text: "micro"}}, []feed.Line{{Text: "a"}, {Text: "b"}}, true,
+				[]feed.Line{{Text: "A"}, {Text: "B"}}, errors.OK, ""},
+			{"handler error after the last message", nil, []feed.Line{{Text: "x"}, {Text: "stop"}}, false,
+				[]feed.Line{{Text: "X"}}, errors.Aborted, "stopped"},
 		}
-		defer s.Close()
-		// In turn: each answer before the next line.
-		for _, text := range []string{"hello", "micro"} {
-			if err := s.Send(&feed.Line{Text: text}); err != nil {
-				t.Fatal(err)
-			}
-			l, err := s.Recv()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := map[string]string{"hello": "HELLO", "micro": "MICRO"}[text]; l.Text != want {
-				t.Fatalf("answer %q, want %q", l.Text, want)
-			}
-		}
-		// Then everything sent before anything is received.
-		for _, text := range []string{"a", "b"} {
-			if err := s.Send(&feed.Line{Text: text}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
-		got, err := recvAll(t, s)
-		wantEnd(t, err, errors.OK, "")
-		if len(got) != 2 || got[0].Text != "A" || got[1].Text != "B" {
-			t.Fatalf("answers %+v, want A and B", got)
-		}
-	})
-
-	t.Run("bidirectional stream handler error", func(t *testing.T) {
-		s, err := c.Shout(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		for _, text := range []string{"x", "stop"} {
-			if err := s.Send(&feed.Line{Text: text}); err != nil && err != io.EOF {
-				t.Fatal(err)
-			}
-		}
-		got, err := recvAll(t, s)
-		wantEnd(t, err, errors.Aborted, "stopped")
-		if len(got) != 1 || got[0].Text != "X" {
-			t.Fatalf("answers %+v, want X only", got)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s, err := c.Shout(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				for _, l := range tt.inTurn {
+					sendAll(t, s, []feed.Line{l}, false)
+					a, err := s.Recv()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := strings.ToUpper(l.Text); a.Text != want {
+						t.Fatalf("answer %q, want %q", a.Text, want)
+					}
+				}
+				sendAll(t, s, tt.lines, tt.closeSend)
+				got, err := recvAll(t, s)
+				wantEnd(t, err, tt.code, tt.msg)
+				if !slices.Equal(got, tt.want) {
+					t.Fatalf("answers %+v, want %+v", got, tt.want)
+				}
+			})
 		}
 	})
 

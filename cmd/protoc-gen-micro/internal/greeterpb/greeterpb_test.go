@@ -198,6 +198,14 @@ func replies(t *testing.T, recv func() (*greeterpb.HelloReply, error)) ([]string
 	}
 }
 
+// conversation is a client or bidirectional stream of the generated client.
+type conversation interface {
+	Send(*greeterpb.HelloRequest) error
+	CloseSend() error
+	Recv() (*greeterpb.HelloReply, error)
+	Close() error
+}
+
 // TestGeneratedStreams runs each stream kind through the generated client
 // against the generated handler registration of a real server.
 func TestGeneratedStreams(t *testing.T) {
@@ -205,6 +213,53 @@ func TestGeneratedStreams(t *testing.T) {
 	c := greeterpb.NewGreeterClient(svc.Client())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// watch runs the server stream LotsOfReplies.
+	watch := func(req *greeterpb.HelloRequest) func(t *testing.T) ([]string, error) {
+		return func(t *testing.T) ([]string, error) {
+			s, err := c.LotsOfReplies(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			return replies(t, s.Recv)
+		}
+	}
+	// talk opens a stream with open and sends a request per name, each
+	// answered before the next when inTurn; then it half-closes when
+	// closeSend, and receives until the end.
+	talk := func(open func() (conversation, error), names []string, inTurn, closeSend bool) func(t *testing.T) ([]string, error) {
+		return func(t *testing.T) ([]string, error) {
+			s, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var got []string
+			for _, n := range names {
+				// io.EOF: the handler ended the stream; Recv says why.
+				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+				if inTurn {
+					m, err := s.Recv()
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, m.GetMessage())
+				}
+			}
+			if closeSend {
+				if err := s.CloseSend(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rest, err := replies(t, s.Recv)
+			return append(got, rest...), err
+		}
+	}
+	greetings := func() (conversation, error) { return c.LotsOfGreetings(ctx) }
+	bidi := func() (conversation, error) { return c.BidiHello(ctx) }
+	goodbyes := func() (conversation, error) { return c.Goodbyes(ctx) }
 	tests := []struct {
 		name string
 		run  func(t *testing.T) ([]string, error)
@@ -212,94 +267,20 @@ func TestGeneratedStreams(t *testing.T) {
 		code errors.Code
 		msg  string // the handler's error message, when code is not OK
 	}{
-		{"server stream", func(t *testing.T) ([]string, error) {
-			s, err := c.LotsOfReplies(ctx, &greeterpb.HelloRequest{Name: "Ada", Count: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			return replies(t, s.Recv)
-		}, []string{"Hello 1, Ada", "Hello 2, Ada"}, errors.OK, ""},
-		{"server stream error after the last message", func(t *testing.T) ([]string, error) {
-			s, err := c.LotsOfReplies(ctx, &greeterpb.HelloRequest{Name: "fail", Count: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			return replies(t, s.Recv)
-		}, []string{"Hello 1, fail"}, errors.FailedPrecondition, "no more greetings"},
-		{"client stream", func(t *testing.T) ([]string, error) {
-			s, err := c.LotsOfGreetings(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			for _, n := range []string{"Ada", "Grace"} {
-				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := s.CloseSend(); err != nil {
-				t.Fatal(err)
-			}
-			return replies(t, s.Recv)
-		}, []string{"Hello, Ada and Grace"}, errors.OK, ""},
-		{"client stream handler error", func(t *testing.T) ([]string, error) {
-			s, err := c.LotsOfGreetings(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			// io.EOF: the handler ended the stream; Recv says why.
-			if err := s.Send(&greeterpb.HelloRequest{}); err != nil && err != io.EOF {
-				t.Fatal(err)
-			}
-			return replies(t, s.Recv)
-		}, nil, errors.InvalidArgument, "name is empty"},
-		{"bidirectional stream", func(t *testing.T) ([]string, error) {
-			s, err := c.BidiHello(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			var got []string
-			for _, n := range []string{"Ada", "Grace"} {
-				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil {
-					t.Fatal(err)
-				}
-				m, err := s.Recv()
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, m.GetMessage())
-			}
-			if err := s.CloseSend(); err != nil {
-				t.Fatal(err)
-			}
-			rest, err := replies(t, s.Recv)
-			return append(got, rest...), err
-		}, []string{"Hello, Ada", "Hello, Grace"}, errors.OK, ""},
-		{"bidirectional stream error after the last message", func(t *testing.T) ([]string, error) {
-			s, err := c.BidiHello(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			for _, n := range []string{"Ada", ""} {
-				if err := s.Send(&greeterpb.HelloRequest{Name: n}); err != nil && err != io.EOF {
-					t.Fatal(err)
-				}
-			}
-			return replies(t, s.Recv)
-		}, []string{"Hello, Ada"}, errors.InvalidArgument, "name is empty"},
-		{"unimplemented embed", func(t *testing.T) ([]string, error) {
-			s, err := c.Goodbyes(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			return replies(t, s.Recv)
-		}, nil, errors.Unimplemented, "greeter.v1.Greeter.Goodbyes is not implemented"},
+		{"server stream", watch(&greeterpb.HelloRequest{Name: "Ada", Count: 2}),
+			[]string{"Hello 1, Ada", "Hello 2, Ada"}, errors.OK, ""},
+		{"server stream error after the last message", watch(&greeterpb.HelloRequest{Name: "fail", Count: 1}),
+			[]string{"Hello 1, fail"}, errors.FailedPrecondition, "no more greetings"},
+		{"client stream", talk(greetings, []string{"Ada", "Grace"}, false, true),
+			[]string{"Hello, Ada and Grace"}, errors.OK, ""},
+		{"client stream handler error", talk(greetings, []string{""}, false, false),
+			nil, errors.InvalidArgument, "name is empty"},
+		{"bidirectional stream", talk(bidi, []string{"Ada", "Grace"}, true, true),
+			[]string{"Hello, Ada", "Hello, Grace"}, errors.OK, ""},
+		{"bidirectional stream error after the last message", talk(bidi, []string{"Ada", ""}, false, false),
+			[]string{"Hello, Ada"}, errors.InvalidArgument, "name is empty"},
+		{"unimplemented embed", talk(goodbyes, nil, false, false),
+			nil, errors.Unimplemented, "greeter.v1.Greeter.Goodbyes is not implemented"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
