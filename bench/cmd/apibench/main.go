@@ -36,6 +36,7 @@ func main() {
 	size := flag.Int("payload", 1024, "size of the JSON body in bytes")
 	rounds := flag.Int("rounds", 3, "rounds, each measuring direct then gateway; the figures are the medians over rounds")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	only := flag.String("only", "", "measure only `SYSTEM` (direct or gateway), e.g. to profile it alone; no ratio is printed")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -47,14 +48,18 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*dur, *warm, *size, max(*rounds, 1)); err != nil {
+	if *only != "" && *only != "direct" && *only != "gateway" {
+		fmt.Fprintf(os.Stderr, "apibench: -only=%q: want direct or gateway\n", *only)
+		os.Exit(2)
+	}
+	if err := run(*dur, *warm, *size, max(*rounds, 1), *only); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "apibench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dur, warm time.Duration, size, rounds int) error {
+func run(dur, warm time.Duration, size, rounds int, only string) error {
 	ctx := context.Background()
 	reg := memory.New()
 	defer reg.Close()
@@ -143,23 +148,42 @@ func run(dur, warm time.Duration, size, rounds int) error {
 	// Rounds alternate the two systems, so that a change in the load of the
 	// machine does not favour one of them; each figure is the median of
 	// the rounds' figures.
+	// The CPU column is the CPU time of the whole process (load
+	// generator, gateway and service alike) per call.
+	systems := []*bench.System{directSys, gatewaySys}
+	if only != "" {
+		systems = slices.DeleteFunc(systems, func(s *bench.System) bool { return s.Name != only })
+	}
 	var ratios, added []float64
-	fmt.Printf("%5s %-8s %4s %12s %10s %10s %8s\n", "round", "system", "conc", "ops/s", "p50", "p99", "errors")
+	fmt.Printf("%5s %-8s %4s %12s %10s %10s %10s %8s\n", "round", "system", "conc", "ops/s", "p50", "p99", "cpu/call", "errors")
 	for round := 1; round <= rounds; round++ {
 		results := map[string]map[int]bench.Result{"direct": {}, "gateway": {}}
 		for _, conc := range []int{64, 1} {
-			for _, s := range []*bench.System{directSys, gatewaySys} {
+			for _, s := range systems {
+				cpu0, _ := bench.ProcessCPU(0)
 				r := bench.Measure(s, conc, warm, dur)
+				cpu1, _ := bench.ProcessCPU(0)
+				// The CPU time spans the warm-up too.
+				perCall := time.Duration(0)
+				if n := float64(r.Calls) * float64(warm+dur) / float64(dur); n > 0 {
+					perCall = time.Duration(float64(cpu1-cpu0) / n)
+				}
 				results[s.Name][conc] = r
-				fmt.Printf("%5d %-8s %4d %12.0f %10s %10s %8d\n", round, s.Name, conc, r.QPS, r.P50.Round(time.Microsecond/10), r.P99.Round(time.Microsecond/10), r.Errors)
+				fmt.Printf("%5d %-8s %4d %12.0f %10s %10s %10s %8d\n", round, s.Name, conc, r.QPS, r.P50.Round(time.Microsecond/10), r.P99.Round(time.Microsecond/10), perCall.Round(time.Microsecond/10), r.Errors)
 				if r.Errors > 0 {
 					return fmt.Errorf("%d calls of %s failed; the figures are not comparable", r.Errors, s.Name)
 				}
 			}
 		}
+		if only != "" {
+			continue
+		}
 		d, g := results["direct"], results["gateway"]
 		ratios = append(ratios, g[64].QPS/d[64].QPS)
 		added = append(added, float64(g[1].P50-d[1].P50)/float64(time.Microsecond))
+	}
+	if only != "" {
+		return nil
 	}
 	fmt.Println()
 	fmt.Printf("# %d-byte JSON bodies, %d rounds; qps ratio is gateway / direct at concurrency 64 (target >= 0.8); added latency is the p50 difference at concurrency 1\n", len(body), rounds)
