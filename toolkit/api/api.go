@@ -428,7 +428,7 @@ func (h *Handler) putBuf(b *bytes.Buffer) {
 // badJSON answers 400 with the offset when body is not empty and not valid
 // JSON.
 func badJSON(w http.ResponseWriter, body []byte) bool {
-	if len(bytes.TrimSpace(body)) == 0 || json.Valid(body) {
+	if len(bytes.TrimSpace(body)) == 0 || validJSON(body) {
 		return false
 	}
 	var v json.RawMessage
