@@ -20,6 +20,10 @@
 //
 // GET /health answers {"status":"ok"} while the gateway serves.
 //
+// The body is checked once to be JSON, then handed to the service as the
+// bytes received (a codec.RawJSON); the reply is written as the bytes the
+// service sent. Neither is decoded or re-encoded on the way.
+//
 // # Headers
 //
 // A request header Micro-Meta-KEY: VALUE travels to the service as the
@@ -66,8 +70,9 @@ import (
 // Caller makes RPC calls; *client.Client is one. The gateway hands it the
 // request body as a codec.RawJSON, checked once to be valid JSON, and
 // receives the reply into a *codec.RawJSON, whose bytes it writes as the
-// service sent them. Call must not keep either after it returns: the
-// gateway reuses their buffers.
+// service sent them. Call must fill the reply with bytes of its own (the
+// JSON codec copies them into it) and keep neither after it returns: the
+// gateway reuses both buffers.
 type Caller interface {
 	Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...client.CallOption) error
 }
@@ -388,7 +393,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd := w.Header()
 	hd["Content-Type"] = []string{"application/json"}
-	hd["Content-Length"] = []string{strconv.Itoa(len(rsp))}
+	if len(rsp) >= 2048 {
+		// net/http sets the length of a smaller reply itself; a larger
+		// one would otherwise be sent chunked.
+		hd["Content-Length"] = []string{strconv.Itoa(len(rsp))}
+	}
 	w.Write(rsp)
 }
 
@@ -414,6 +423,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Bu
 		fail(w, http.StatusBadRequest, merrors.InvalidArgument, "read request body: %v", err)
 		return false
 	}
+	// Read to its end and closed, the body need not be drained by net/http
+	// after the handler.
+	r.Body.Close()
 	return true
 }
 
