@@ -21,7 +21,7 @@
 // GET /health answers {"status":"ok"} while the gateway serves.
 //
 // The body is checked once to be JSON, then handed to the service as the
-// bytes received (a codec.RawJSON); the reply is written as the bytes the
+// bytes received (as a codec.RawJSON); the reply is written as the bytes the
 // service sent. Neither is decoded or re-encoded on the way.
 //
 // # Headers
@@ -68,11 +68,11 @@ import (
 )
 
 // Caller makes RPC calls; *client.Client is one. The gateway hands it the
-// request body as a codec.RawJSON, checked once to be valid JSON, and
+// request body as a *codec.RawJSON, checked once to be valid JSON, and
 // receives the reply into a *codec.RawJSON, whose bytes it writes as the
 // service sent them. Call must fill the reply with bytes of its own (the
-// JSON codec copies them into it) and keep neither after it returns: the
-// gateway reuses both buffers.
+// JSON codec copies them into it) and keep neither it, the body nor the
+// options after it returns: the gateway reuses them.
 type Caller interface {
 	Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...client.CallOption) error
 }
@@ -163,10 +163,10 @@ type Handler struct {
 	caller Caller
 	reg    registry.Registry
 	bufs   sync.Pool // *bytes.Buffer, request bodies
-	rsps   sync.Pool // *codec.RawJSON, replies
-	// defaultTimeout is the call option of a request without a deadline
+	msgs   sync.Pool // *message
+	// defaultOpts are the call options of a request without a deadline
 	// header, made once.
-	defaultTimeout client.CallOption
+	defaultOpts []client.CallOption
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -184,9 +184,9 @@ func New(reg registry.Registry, c Caller, opts ...Option) *Handler {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{opts: o, caller: c, reg: reg, defaultTimeout: client.WithCallTimeout(o.timeout)}
+	h := &Handler{opts: o, caller: c, reg: reg, defaultOpts: []client.CallOption{client.WithCallTimeout(o.timeout)}}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
-	h.rsps.New = func() any { return new(codec.RawJSON) }
+	h.msgs.New = func() any { return new(message) }
 	return h
 }
 
@@ -363,36 +363,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = emptyObject
 	}
 	ctx := r.Context()
-	timeout := h.defaultTimeout
+	opts := h.defaultOpts
 	if v := r.Header.Get(TimeoutHeader); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			fail(w, http.StatusBadRequest, merrors.InvalidArgument, "header %s: %q is not a positive duration; send e.g. 500ms or 2s", TimeoutHeader, v)
 			return
 		}
-		timeout = client.WithCallTimeout(min(d, h.opts.maxTimeout))
+		opts = []client.CallOption{client.WithCallTimeout(min(d, h.opts.maxTimeout))}
 	}
 	if md := h.metadata(r.Header); md != nil {
 		ctx = metadata.NewContext(ctx, md)
 	}
-	// The reply is received into a pooled buffer; Call keeps neither it
-	// nor the body once it returns.
-	rp := h.rsps.Get().(*codec.RawJSON)
-	defer h.rsps.Put(rp)
-	rsp := (*rp)[:0]
-	err := h.caller.Call(ctx, service, endpoint, codec.RawJSON(body), &rsp, timeout)
-	if cap(rsp) <= 64<<10 {
-		*rp = rsp[:0] // keep the buffer if the reply grew it
-	}
-	if err != nil {
+	// The body goes out and the reply comes back in pooled buffers; Call
+	// keeps neither once it returns.
+	m := h.msgs.Get().(*message)
+	defer h.putMessage(m)
+	m.req, m.rsp = body, m.rsp[:0]
+	if err := h.caller.Call(ctx, service, endpoint, &m.req, &m.rsp, opts...); err != nil {
 		WriteError(w, h.explain(r.Context(), service, endpoint, err))
 		return
 	}
+	rsp := []byte(m.rsp)
 	if len(rsp) == 0 {
 		rsp = emptyObject
 	}
 	hd := w.Header()
-	hd["Content-Type"] = []string{"application/json"}
+	hd["Content-Type"] = jsonContentType
 	if len(rsp) >= 2048 {
 		// net/http sets the length of a smaller reply itself; a larger
 		// one would otherwise be sent chunked.
@@ -400,6 +397,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Write(rsp)
 }
+
+// message holds the request and reply of a call through the gateway.
+type message struct{ req, rsp codec.RawJSON }
+
+// putMessage returns m to the pool, unless its reply grew large.
+func (h *Handler) putMessage(m *message) {
+	if cap(m.rsp) <= 64<<10 {
+		m.req = nil
+		h.msgs.Put(m)
+	}
+}
+
+// jsonContentType is the Content-Type header of every JSON answer; its
+// capacity is its length, so that an Add to it copies.
+var jsonContentType = []string{"application/json"}[:1:1]
 
 var emptyObject = []byte("{}")
 
