@@ -154,9 +154,8 @@ func run(dur, warm time.Duration, size, rounds int, only string) error {
 
 	// Rounds alternate the two systems, so that a change in the load of the
 	// machine does not favour one of them; each figure is the median of
-	// the rounds' figures.
-	// The CPU column is the CPU time of the whole process (load
-	// generator, gateway and service alike) per call.
+	// the rounds' figures. The cpu/call column is the CPU time of the
+	// whole process (load generator, gateway and service alike) per call.
 	systems := []*bench.System{directSys, gatewaySys}
 	if only != "" {
 		systems = slices.DeleteFunc(systems, func(s *bench.System) bool { return s.Name != only })
@@ -167,16 +166,17 @@ func run(dur, warm time.Duration, size, rounds int, only string) error {
 		results := map[string]map[int]bench.Result{"direct": {}, "gateway": {}}
 		for _, conc := range []int{64, 1} {
 			for _, s := range systems {
-				cpu0, _ := bench.ProcessCPU(0)
+				cpu0, err0 := bench.ProcessCPU(0)
 				r := bench.Measure(s, conc, warm, dur)
-				cpu1, _ := bench.ProcessCPU(0)
-				// The CPU time spans the warm-up too.
-				perCall := time.Duration(0)
-				if n := float64(r.Calls) * float64(warm+dur) / float64(dur); n > 0 {
-					perCall = time.Duration(float64(cpu1-cpu0) / n)
+				cpu1, err1 := bench.ProcessCPU(0)
+				// The CPU time spans the warm-up too, taken to run at
+				// the rate measured after it.
+				perCall := "-"
+				if n := float64(r.Calls) * float64(warm+dur) / float64(dur); n > 0 && err0 == nil && err1 == nil {
+					perCall = time.Duration(float64(cpu1-cpu0) / n).Round(time.Microsecond / 10).String()
 				}
 				results[s.Name][conc] = r
-				fmt.Printf("%5d %-8s %4d %12.0f %10s %10s %10s %8d\n", round, s.Name, conc, r.QPS, r.P50.Round(time.Microsecond/10), r.P99.Round(time.Microsecond/10), perCall.Round(time.Microsecond/10), r.Errors)
+				fmt.Printf("%5d %-8s %4d %12.0f %10s %10s %10s %8d\n", round, s.Name, conc, r.QPS, r.P50.Round(time.Microsecond/10), r.P99.Round(time.Microsecond/10), perCall, r.Errors)
 				if r.Errors > 0 {
 					return fmt.Errorf("%d calls of %s failed; the figures are not comparable", r.Errors, s.Name)
 				}
