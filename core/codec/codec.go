@@ -32,15 +32,56 @@ var _ Codec = JSON{}
 // Name returns "application/json".
 func (JSON) Name() string { return JSONName }
 
-// Marshal encodes v as JSON.
-func (JSON) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+// Marshal encodes v as JSON. A RawJSON (or *RawJSON) is returned as it
+// is, not copied.
+func (JSON) Marshal(v any) ([]byte, error) {
+	switch m := v.(type) {
+	case RawJSON:
+		return m, nil
+	case *RawJSON:
+		if m != nil {
+			return *m, nil
+		}
+	}
+	return json.Marshal(v)
+}
 
-// Unmarshal decodes JSON into v. Empty input leaves v unchanged.
+// Unmarshal decodes JSON into v. Empty input leaves v unchanged. Into a
+// *RawJSON it copies data as it is.
 func (JSON) Unmarshal(data []byte, v any) error {
 	if len(data) == 0 {
 		return nil
 	}
+	if m, ok := v.(*RawJSON); ok {
+		*m = append((*m)[:0], data...)
+		return nil
+	}
 	return json.Unmarshal(data, v)
+}
+
+// RawJSON is a message that is JSON already, for programs that relay JSON
+// from elsewhere (the HTTP gateway). The JSON codec sends its bytes as they
+// are, and decodes a message into a *RawJSON by copying the bytes received
+// into it (reusing its capacity): neither validates nor re-encodes them,
+// so the program that makes a RawJSON vouches that it holds one valid JSON
+// value, and the one that receives it checks it if it must. An empty
+// RawJSON is an empty body, which the receiving JSON codec leaves as the
+// zero value. Inside other values, encoding/json treats it as it does
+// json.RawMessage (validated and compacted).
+type RawJSON []byte
+
+// MarshalJSON returns m, or null when m is empty.
+func (m RawJSON) MarshalJSON() ([]byte, error) {
+	if len(m) == 0 {
+		return []byte("null"), nil
+	}
+	return m, nil
+}
+
+// UnmarshalJSON sets *m to a copy of data.
+func (m *RawJSON) UnmarshalJSON(data []byte) error {
+	*m = append((*m)[:0], data...)
+	return nil
 }
 
 // Proto encodes protocol buffer messages. Values must implement proto.Message.

@@ -1,6 +1,8 @@
 package codec_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/seedmicro/micro/core/codec"
@@ -93,6 +95,94 @@ func FuzzJSONUnmarshal(f *testing.F) {
 		var again hello
 		if err := (codec.JSON{}).Unmarshal(b, &again); err != nil {
 			t.Fatalf("decode of re-encoded value: %v", err)
+		}
+	})
+}
+
+func TestRawJSON(t *testing.T) {
+	t.Run("sent as it is", func(t *testing.T) {
+		in := codec.RawJSON(`{ "name" : "ada" }`)
+		for _, v := range []any{in, &in} {
+			b, err := codec.JSON{}.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, in) {
+				t.Fatalf("Marshal(%T) = %q, want the bytes unchanged %q", v, b, in)
+			}
+		}
+		var nilPtr *codec.RawJSON
+		if b, err := (codec.JSON{}).Marshal(nilPtr); err != nil || string(b) != "null" {
+			t.Fatalf("Marshal(nil *RawJSON) = %q, %v; want null", b, err)
+		}
+	})
+	t.Run("received as a copy", func(t *testing.T) {
+		data := []byte(`{"greeting":"hi"}`)
+		out := make(codec.RawJSON, 0, 64)
+		if err := (codec.JSON{}).Unmarshal(data, &out); err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != string(data) || cap(out) != 64 {
+			t.Fatalf("Unmarshal into *RawJSON = %q (cap %d), want %q in the buffer given", out, cap(out), data)
+		}
+		data[2] = 'X'
+		if out[2] != 'g' {
+			t.Fatal("the RawJSON aliases the bytes it was decoded from")
+		}
+		if err := (codec.JSON{}).Unmarshal(nil, &out); err != nil || string(out) != `{"greeting":"hi"}` {
+			t.Fatalf("empty input changed the RawJSON: %q, %v", out, err)
+		}
+	})
+	t.Run("inside other values", func(t *testing.T) {
+		v := struct {
+			A codec.RawJSON `json:"a"`
+			B codec.RawJSON `json:"b"`
+		}{A: codec.RawJSON(`[1, 2]`)}
+		b, err := json.Marshal(v)
+		if err != nil || string(b) != `{"a":[1,2],"b":null}` {
+			t.Fatalf("json.Marshal = %s, %v", b, err)
+		}
+		v.A, v.B = nil, nil
+		if err := json.Unmarshal([]byte(`{"a": {"x": 1}, "b": "s"}`), &v); err != nil || string(v.A) != `{"x": 1}` || string(v.B) != `"s"` {
+			t.Fatalf("json.Unmarshal: a=%s b=%s, %v", v.A, v.B, err)
+		}
+		if _, err := json.Marshal(struct{ A codec.RawJSON }{codec.RawJSON(`{bad`)}); err == nil {
+			t.Fatal("json.Marshal of a struct holding invalid RawJSON succeeded")
+		}
+	})
+}
+
+// FuzzRawJSON checks that any bytes received into a RawJSON come out of
+// it unchanged, and that for valid JSON the decoded value is the one
+// json.RawMessage would give, up to its compaction.
+func FuzzRawJSON(f *testing.F) {
+	f.Add([]byte(`{"name":"x","count":1}`))
+	f.Add([]byte(` [1, 2] `))
+	f.Add([]byte(`{"a":`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m codec.RawJSON
+		if err := (codec.JSON{}).Unmarshal(data, &m); err != nil {
+			t.Fatalf("Unmarshal into *RawJSON: %v", err)
+		}
+		if len(data) > 0 && !bytes.Equal(m, data) {
+			t.Fatalf("Unmarshal gave %q, want %q", m, data)
+		}
+		b, err := codec.JSON{}.Marshal(m)
+		if err != nil || !bytes.Equal(b, m) {
+			t.Fatalf("Marshal gave %q, %v; want %q", b, err, m)
+		}
+		if !json.Valid(data) {
+			return
+		}
+		var raw json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		var want, got bytes.Buffer
+		json.Compact(&want, raw)
+		json.Compact(&got, m)
+		if want.String() != got.String() {
+			t.Fatalf("RawJSON holds %q, json.RawMessage %q", got.String(), want.String())
 		}
 	})
 }

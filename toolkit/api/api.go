@@ -20,6 +20,10 @@
 //
 // GET /health answers {"status":"ok"} while the gateway serves.
 //
+// The body is checked once to be JSON, then handed to the service as the
+// bytes received (as a codec.RawJSON); the reply is written as the bytes the
+// service sent. Neither is decoded or re-encoded on the way.
+//
 // # Headers
 //
 // A request header Micro-Meta-KEY: VALUE travels to the service as the
@@ -57,12 +61,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/seedmicro/micro/core/client"
+	"github.com/seedmicro/micro/core/codec"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/metadata"
 	"github.com/seedmicro/micro/core/registry"
 )
 
-// Caller makes RPC calls; *client.Client is one.
+// Caller makes RPC calls; *client.Client is one. The gateway hands it the
+// request body as a *codec.RawJSON, checked once to be valid JSON, and
+// receives the reply into a *codec.RawJSON, whose bytes it writes as the
+// service sent them. Call must fill the reply with bytes of its own (the
+// JSON codec copies them into it) and keep neither it, the body nor the
+// options after it returns: the gateway reuses them.
 type Caller interface {
 	Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...client.CallOption) error
 }
@@ -152,10 +162,11 @@ type Handler struct {
 	opts   options
 	caller Caller
 	reg    registry.Registry
-	bufs   sync.Pool
-	// defaultTimeout is the call option of a request without a deadline
+	bufs   sync.Pool // *bytes.Buffer, request bodies
+	msgs   sync.Pool // *message
+	// defaultOpts are the call options of a request without a deadline
 	// header, made once.
-	defaultTimeout client.CallOption
+	defaultOpts []client.CallOption
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -173,8 +184,9 @@ func New(reg registry.Registry, c Caller, opts ...Option) *Handler {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{opts: o, caller: c, reg: reg, defaultTimeout: client.WithCallTimeout(o.timeout)}
+	h := &Handler{opts: o, caller: c, reg: reg, defaultOpts: []client.CallOption{client.WithCallTimeout(o.timeout)}}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
+	h.msgs.New = func() any { return new(message) }
 	return h
 }
 
@@ -307,20 +319,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf := h.bufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			h.bufs.Put(buf)
-		}
-	}()
+	defer h.putBuf(buf)
 	buf.Reset()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.maxBody)); err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			fail(w, http.StatusRequestEntityTooLarge, merrors.ResourceExhausted, "request body is larger than the limit of %d bytes; send less or raise the gateway's body limit (--max-body)", h.opts.maxBody)
-			return
-		}
-		fail(w, http.StatusBadRequest, merrors.InvalidArgument, "read request body: %v", err)
+	if !h.readBody(w, r, buf) {
 		return
 	}
 	body := buf.Bytes()
@@ -352,46 +353,106 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusNotFound, merrors.NotFound, "%v", err)
 			return
 		}
+		// The one check of the body: from here on it travels as the
+		// bytes received.
+		if badJSON(w, body) {
+			return
+		}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
+		body = emptyObject
 	}
 	ctx := r.Context()
-	timeout := h.defaultTimeout
+	opts := h.defaultOpts
 	if v := r.Header.Get(TimeoutHeader); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			fail(w, http.StatusBadRequest, merrors.InvalidArgument, "header %s: %q is not a positive duration; send e.g. 500ms or 2s", TimeoutHeader, v)
 			return
 		}
-		timeout = client.WithCallTimeout(min(d, h.opts.maxTimeout))
+		opts = []client.CallOption{client.WithCallTimeout(min(d, h.opts.maxTimeout))}
 	}
 	if md := h.metadata(r.Header); md != nil {
 		ctx = metadata.NewContext(ctx, md)
 	}
-	var rsp json.RawMessage
-	// The body is not checked here: encoding a json.RawMessage validates
-	// it, so a malformed body fails the call before anything is sent, and
-	// only then is it scanned again for the offset of the error.
-	if err := h.caller.Call(ctx, service, endpoint, json.RawMessage(body), &rsp, timeout); err != nil {
-		if merrors.CodeOf(err) == merrors.InvalidArgument && badJSON(w, body) {
-			return
-		}
+	// The body goes out and the reply comes back in pooled buffers; Call
+	// keeps neither once it returns.
+	m := h.msgs.Get().(*message)
+	defer h.putMessage(m)
+	m.req, m.rsp = body, m.rsp[:0]
+	if err := h.caller.Call(ctx, service, endpoint, &m.req, &m.rsp, opts...); err != nil {
 		WriteError(w, h.explain(r.Context(), service, endpoint, err))
 		return
 	}
+	rsp := []byte(m.rsp)
 	if len(rsp) == 0 {
-		rsp = json.RawMessage("{}")
+		rsp = emptyObject
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(rsp)))
+	hd := w.Header()
+	hd["Content-Type"] = jsonContentType
+	if len(rsp) >= 2048 {
+		// net/http sets the length of a smaller reply itself; a larger
+		// one would otherwise be sent chunked.
+		hd["Content-Length"] = []string{strconv.Itoa(len(rsp))}
+	}
 	w.Write(rsp)
+}
+
+// message holds the request and reply of a call through the gateway.
+type message struct{ req, rsp codec.RawJSON }
+
+// putMessage returns m to the pool, unless its reply grew large.
+func (h *Handler) putMessage(m *message) {
+	if cap(m.rsp) <= 64<<10 {
+		m.req = nil
+		h.msgs.Put(m)
+	}
+}
+
+// jsonContentType is the Content-Type header of every JSON answer; its
+// capacity is its length, so that an Add to it copies.
+var jsonContentType = []string{"application/json"}[:1:1]
+
+var emptyObject = []byte("{}")
+
+// readBody reads the request body into buf, answering 413 when it is larger
+// than the limit and 400 when it cannot be read; it reports whether the
+// body was read.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) bool {
+	var body io.Reader = r.Body
+	if n := r.ContentLength; n >= 0 && n <= h.opts.maxBody {
+		// net/http stops the body at its declared length.
+		buf.Grow(int(n) + 1)
+	} else {
+		body = http.MaxBytesReader(w, r.Body, h.opts.maxBody)
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			fail(w, http.StatusRequestEntityTooLarge, merrors.ResourceExhausted, "request body is larger than the limit of %d bytes; send less or raise the gateway's body limit (--max-body)", h.opts.maxBody)
+			return false
+		}
+		fail(w, http.StatusBadRequest, merrors.InvalidArgument, "read request body: %v", err)
+		return false
+	}
+	// Read to its end and closed, the body need not be drained by net/http
+	// after the handler.
+	r.Body.Close()
+	return true
+}
+
+// putBuf returns a buffer to the pool unless it grew large.
+func (h *Handler) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		b.Reset()
+		h.bufs.Put(b)
+	}
 }
 
 // badJSON answers 400 with the offset when body is not empty and not valid
 // JSON.
 func badJSON(w http.ResponseWriter, body []byte) bool {
-	if len(bytes.TrimSpace(body)) == 0 || json.Valid(body) {
+	if len(bytes.TrimSpace(body)) == 0 || validJSON(body) {
 		return false
 	}
 	var v json.RawMessage
@@ -482,35 +543,53 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 // path rules of the package documentation.
 func ParsePath(path string) (service, endpoint string, err error) {
 	p := strings.Trim(path, "/")
-	parts := strings.Split(p, "/")
-	if p == "" || len(parts) < 2 {
+	var parts [3]string
+	n := 0
+	for rest := p; ; n++ {
+		i := strings.IndexByte(rest, '/')
+		if n == len(parts) {
+			return "", "", fmt.Errorf("path %q has too many segments: use /SERVICE/METHOD or /SERVICE/TYPE/METHOD", path)
+		}
+		if i < 0 {
+			parts[n] = rest
+			n++
+			break
+		}
+		parts[n], rest = rest[:i], rest[i+1:]
+	}
+	if p == "" || n < 2 {
 		return "", "", fmt.Errorf("path %q names no endpoint: use /SERVICE/METHOD (e.g. /greeter/hello for Greeter.Hello) or /SERVICE/TYPE/METHOD", path)
 	}
-	if len(parts) > 3 {
-		return "", "", fmt.Errorf("path %q has too many segments: use /SERVICE/METHOD or /SERVICE/TYPE/METHOD", path)
-	}
-	for _, s := range parts {
+	for _, s := range parts[:n] {
 		if s == "" {
 			return "", "", fmt.Errorf("path %q has an empty segment", path)
 		}
 	}
 	service = parts[0]
-	if len(parts) == 2 {
-		if strings.Contains(parts[1], ".") {
-			return service, parts[1], nil
+	typ, method := service, parts[1]
+	if n == 2 {
+		if strings.Contains(method, ".") {
+			return service, method, nil
 		}
-		return service, camel(service) + "." + camel(parts[1]), nil
+	} else {
+		typ, method = parts[1], parts[2]
 	}
-	return service, camel(parts[1]) + "." + camel(parts[2]), nil
+	var buf [64]byte
+	b := appendCamel(buf[:0], typ)
+	b = append(b, '.')
+	b = appendCamel(b, method)
+	return service, string(b), nil
 }
 
-// camel turns "say-hello" and "say_hello" into "SayHello", and the last
-// dotted element of a service name ("go.micro.greeter") into "Greeter".
-func camel(s string) string {
+// appendCamel appends s to b as a Go name: "say-hello" and "say_hello"
+// become "SayHello", and of a dotted service name ("go.micro.greeter")
+// only the last element is taken ("Greeter"). A name of dashes and
+// underscores alone is appended as it is.
+func appendCamel(b []byte, s string) []byte {
 	if i := strings.LastIndexByte(s, '.'); i >= 0 {
 		s = s[i+1:]
 	}
-	var b strings.Builder
+	n := len(b)
 	up := true
 	for _, r := range s {
 		if r == '-' || r == '_' {
@@ -521,10 +600,10 @@ func camel(s string) string {
 			r = unicode.ToUpper(r)
 			up = false
 		}
-		b.WriteRune(r)
+		b = utf8.AppendRune(b, r)
 	}
-	if b.Len() == 0 || !utf8.ValidString(b.String()) {
-		return s
+	if len(b) == n {
+		b = append(b, s...)
 	}
-	return b.String()
+	return b
 }

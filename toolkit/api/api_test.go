@@ -23,7 +23,16 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // gateway starts the test service and a gateway in front of it.
-func gateway(t *testing.T, opts ...api.Option) *httptest.Server {
+func gateway(t testing.TB, opts ...api.Option) *httptest.Server {
+	t.Helper()
+	h := handler(t, opts...)
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// handler starts the test service and returns a gateway handler calling it.
+func handler(t testing.TB, opts ...api.Option) *api.Handler {
 	t.Helper()
 	ctx := context.Background()
 	reg := memory.New()
@@ -33,15 +42,31 @@ func gateway(t *testing.T, opts ...api.Option) *httptest.Server {
 	}
 	cl := client.New(client.WithRegistry(reg))
 	h := api.New(reg, cl, opts...)
-	ts := httptest.NewServer(h)
 	t.Cleanup(func() {
-		ts.Close()
 		h.Close()
 		cl.Close()
 		srv.Stop(ctx)
 		reg.Close()
 	})
-	return ts
+	return h
+}
+
+// BenchmarkServeHTTP measures the gateway's handler on a 1 KiB echo, the
+// call to the service over loopback included, net/http's server excluded.
+func BenchmarkServeHTTP(b *testing.B) {
+	h := handler(b)
+	body := `{"id":1,"text":"` + strings.Repeat("x", 1024-len(`{"id":1,"text":""}`)) + `"}`
+	req := httptest.NewRequest(http.MethodPost, "/greeter/echo", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		req.Body = io.NopCloser(strings.NewReader(body))
+		req.ContentLength = int64(len(body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || w.Body.Len() != len(body) {
+			b.Fatalf("status %d, %d bytes: %s", w.Code, w.Body.Len(), w.Body)
+		}
+	}
 }
 
 func post(t *testing.T, url, body string, hdr ...string) (int, http.Header, string) {
