@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/broker/direct"
@@ -22,7 +24,6 @@ import (
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/registry/memory"
 	"github.com/seedmicro/micro/core/transport"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
