@@ -30,16 +30,26 @@ func benchConfig(b *testing.B, mode string) micronats.Config {
 	return cfg
 }
 
-func BenchmarkPublish(b *testing.B) {
+func BenchmarkPublish(b *testing.B)     { benchPublish(b, micronats.ModeJetStream) }
+func BenchmarkCorePublish(b *testing.B) { benchPublish(b, micronats.ModeCore) }
+
+// benchPublish compares Publish in mode with the publish of the plain
+// client it stands for.
+func benchPublish(b *testing.B, mode string) {
 	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
-		br := newBroker(b, benchConfig(b, micronats.ModeJetStream))
+		br := newBroker(b, benchConfig(b, mode))
 		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Body: body}, 0)
 	})
 	b.Run("raw", func(b *testing.B) {
-		cfg := benchConfig(b, micronats.ModeJetStream)
-		js := rawStream(b, cfg)
-		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(cfg, body, jsPublish(js)))
+		cfg := benchConfig(b, mode)
+		var send func(*natsgo.Msg) error
+		if mode == micronats.ModeJetStream {
+			send = jsPublish(rawStream(b, cfg))
+		} else {
+			send = rawConn(b).PublishMsg
+		}
+		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(cfg, body, send))
 	})
 }
 
@@ -76,18 +86,6 @@ func BenchmarkPublishConsume(b *testing.B) {
 		defer cc.Stop()
 		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(cfg, body, jsPublish(js)))
 		consumed.Wait(b)
-	})
-}
-
-func BenchmarkCorePublish(b *testing.B) {
-	body := brokertest.BenchBody(benchBodySize)
-	b.Run("micro", func(b *testing.B) {
-		br := newBroker(b, benchConfig(b, micronats.ModeCore))
-		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Body: body}, 0)
-	})
-	b.Run("raw", func(b *testing.B) {
-		cfg := benchConfig(b, micronats.ModeCore)
-		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(cfg, body, rawConn(b).PublishMsg))
 	})
 }
 

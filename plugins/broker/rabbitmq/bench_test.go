@@ -131,25 +131,21 @@ func microMessage() *broker.Message {
 
 // BenchmarkPublish publishes from one goroutine, each message confirmed
 // before the next.
-func BenchmarkPublish(b *testing.B) {
-	e := newBenchEnv(b)
-	b.Run("micro", func(b *testing.B) {
-		brokertest.BenchPublishTo(b, e.micro(b), e.topic, microMessage(), 0)
-	})
-	b.Run("raw", func(b *testing.B) {
-		brokertest.BenchPublish(b, benchSize, 0, e.rawPublisher(b, e.rawConn(b)).publish)
-	})
-}
+func BenchmarkPublish(b *testing.B) { benchPublish(b, 0) }
 
 // BenchmarkPublishParallel publishes from many goroutines at once, each
 // waiting for the confirmation of its message.
-func BenchmarkPublishParallel(b *testing.B) {
+func BenchmarkPublishParallel(b *testing.B) { benchPublish(b, benchParallelism) }
+
+// benchPublish compares Publish with the confirmed publish of amqp091-go,
+// from parallelism goroutines per GOMAXPROCS (0: from one goroutine).
+func benchPublish(b *testing.B, parallelism int) {
 	e := newBenchEnv(b)
 	b.Run("micro", func(b *testing.B) {
-		brokertest.BenchPublishTo(b, e.micro(b), e.topic, microMessage(), benchParallelism)
+		brokertest.BenchPublishTo(b, e.micro(b), e.topic, microMessage(), parallelism)
 	})
 	b.Run("raw", func(b *testing.B) {
-		brokertest.BenchPublish(b, benchSize, benchParallelism, e.rawPublisher(b, e.rawConn(b)).publish)
+		brokertest.BenchPublish(b, benchSize, parallelism, e.rawPublisher(b, e.rawConn(b)).publish)
 	})
 }
 

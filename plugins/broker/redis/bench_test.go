@@ -36,25 +36,19 @@ func rawXAdd(stream string, body []byte) *goredis.XAddArgs {
 	}
 }
 
-func BenchmarkPublish(b *testing.B) {
-	body := brokertest.BenchBody(benchBodySize)
-	b.Run("micro", func(b *testing.B) {
-		br := newBroker(b, benchConfig(b))
-		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Header: benchHeader, Body: body}, 0)
-	})
-	b.Run("raw", func(b *testing.B) {
-		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(b, body))
-	})
-}
+func BenchmarkPublish(b *testing.B)         { benchPublish(b, 0) }
+func BenchmarkPublishParallel(b *testing.B) { benchPublish(b, 1) }
 
-func BenchmarkPublishParallel(b *testing.B) {
+// benchPublish compares Publish with the XADD it stands for, from
+// parallelism goroutines per GOMAXPROCS (0: from one goroutine).
+func benchPublish(b *testing.B, parallelism int) {
 	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
 		br := newBroker(b, benchConfig(b))
-		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Header: benchHeader, Body: body}, 1)
+		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Header: benchHeader, Body: body}, parallelism)
 	})
 	b.Run("raw", func(b *testing.B) {
-		brokertest.BenchPublish(b, benchBodySize, 1, rawPublish(b, body))
+		brokertest.BenchPublish(b, benchBodySize, parallelism, rawPublish(b, body))
 	})
 }
 
