@@ -242,27 +242,31 @@ func (ss *serverSub) handle(ctx context.Context, msg *broker.Message) error {
 		ss.mu.Unlock()
 	}()
 
-	if err := ss.deliver(id, msg); err != nil {
-		return errSubscriptionEnded
-	}
-	select {
-	case a := <-ch:
-		return a.err()
-	case <-ss.ended:
-		return errSubscriptionEnded
-	case <-ctx.Done():
+	if answered, err := ss.exchange(id, msg, ch, ctx.Done()); answered {
+		return err
 	}
 	// The handler's context ended first: pass that on to the host handler,
 	// and return its answer, as an in-process handler returns when it
 	// sees its context end.
-	if err := ss.deliver(id, nil); err != nil {
-		return errSubscriptionEnded
+	_, err := ss.exchange(id, nil, ch, nil)
+	return err
+}
+
+// exchange sends delivery id of msg (nil: its handler's context ended) to
+// the host and waits for the answer on ch, the end of the subscription or
+// stop. It reports whether the exchange ended (with the error to return)
+// before stop.
+func (ss *serverSub) exchange(id uint64, msg *broker.Message, ch <-chan answer, stop <-chan struct{}) (answered bool, err error) {
+	if err := ss.deliver(id, msg); err != nil {
+		return true, errSubscriptionEnded
 	}
 	select {
 	case a := <-ch:
-		return a.err()
+		return true, a.err()
 	case <-ss.ended:
-		return errSubscriptionEnded
+		return true, errSubscriptionEnded
+	case <-stop:
+		return false, nil
 	}
 }
 

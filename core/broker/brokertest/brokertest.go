@@ -323,6 +323,21 @@ func publishBodies(t *testing.T, b broker.Broker, topic string, bodies []string)
 	}
 }
 
+// publishOnce publishes want to topic and checks that each of recs, named
+// by the same element of who, gets every body exactly once: it waits for
+// them all, then a grace period for duplicates.
+func publishOnce(t *testing.T, b broker.Broker, topic string, want, who []string, recs ...*recorder) {
+	t.Helper()
+	publishBodies(t, b, topic, want)
+	for i, rec := range recs {
+		rec.waitLen(t, who[i], len(want))
+	}
+	time.Sleep(grace)
+	for i, rec := range recs {
+		rec.checkBodies(t, who[i], want, true)
+	}
+}
+
 func bodies(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -414,15 +429,7 @@ func testFanOut(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	}
 	awaitActive(t, b, topic, recs...)
 
-	want := bodies("fanout-", 50)
-	publishBodies(t, b, topic, want)
-	for i, rec := range recs {
-		rec.waitLen(t, fmt.Sprintf("subscriber %d", i), len(want))
-	}
-	time.Sleep(grace)
-	for i, rec := range recs {
-		rec.checkBodies(t, fmt.Sprintf("subscriber %d", i), want, true)
-	}
+	publishOnce(t, b, topic, bodies("fanout-", 50), []string{"subscriber 0", "subscriber 1", "subscriber 2"}, recs...)
 }
 
 // testPublishBatch: a broker.BatchPublisher publishes every valid
@@ -500,11 +507,7 @@ func testQueueGroup(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	subscribeGroup(t, b, topic, unique("brokertest-group-"), rec, members)
 	awaitActive(t, b, topic, rec)
 
-	want := bodies("group-", 200)
-	publishBodies(t, b, topic, want)
-	rec.waitLen(t, "queue group", len(want))
-	time.Sleep(grace)
-	rec.checkBodies(t, "queue group", want, true)
+	publishOnce(t, b, topic, bodies("group-", 200), []string{"queue group"}, rec)
 
 	perMember := make([]int, members)
 	for _, d := range rec.deliveries() {
@@ -529,13 +532,7 @@ func testTwoQueueGroups(t *testing.T, newBroker func(*testing.T) broker.Broker) 
 	subscribeGroup(t, b, topic, unique("brokertest-b-"), recB, 2)
 	awaitActive(t, b, topic, recA, recB)
 
-	want := bodies("groups-", 100)
-	publishBodies(t, b, topic, want)
-	recA.waitLen(t, "group a", len(want))
-	recB.waitLen(t, "group b", len(want))
-	time.Sleep(grace)
-	recA.checkBodies(t, "group a", want, true)
-	recB.checkBodies(t, "group b", want, true)
+	publishOnce(t, b, topic, bodies("groups-", 100), []string{"group a", "group b"}, recA, recB)
 }
 
 func testRedelivery(t *testing.T, newBroker func(*testing.T) broker.Broker) {
@@ -824,11 +821,7 @@ func testConcurrency(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	subscribe(t, b, topic, h, broker.Concurrency(limit))
 	awaitActive(t, b, topic, rec)
 
-	want := bodies("concurrency-", 40)
-	publishBodies(t, b, topic, want)
-	rec.waitLen(t, "subscriber", len(want))
-	time.Sleep(grace)
-	rec.checkBodies(t, "subscriber", want, true)
+	publishOnce(t, b, topic, bodies("concurrency-", 40), []string{"subscriber"}, rec)
 	mu.Lock()
 	defer mu.Unlock()
 	if most > limit {
