@@ -112,6 +112,13 @@ func open(t *testing.T, newBroker func(*testing.T) broker.Broker) broker.Broker 
 	if b == nil {
 		t.Fatal("newBroker returned nil")
 	}
+	CloseAtEnd(t, b)
+	return b
+}
+
+// CloseAtEnd closes b when t ends, waiting up to WaitTimeout, and reports
+// an error of Close as a failure of t.
+func CloseAtEnd(t testing.TB, b broker.Broker) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 		defer cancel()
@@ -119,7 +126,6 @@ func open(t *testing.T, newBroker func(*testing.T) broker.Broker) broker.Broker 
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return b
 }
 
 // unique returns name followed by a random suffix.
@@ -798,32 +804,23 @@ func testConcurrency(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	const limit = 4
-	var (
-		mu            sync.Mutex
-		running, most int
-	)
+	g := NewGauge(limit)
 	rec := &recorder{}
 	record := rec.handler(0)
 	h := func(ctx context.Context, msg *broker.Message) error {
 		if isProbe(msg) {
 			return record(ctx, msg)
 		}
-		mu.Lock()
-		running++
-		most = max(most, running)
-		mu.Unlock()
+		g.Enter()
 		time.Sleep(10 * time.Millisecond) // long enough for calls to overlap
-		mu.Lock()
-		running--
-		mu.Unlock()
+		g.Leave()
 		return record(ctx, msg)
 	}
 	subscribe(t, b, topic, h, broker.Concurrency(limit))
 	awaitActive(t, b, topic, rec)
 
 	publishOnce(t, b, topic, bodies("concurrency-", 40), []string{"subscriber"}, rec)
-	mu.Lock()
-	defer mu.Unlock()
+	most := g.Max()
 	if most > limit {
 		t.Errorf("%d handler calls ran at once; broker.Concurrency(%d) allows at most %d", most, limit, limit)
 	}

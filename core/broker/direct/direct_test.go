@@ -43,13 +43,7 @@ func newRegistry(t *testing.T) *memory.Registry {
 func newBroker(t *testing.T, reg registry.Registry, opts ...direct.Option) *direct.Broker {
 	t.Helper()
 	b := direct.New(reg, append([]direct.Option{direct.WithLogger(quiet())}, opts...)...)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	brokertest.CloseAtEnd(t, b)
 	return b
 }
 
@@ -540,18 +534,7 @@ func TestCloseAbandons(t *testing.T) {
 	sub := newBroker(t, reg)
 	dead := make(chan error, 1)
 	pub := direct.New(reg, direct.WithLogger(quiet()), direct.WithDeadLetter(func(_ string, _ *broker.Message, err error) { dead <- err }))
-	const topic = "abandon"
-	started, cancelled := make(chan struct{}), make(chan struct{})
-	subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
-		close(started)
-		<-ctx.Done()
-		close(cancelled)
-		return ctx.Err()
-	})
-	if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	<-started
+	_, cancelled := startBlocked(t, pub, sub, "abandon")
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	if err := pub.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -570,6 +553,28 @@ func TestCloseAbandons(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("handler's ctx not cancelled")
 	}
+}
+
+// startBlocked subscribes on sub to topic a handler whose first call waits
+// until its ctx ends, publishes a message from pub and returns once that
+// call runs, with a channel closed when the call's ctx ended.
+func startBlocked(t *testing.T, pub, sub *direct.Broker, topic string) (broker.Subscription, <-chan struct{}) {
+	t.Helper()
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s := subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
+		once.Do(func() {
+			close(started)
+			<-ctx.Done()
+			close(cancelled)
+		})
+		return ctx.Err()
+	})
+	if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	<-started
+	return s, cancelled
 }
 
 // TestAckTimeout checks that an attempt whose handler is too slow is
@@ -628,21 +633,7 @@ func TestPublishSyncContext(t *testing.T) {
 func TestUnsubscribeCancels(t *testing.T) {
 	reg := newRegistry(t)
 	pub, sub := newBroker(t, reg), newBroker(t, reg)
-	const topic = "unsubscribe.cancels"
-	started, cancelled := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	s := subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
-		once.Do(func() {
-			close(started)
-			<-ctx.Done()
-			close(cancelled)
-		})
-		return ctx.Err()
-	})
-	if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	<-started
+	s, cancelled := startBlocked(t, pub, sub, "unsubscribe.cancels")
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Unsubscribe(ctx); !errors.Is(err, context.DeadlineExceeded) {

@@ -561,40 +561,6 @@ func BenchmarkPublish(b *testing.B) {
 	}
 }
 
-// gauge counts the handler calls in progress and remembers the most.
-type gauge struct {
-	mu        sync.Mutex
-	running   int
-	most      int
-	reached   chan struct{} // closed once running has reached want
-	want      int
-	closeOnce sync.Once
-}
-
-func newGauge(want int) *gauge { return &gauge{want: want, reached: make(chan struct{})} }
-
-func (g *gauge) enter() {
-	g.mu.Lock()
-	g.running++
-	g.most = max(g.most, g.running)
-	if g.running >= g.want {
-		g.closeOnce.Do(func() { close(g.reached) })
-	}
-	g.mu.Unlock()
-}
-
-func (g *gauge) leave() {
-	g.mu.Lock()
-	g.running--
-	g.mu.Unlock()
-}
-
-func (g *gauge) max() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.most
-}
-
 func TestConcurrency(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -610,7 +576,7 @@ func TestConcurrency(t *testing.T) {
 			b := memory.New(memory.WithRedeliveryDelay(time.Millisecond))
 			closeBroker(t, b)
 			const n, limit = 40, 4
-			g := newGauge(limit)
+			g := brokertest.NewGauge(limit)
 			var (
 				mu       sync.Mutex
 				attempts = make(map[string]int)
@@ -618,13 +584,10 @@ func TestConcurrency(t *testing.T) {
 				all      = make(chan struct{})
 			)
 			h := func(ctx context.Context, msg *broker.Message) error {
-				g.enter()
-				defer g.leave()
+				g.Enter()
+				defer g.Leave()
 				// Hold the first calls until limit of them run at once.
-				select {
-				case <-g.reached:
-				case <-time.After(10 * time.Second):
-				}
+				g.Hold(10 * time.Second)
 				time.Sleep(time.Millisecond)
 				mu.Lock()
 				defer mu.Unlock()
@@ -654,7 +617,7 @@ func TestConcurrency(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("not every message was acknowledged")
 			}
-			if got := g.max(); got != limit {
+			if got := g.Max(); got != limit {
 				t.Errorf("most handler calls at once = %d, want %d", got, limit)
 			}
 			mu.Lock()
@@ -676,18 +639,18 @@ func TestConcurrency(t *testing.T) {
 func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 	b := memory.New()
 	closeBroker(t, b)
-	g := newGauge(3)
+	g := brokertest.NewGauge(3)
 	release := make(chan struct{})
 	sub := mustSubscribe(t, b, "t", func(ctx context.Context, msg *broker.Message) error {
-		g.enter()
-		defer g.leave()
+		g.Enter()
+		defer g.Leave()
 		<-release
 		return nil
 	}, broker.Concurrency(3))
 	for range 3 {
 		mustPublish(t, b, "t", &broker.Message{})
 	}
-	<-g.reached
+	<-g.Reached()
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		close(release)
@@ -695,9 +658,7 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 	if err := sub.Unsubscribe(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running != 0 {
-		t.Errorf("Unsubscribe returned with %d handler calls running", g.running)
+	if n := g.Running(); n != 0 {
+		t.Errorf("Unsubscribe returned with %d handler calls running", n)
 	}
 }

@@ -64,13 +64,7 @@ func newBroker(t testing.TB, cfg redis.Config, opts ...redis.Option) *redis.Brok
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	brokertest.CloseAtEnd(t, b)
 	return b
 }
 
