@@ -148,14 +148,15 @@ func newTopic(t *testing.T) string {
 }
 
 // timeout returns a context that ends after WaitTimeout or with t.
-func timeout(t *testing.T) context.Context {
+func timeout(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), WaitTimeout)
 	t.Cleanup(cancel)
 	return c
 }
 
-// waitFor polls cond until it holds, failing t after WaitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// WaitFor polls cond until it holds, failing t, which waits for what,
+// after WaitTimeout.
+func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(WaitTimeout)
 	for !cond() {
@@ -230,7 +231,7 @@ func (r *recorder) deliveries() []delivery {
 // waitLen waits until r has recorded at least n messages.
 func (r *recorder) waitLen(t *testing.T, who string, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d messages at %s", n, who), func() bool { return r.len() >= n })
+	WaitFor(t, fmt.Sprintf("%d messages at %s", n, who), func() bool { return r.len() >= n })
 }
 
 // counts returns how often each body arrived.
@@ -295,7 +296,9 @@ func awaitActive(t *testing.T, b broker.Broker, topic string, recs ...*recorder)
 	}
 }
 
-func subscribe(t *testing.T, b broker.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
+// Subscribe subscribes h to topic on b with opts, within WaitTimeout, and
+// fails t if it cannot.
+func Subscribe(t testing.TB, b broker.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(timeout(t), topic, h, opts...)
 	if err != nil {
@@ -307,7 +310,9 @@ func subscribe(t *testing.T, b broker.Broker, topic string, h broker.Handler, op
 	return sub
 }
 
-func publish(t *testing.T, b broker.Broker, topic string, msg *broker.Message) {
+// Publish publishes msg to topic on b, within WaitTimeout, and fails t if
+// it cannot.
+func Publish(t testing.TB, b broker.Broker, topic string, msg *broker.Message) {
 	t.Helper()
 	if err := publishWithin(t, b, topic, msg); err != nil {
 		t.Fatalf("Publish(%q): %v", topic, err)
@@ -315,7 +320,7 @@ func publish(t *testing.T, b broker.Broker, topic string, msg *broker.Message) {
 }
 
 // publishWithin publishes msg with a deadline of WaitTimeout.
-func publishWithin(t *testing.T, b broker.Broker, topic string, msg *broker.Message) error {
+func publishWithin(t testing.TB, b broker.Broker, topic string, msg *broker.Message) error {
 	ctx, cancel := context.WithTimeout(t.Context(), WaitTimeout)
 	defer cancel()
 	return b.Publish(ctx, topic, msg)
@@ -325,7 +330,7 @@ func publishWithin(t *testing.T, b broker.Broker, topic string, msg *broker.Mess
 func publishBodies(t *testing.T, b broker.Broker, topic string, bodies []string) {
 	t.Helper()
 	for _, body := range bodies {
-		publish(t, b, topic, &broker.Message{Body: []byte(body)})
+		Publish(t, b, topic, &broker.Message{Body: []byte(body)})
 	}
 }
 
@@ -402,14 +407,14 @@ func testPublishSubscribe(t *testing.T, newBroker func(*testing.T) broker.Broker
 			b := open(t, newBroker)
 			topic := newTopic(t)
 			rec := new(recorder)
-			sub := subscribe(t, b, topic, rec.handler(0))
+			sub := Subscribe(t, b, topic, rec.handler(0))
 			if got := sub.Topic(); got != topic {
 				t.Errorf("Subscription.Topic() = %q, want %q", got, topic)
 			}
 			awaitActive(t, b, topic, rec)
 
 			msg := tt.msg
-			publish(t, b, topic, &msg)
+			Publish(t, b, topic, &msg)
 			rec.waitLen(t, "subscriber", 1)
 
 			got := rec.deliveries()[0].msg
@@ -431,7 +436,7 @@ func testFanOut(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	recs := make([]*recorder, 3)
 	for i := range recs {
 		recs[i] = new(recorder)
-		subscribe(t, b, topic, recs[i].handler(0))
+		Subscribe(t, b, topic, recs[i].handler(0))
 	}
 	awaitActive(t, b, topic, recs...)
 
@@ -450,7 +455,7 @@ func testPublishBatch(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	}
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0), broker.Queue(unique("brokertest-batch-")))
+	Subscribe(t, b, topic, rec.handler(0), broker.Queue(unique("brokertest-batch-")))
 	awaitActive(t, b, topic, rec)
 
 	var (
@@ -501,7 +506,7 @@ func testPublishBatch(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 func subscribeGroup(t *testing.T, b broker.Broker, topic, group string, rec *recorder, members int) {
 	t.Helper()
 	for i := range members {
-		subscribe(t, b, topic, rec.handler(i), broker.Queue(group))
+		Subscribe(t, b, topic, rec.handler(i), broker.Queue(group))
 	}
 }
 
@@ -579,15 +584,15 @@ func testRedelivery(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 			if tt.group {
 				opts = append(opts, broker.Queue(unique("brokertest-group-")))
 			}
-			subscribe(t, b, topic, h, opts...)
+			Subscribe(t, b, topic, h, opts...)
 			awaitActive(t, b, topic, probes)
 
 			want := make([]*broker.Message, n)
 			for i := range want {
 				want[i] = &broker.Message{ID: unique("redelivery-"), Body: fmt.Appendf(nil, "redelivery-%d", i)}
-				publish(t, b, topic, want[i])
+				Publish(t, b, topic, want[i])
 			}
-			waitFor(t, "every rejected message to be redelivered and acknowledged", func() bool {
+			WaitFor(t, "every rejected message to be redelivered and acknowledged", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(acked) == n
@@ -616,8 +621,8 @@ func testUnsubscribe(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	gone, control := new(recorder), new(recorder)
-	sub := subscribe(t, b, topic, gone.handler(0))
-	subscribe(t, b, topic, control.handler(0))
+	sub := Subscribe(t, b, topic, gone.handler(0))
+	Subscribe(t, b, topic, control.handler(0))
 	awaitActive(t, b, topic, gone, control)
 
 	publishBodies(t, b, topic, []string{"before"})
@@ -649,7 +654,7 @@ func testUnsubscribeWaits(t *testing.T, newBroker func(*testing.T) broker.Broker
 		once     sync.Once
 	)
 	probes := new(recorder)
-	sub := subscribe(t, b, topic, func(ctx context.Context, msg *broker.Message) error {
+	sub := Subscribe(t, b, topic, func(ctx context.Context, msg *broker.Message) error {
 		if isProbe(msg) {
 			return probes.handler(0)(ctx, msg)
 		}
@@ -685,7 +690,7 @@ func testConcurrentPublishers(t *testing.T, newBroker func(*testing.T) broker.Br
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	const publishers, each = 8, 250
@@ -723,13 +728,13 @@ func testMessageID(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	id := unique("brokertest-id-")
-	publish(t, b, topic, &broker.Message{ID: id, Body: []byte("with id")})
-	publish(t, b, topic, &broker.Message{Body: []byte("without id 1")})
-	publish(t, b, topic, &broker.Message{Body: []byte("without id 2")})
+	Publish(t, b, topic, &broker.Message{ID: id, Body: []byte("with id")})
+	Publish(t, b, topic, &broker.Message{Body: []byte("without id 1")})
+	Publish(t, b, topic, &broker.Message{Body: []byte("without id 2")})
 	rec.waitLen(t, "subscriber", 3)
 
 	ids := make(map[string]string) // body → ID
@@ -751,12 +756,12 @@ func testLargeBody(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	body := make([]byte, 1<<20)
 	rand.Read(body)
-	publish(t, b, topic, &broker.Message{Body: body})
+	Publish(t, b, topic, &broker.Message{Body: body})
 	rec.waitLen(t, "subscriber", 1)
 
 	got := rec.deliveries()[0].msg.Body
@@ -783,7 +788,7 @@ func testClose(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	})
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	closed = true
@@ -816,7 +821,7 @@ func testConcurrency(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 		g.Leave()
 		return record(ctx, msg)
 	}
-	subscribe(t, b, topic, h, broker.Concurrency(limit))
+	Subscribe(t, b, topic, h, broker.Concurrency(limit))
 	awaitActive(t, b, topic, rec)
 
 	publishOnce(t, b, topic, bodies("concurrency-", 40), []string{"subscriber"}, rec)

@@ -26,7 +26,7 @@ func TestConcurrency(t *testing.T) {
 		attempts = make(map[string]int)
 		acked    = make(map[string]bool)
 	)
-	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+	brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
 		g.Enter()
 		g.Hold(2 * time.Second)
 		defer g.Leave()
@@ -46,7 +46,7 @@ func TestConcurrency(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	waitFor(t, "every message to be acknowledged", func() bool {
+	brokertest.WaitFor(t, "every message to be acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) == n
@@ -73,7 +73,7 @@ func TestConcurrencyDefault(t *testing.T) {
 	g := brokertest.NewGauge(n)
 	var in inbox
 	record := in.handler("s", nil)
-	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+	brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
 		g.Enter()
 		g.Hold(2 * time.Second)
 		defer g.Leave()
@@ -84,7 +84,7 @@ func TestConcurrencyDefault(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	waitFor(t, "every message", func() bool { return in.len() == n })
+	brokertest.WaitFor(t, "every message", func() bool { return in.len() == n })
 	if got := g.Max(); got != n {
 		t.Errorf("most handler calls at once = %d, want %d", got, n)
 	}
@@ -103,7 +103,7 @@ func TestConcurrencyUnsubscribe(t *testing.T) {
 		mu    sync.Mutex
 		calls int
 	)
-	s := subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+	s := brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
 		mu.Lock()
 		calls++
 		mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/broker/direct"
 	"github.com/seedmicro/micro/core/registry/local"
 )
@@ -172,7 +173,7 @@ func TestCrossProcess(t *testing.T) {
 	b := newBroker(t, reg)
 	// A member of the child's queue group in this process.
 	var here inbox
-	subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
+	brokertest.Subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
 
 	var want []string
 	for i := range 30 {
@@ -189,7 +190,7 @@ func TestCrossProcess(t *testing.T) {
 		t.Fatalf("Publish: %v", err)
 	}
 	want = append(want, "async")
-	waitFor(t, "the background message", func() bool { return len(c.received("all")) == len(want) })
+	brokertest.WaitFor(t, "the background message", func() bool { return len(c.received("all")) == len(want) })
 	c.stop(t)
 
 	if got := c.received("all"); !sameSet(got, want) {
@@ -227,7 +228,7 @@ func TestCrossProcessCrash(t *testing.T) {
 	t.Cleanup(func() { reg.Close() })
 	b := newBroker(t, reg, direct.WithMaxAttempts(2))
 	var here inbox
-	subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
+	brokertest.Subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
 	c.kill()
 
 	if got := nodes(t, reg, topic); len(got) != 3 {

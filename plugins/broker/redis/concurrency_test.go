@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 )
 
 // backlog creates the queue group group of topic at the start of its stream
@@ -64,7 +65,7 @@ func TestConcurrency(t *testing.T) {
 				acked[msg.ID] = msg.Header[broker.DeliveryHeader]
 				return nil
 			}
-			sub := subscribe(t, b, "conc", h, broker.Queue("workers"), broker.Concurrency(tt.n))
+			sub := brokertest.Subscribe(t, b, "conc", h, broker.Queue("workers"), broker.Concurrency(tt.n))
 
 			deadline := time.Now().Add(20 * time.Second)
 			for {
@@ -128,7 +129,7 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 		<-release
 		return nil
 	}
-	sub := subscribe(t, b, "wait", h, broker.Queue("workers"), broker.Concurrency(4))
+	sub := brokertest.Subscribe(t, b, "wait", h, broker.Queue("workers"), broker.Concurrency(4))
 	deadline := time.Now().Add(10 * time.Second)
 	for active.Load() < 4 {
 		if time.Now().After(deadline) {
@@ -183,7 +184,7 @@ func TestConcurrencyUnsubscribeMidBatch(t *testing.T) {
 		var handled atomic.Int32
 		first := make(chan struct{})
 		var once sync.Once
-		sub := subscribe(t, b, "mid", func(context.Context, *broker.Message) error {
+		sub := brokertest.Subscribe(t, b, "mid", func(context.Context, *broker.Message) error {
 			handled.Add(1)
 			once.Do(func() { close(first) })
 			return nil

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -93,8 +94,8 @@ func TestIdleSubscriptionLogsNothingAndKeepsItsConnection(t *testing.T) {
 	logs := new(logBuffer)
 	b := newBroker(t, redis.Config{Connection: redis.Connection{URL: namedURL(name)}, Prefix: prefix}, redis.WithLogger(logs.logger()))
 	got := new(collector)
-	subscribe(t, b, "idle", got.handler)
-	subscribe(t, b, "idle", got.handler, broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "idle", got.handler)
+	brokertest.Subscribe(t, b, "idle", got.handler, broker.Queue("workers"))
 	if err := b.Publish(t.Context(), "idle", &broker.Message{Body: []byte("wake")}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestLoggedDurationsReadAsDurations(t *testing.T) {
 	cfg := fastConfig(prefix)
 	b := newBroker(t, cfg, redis.WithLogger(logs.logger()))
 	got := new(collector)
-	subscribe(t, b, "retry", got.handler, broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "retry", got.handler, broker.Queue("workers"))
 	if err := b.Publish(t.Context(), "retry", &broker.Message{Body: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -164,7 +165,7 @@ func TestNothingLost(t *testing.T) {
 	// The surviving consumer.
 	b := newBroker(t, nothingLostConfig(prefix))
 	var survivorSeen, redelivered atomic.Int64
-	subscribe(t, b, nothingLostTopic, func(_ context.Context, msg *broker.Message) error {
+	brokertest.Subscribe(t, b, nothingLostTopic, func(_ context.Context, msg *broker.Message) error {
 		mu.Lock()
 		seen[msg.ID]++
 		mu.Unlock()

@@ -234,8 +234,8 @@ func TestReconnect(t *testing.T) {
 	cfg.URL += sep + "client_name=" + name
 	b := newBroker(t, cfg)
 	got := new(collector)
-	subscribe(t, b, "reconnect", got.handler)
-	subscribe(t, b, "reconnect", got.handler, broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "reconnect", got.handler)
+	brokertest.Subscribe(t, b, "reconnect", got.handler, broker.Queue("workers"))
 	c := client(t)
 	for round := range 3 {
 		if err := b.Publish(t.Context(), "reconnect", &broker.Message{Body: []byte("before")}); err != nil {
