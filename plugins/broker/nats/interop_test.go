@@ -134,7 +134,7 @@ func TestInteropRawSubscriber(t *testing.T) {
 					m.Header.Get("Content-Type") != "text/plain" || m.Header["X-Trace"][0] != "abc" {
 					t.Errorf("nats.go received subject %q, header %v, data %q", m.Subject, m.Header, m.Data)
 				}
-			case <-time.After(waitTimeout):
+			case <-time.After(brokertest.WaitTimeout):
 				t.Fatal("nats.go subscriber received nothing")
 			}
 		})

@@ -79,7 +79,7 @@ func TestDeadLetter(t *testing.T) {
 				if err := json.Unmarshal(a.Data, &adv); err != nil || adv.Stream != cfg.Stream || adv.StreamSeq == 0 {
 					t.Errorf("advisory %s = %+v, %v", a.Data, adv, err)
 				}
-			case <-time.After(waitTimeout):
+			case <-time.After(brokertest.WaitTimeout):
 				t.Error("no MSG_TERMINATED advisory")
 			}
 
