@@ -70,19 +70,11 @@ func TestSubscribeConcurrency(t *testing.T) {
 					t.Fatalf("Publish: %v", err)
 				}
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			brokertest.WaitWithin(t, 10*time.Second, "every message to be acknowledged", func() bool {
 				mu.Lock()
-				done := len(acked) == n
-				mu.Unlock()
-				if done {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("not every message was acknowledged")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+				defer mu.Unlock()
+				return len(acked) == n
+			})
 			if err := sub.Unsubscribe(t.Context()); err != nil {
 				t.Errorf("Unsubscribe: %v", err)
 			}

@@ -158,10 +158,17 @@ func timeout(t testing.TB) context.Context {
 // after WaitTimeout.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	WaitWithin(t, WaitTimeout, what, cond)
+}
+
+// WaitWithin polls cond until it holds, failing t, which waits for what,
+// after within: for the waits a test bounds otherwise than the suite does.
+func WaitWithin(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
 		time.Sleep(poll)
 	}

@@ -13,8 +13,6 @@ import (
 	"github.com/seedmicro/micro/core/broker/brokerutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
 // TestIDs: every ID is 32 hex digits, and no two are equal, within one IDs
 // or across two.
 func TestIDs(t *testing.T) {
@@ -111,3 +109,6 @@ func TestSubscriptions(t *testing.T) {
 		t.Errorf("Wait after the last goroutine = %v, want nil", err)
 	}
 }
+
+// TestMain checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -67,19 +67,11 @@ func TestConcurrency(t *testing.T) {
 			}
 			sub := brokertest.Subscribe(t, b, "conc", h, broker.Queue("workers"), broker.Concurrency(tt.n))
 
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			brokertest.WaitWithin(t, 20*time.Second, "every message handled", func() bool {
 				mu.Lock()
-				n := len(acked)
-				mu.Unlock()
-				if n == total {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d messages handled", n, total)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				defer mu.Unlock()
+				return len(acked) == total
+			})
 			if err := sub.Unsubscribe(t.Context()); err != nil {
 				t.Fatalf("Unsubscribe: %v", err)
 			}
@@ -130,13 +122,7 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 		return nil
 	}
 	sub := brokertest.Subscribe(t, b, "wait", h, broker.Queue("workers"), broker.Concurrency(4))
-	deadline := time.Now().Add(10 * time.Second)
-	for active.Load() < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d handler calls running, want 4", active.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	brokertest.WaitWithin(t, 10*time.Second, "4 handler calls running", func() bool { return active.Load() >= 4 })
 	type result struct {
 		err    error
 		active int32
