@@ -21,10 +21,7 @@ type brokerServer struct {
 }
 
 func (s *brokerServer) broker() (broker.Broker, error) {
-	if inst := s.srv.impl.Load(); inst != nil {
-		return inst.broker, nil
-	}
-	return nil, errNotConfigured
+	return configured(s.srv, func(inst *instance) broker.Broker { return inst.broker })
 }
 
 func (s *brokerServer) Publish(ctx context.Context, req *pluginpb.PublishRequest) (*pluginpb.Empty, error) {
