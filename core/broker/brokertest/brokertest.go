@@ -43,6 +43,11 @@
 //     at once. It does not require calls to overlap: a broker that treats
 //     n as 1, as broker.Concurrency allows, passes.
 //   - Subtests run one after another, not in parallel.
+//
+// Beside Run, the package holds what the brokers' own tests share:
+// Subscribe, Publish, WaitFor and CloseAtEnd, a Gauge of handler calls at
+// once, the round trips of their examples (RoundTrip, ShareJobs) and the
+// loops of their benchmarks (BenchPublish, BenchPublishConsume).
 package brokertest
 
 import (
