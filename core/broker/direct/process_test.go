@@ -80,6 +80,17 @@ type child struct {
 	lines []string
 }
 
+// localRegistry returns the local registry of dir, closed when t ends.
+func localRegistry(t *testing.T, dir string) *local.Registry {
+	t.Helper()
+	reg, err := local.New(local.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
+}
+
 func startChild(t *testing.T, dir, topic string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
@@ -165,11 +176,7 @@ func TestCrossProcess(t *testing.T) {
 	const topic = "orders.created"
 	c := startChild(t, dir, topic)
 
-	reg, err := local.New(local.WithDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg := localRegistry(t, dir)
 	b := newBroker(t, reg)
 	// A member of the child's queue group in this process.
 	var here inbox
@@ -221,11 +228,7 @@ func TestCrossProcessCrash(t *testing.T) {
 	dir := t.TempDir()
 	const topic = "orders.crash"
 	c := startChild(t, dir, topic)
-	reg, err := local.New(local.WithDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg := localRegistry(t, dir)
 	b := newBroker(t, reg, direct.WithMaxAttempts(2))
 	var here inbox
 	brokertest.Subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
