@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,6 +379,24 @@ func fileSHA256(path string) ([]byte, error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// settingsJSON returns cfg, a plugin's Config, as the JSON settings of its
+// out-of-process form.
+func settingsJSON(cfg any) []byte {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("bench: settings %T: %v", cfg, err)) // a Config always marshals
+	}
+	return b
+}
+
+// rawIDs returns a maker of the message IDs of a raw client's messages:
+// a prefix of the run's own and a sequence number.
+func rawIDs() func() string {
+	var seq atomic.Uint64
+	prefix := RunID() + RunID() + "-"
+	return func() string { return prefix + strconv.FormatUint(seq.Add(1), 10) }
 }
 
 // RunID returns a random name part that makes a run's names its own.

@@ -2,12 +2,9 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -77,10 +74,7 @@ func (e *natsEnv) config() micronats.Config {
 	}
 }
 
-func (e *natsEnv) Settings() []byte {
-	b, _ := json.Marshal(e.config())
-	return b
-}
+func (e *natsEnv) Settings() []byte { return settingsJSON(e.config()) }
 
 func (e *natsEnv) Micro(ctx context.Context) (broker.Broker, error) {
 	return micronats.New(ctx, e.config(), micronats.WithLogger(e.log))
@@ -131,15 +125,14 @@ func (e *natsEnv) Raw(ctx context.Context, body []byte) (*BrokerSystem, error) {
 		nc.Close()
 		return nil, err
 	}
-	var seq atomic.Uint64
-	idPrefix := RunID() + RunID() + "-"
+	newID := rawIDs()
 	return &BrokerSystem{
 		Name: "raw",
 		Publish: func(ctx context.Context, topic string) error {
 			m := &natsgo.Msg{
 				Subject: e.prefix + "." + topic,
 				Header: natsgo.Header{
-					"Nats-Msg-Id":  {idPrefix + strconv.FormatUint(seq.Add(1), 10)},
+					"Nats-Msg-Id":  {newID()},
 					"Content-Type": {ContentType},
 				},
 				Data: body,

@@ -2,13 +2,10 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -64,10 +61,7 @@ func (e *rabbitEnv) config() rabbitmq.Config {
 	return rabbitmq.Config{URL: e.url, Exchange: e.exchange, ConnectionName: "brokerbench"}
 }
 
-func (e *rabbitEnv) Settings() []byte {
-	b, _ := json.Marshal(e.config())
-	return b
-}
+func (e *rabbitEnv) Settings() []byte { return settingsJSON(e.config()) }
 
 func (e *rabbitEnv) Micro(ctx context.Context) (broker.Broker, error) {
 	return rabbitmq.New(ctx, e.config(), rabbitmq.WithLogger(e.log))
@@ -187,13 +181,12 @@ func (e *rabbitEnv) Raw(ctx context.Context, body []byte) (*BrokerSystem, error)
 		subConn.Close()
 		return nil, err
 	}
-	var seq atomic.Uint64
-	idPrefix := RunID() + RunID() + "-"
+	newID := rawIDs()
 	return &BrokerSystem{
 		Name: "raw",
 		Publish: func(ctx context.Context, topic string) error {
 			dc, err := pub.PublishWithDeferredConfirm(e.exchange, topic, false, false, amqp.Publishing{
-				MessageId:    idPrefix + strconv.FormatUint(seq.Add(1), 10),
+				MessageId:    newID(),
 				ContentType:  ContentType,
 				DeliveryMode: amqp.Persistent,
 				Timestamp:    time.Now(),

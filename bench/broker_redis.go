@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,10 +44,7 @@ func (e *redisEnv) config() redis.Config {
 	return redis.Config{Connection: redis.Connection{URL: e.url}, Prefix: e.prefix}
 }
 
-func (e *redisEnv) Settings() []byte {
-	b, _ := json.Marshal(e.config())
-	return b
-}
+func (e *redisEnv) Settings() []byte { return settingsJSON(e.config()) }
 
 func (e *redisEnv) Micro(ctx context.Context) (broker.Broker, error) {
 	return redis.New(ctx, e.config(), redis.WithLogger(e.log))

@@ -7,7 +7,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -380,18 +379,7 @@ func selfSigned(usage x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
 // ------------------------------------------------------------ the bridge
 
 // selfChecksum returns the SHA-256 of this program's binary.
-func selfChecksum() ([]byte, error) {
-	f, err := os.Open(os.Args[0])
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
-}
+func selfChecksum() ([]byte, error) { return fileSHA256(os.Args[0]) }
 
 // openPlugin starts this binary as the plugin child serves, verified
 // against sum.

@@ -21,16 +21,7 @@ func TestMain(m *testing.M) {
 // comparison with ratios; this form is for profiling:
 // go test -run '^$' -bench PluginCall/publish/plugin -cpuprofile cpu.out ./bench
 func BenchmarkPluginCall(b *testing.B) {
-	raw, err := bench.StartRawGRPC()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	plugins, err := bench.StartPlugins()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer plugins.Close()
+	raw, plugins := startPluginSystems(b)
 	inRead, err := bench.InProcessRead()
 	if err != nil {
 		b.Fatal(err)
@@ -62,16 +53,7 @@ func BenchmarkPluginCall(b *testing.B) {
 // BenchmarkPluginStream measures streaming publish of 1 KiB messages
 // through the bridge and raw gRPC client streaming: ns per message.
 func BenchmarkPluginStream(b *testing.B) {
-	raw, err := bench.StartRawGRPC()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	plugins, err := bench.StartPlugins()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer plugins.Close()
+	raw, plugins := startPluginSystems(b)
 	for _, s := range []struct {
 		name string
 		run  func(n int) error
@@ -98,4 +80,21 @@ func BenchmarkPluginStartup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// startPluginSystems starts the raw gRPC child and the plugins, stopped
+// when b ends.
+func startPluginSystems(b *testing.B) (*bench.RawGRPC, *bench.Plugins) {
+	b.Helper()
+	raw, err := bench.StartRawGRPC()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(raw.Close)
+	plugins, err := bench.StartPlugins()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(plugins.Close)
+	return raw, plugins
 }

@@ -495,6 +495,28 @@ func (c *Client) shutdown() {
 	}
 }
 
+// unary makes one call of c's plugin: rpc on the current connection, unless
+// c is closed. rpc's error comes back as the implementation's, by
+// sentinels, or as an error of the channel that names the plugin.
+func unary[R any](ctx context.Context, c *Client, sentinels []sentinel, rpc func(*conn) (R, error)) (R, error) {
+	var zero R
+	if c.closed.Load() {
+		return zero, ErrClosed
+	}
+	cn, err := c.current()
+	if err != nil {
+		return zero, err
+	}
+	resp, err := rpc(cn)
+	if err != nil {
+		if c.closed.Load() {
+			return zero, ErrClosed
+		}
+		return zero, c.callErr(ctx, cn, err, sentinels)
+	}
+	return resp, nil
+}
+
 // current returns the connection of the moment, or the error of a plugin
 // that is restarting.
 func (c *Client) current() (*conn, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 	"github.com/seedmicro/micro/core/broker/gopool"
 	pluginpb "github.com/seedmicro/micro/core/plugin/proto"
 )
@@ -552,23 +553,13 @@ func (s *subscription) run(d delivery, m *broker.Message, answer func(delivery, 
 	s.mu.Unlock()
 	s.pool.Go(func() {
 		defer s.handlers.Done()
-		err := s.call(ctx, m)
+		err := brokerutil.Call(ctx, "plugin", s.h, m)
 		s.mu.Lock()
 		delete(s.inflight, d)
 		s.mu.Unlock()
 		cancel()
 		answer(d, err)
 	})
-}
-
-// call runs the handler, turning a panic into an error.
-func (s *subscription) call(ctx context.Context, msg *broker.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("plugin: handler panic: %v", r)
-		}
-	}()
-	return s.h(ctx, msg)
 }
 
 // answer sends the handler's result for delivery d, on the stream it came

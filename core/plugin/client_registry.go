@@ -32,64 +32,38 @@ func (r *RegistryClient) err(ctx context.Context, cn *conn, err error) error {
 
 // Register registers svc for ttl.
 func (r *RegistryClient) Register(ctx context.Context, svc *registry.Service, ttl time.Duration) error {
-	if r.c.closed.Load() {
-		return ErrClosed
-	}
-	cn, err := r.c.current()
-	if err != nil {
-		return err
-	}
-	_, err = cn.registry.Register(ctx, &pluginpb.RegisterRequest{Service: serviceToPB(svc), TtlNanos: int64(ttl)})
-	if err != nil {
-		return r.err(ctx, cn, err)
-	}
-	return nil
+	_, err := unary(ctx, r.c, registrySentinels, func(cn *conn) (*pluginpb.Empty, error) {
+		return cn.registry.Register(ctx, &pluginpb.RegisterRequest{Service: serviceToPB(svc), TtlNanos: int64(ttl)})
+	})
+	return err
 }
 
 // Deregister removes the nodes of svc.
 func (r *RegistryClient) Deregister(ctx context.Context, svc *registry.Service) error {
-	if r.c.closed.Load() {
-		return ErrClosed
-	}
-	cn, err := r.c.current()
-	if err != nil {
-		return err
-	}
-	_, err = cn.registry.Deregister(ctx, &pluginpb.DeregisterRequest{Service: serviceToPB(svc)})
-	if err != nil {
-		return r.err(ctx, cn, err)
-	}
-	return nil
+	_, err := unary(ctx, r.c, registrySentinels, func(cn *conn) (*pluginpb.Empty, error) {
+		return cn.registry.Deregister(ctx, &pluginpb.DeregisterRequest{Service: serviceToPB(svc)})
+	})
+	return err
 }
 
 // Lookup returns the live versions of the named service.
 func (r *RegistryClient) Lookup(ctx context.Context, name string) ([]*registry.Service, error) {
-	if r.c.closed.Load() {
-		return nil, ErrClosed
-	}
-	cn, err := r.c.current()
+	resp, err := unary(ctx, r.c, registrySentinels, func(cn *conn) (*pluginpb.ServicesResponse, error) {
+		return cn.registry.Lookup(ctx, &pluginpb.LookupRequest{Name: name})
+	})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := cn.registry.Lookup(ctx, &pluginpb.LookupRequest{Name: name})
-	if err != nil {
-		return nil, r.err(ctx, cn, err)
 	}
 	return servicesFromPB(resp.Services), nil
 }
 
 // List returns every live service.
 func (r *RegistryClient) List(ctx context.Context) ([]*registry.Service, error) {
-	if r.c.closed.Load() {
-		return nil, ErrClosed
-	}
-	cn, err := r.c.current()
+	resp, err := unary(ctx, r.c, registrySentinels, func(cn *conn) (*pluginpb.ServicesResponse, error) {
+		return cn.registry.List(ctx, &pluginpb.ListServicesRequest{})
+	})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := cn.registry.List(ctx, &pluginpb.ListServicesRequest{})
-	if err != nil {
-		return nil, r.err(ctx, cn, err)
 	}
 	return servicesFromPB(resp.Services), nil
 }

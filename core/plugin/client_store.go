@@ -19,76 +19,43 @@ type StoreClient struct {
 
 var _ store.Store = (*StoreClient)(nil)
 
-func (s *StoreClient) err(ctx context.Context, cn *conn, err error) error {
-	if s.c.closed.Load() {
-		return ErrClosed
-	}
-	return s.c.callErr(ctx, cn, err, storeSentinels)
-}
-
 // Read returns the record of key, or an error matching store.ErrNotFound.
 // The record's Key is key.
 func (s *StoreClient) Read(ctx context.Context, key string) (*store.Record, error) {
-	if s.c.closed.Load() {
-		return nil, ErrClosed
-	}
-	cn, err := s.c.current()
+	resp, err := unary(ctx, s.c, storeSentinels, func(cn *conn) (*pluginpb.ReadResponse, error) {
+		return cn.store.Read(ctx, &pluginpb.ReadRequest{Key: key})
+	})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := cn.store.Read(ctx, &pluginpb.ReadRequest{Key: key})
-	if err != nil {
-		return nil, s.err(ctx, cn, err)
 	}
 	return &store.Record{Key: key, Value: resp.Value, TTL: time.Duration(resp.TtlNanos)}, nil
 }
 
 // Write creates or replaces rec.
 func (s *StoreClient) Write(ctx context.Context, rec *store.Record) error {
-	if s.c.closed.Load() {
-		return ErrClosed
-	}
-	cn, err := s.c.current()
-	if err != nil {
-		return err
-	}
 	req := &pluginpb.WriteRequest{}
 	if rec != nil {
 		req.Record = &pluginpb.Record{Key: rec.Key, Value: rec.Value, TtlNanos: int64(rec.TTL)}
 	}
-	if _, err := cn.store.Write(ctx, req); err != nil {
-		return s.err(ctx, cn, err)
-	}
-	return nil
+	_, err := unary(ctx, s.c, storeSentinels, func(cn *conn) (*pluginpb.Empty, error) { return cn.store.Write(ctx, req) })
+	return err
 }
 
 // Delete removes key.
 func (s *StoreClient) Delete(ctx context.Context, key string) error {
-	if s.c.closed.Load() {
-		return ErrClosed
-	}
-	cn, err := s.c.current()
-	if err != nil {
-		return err
-	}
-	if _, err := cn.store.Delete(ctx, &pluginpb.DeleteRequest{Key: key}); err != nil {
-		return s.err(ctx, cn, err)
-	}
-	return nil
+	_, err := unary(ctx, s.c, storeSentinels, func(cn *conn) (*pluginpb.Empty, error) {
+		return cn.store.Delete(ctx, &pluginpb.DeleteRequest{Key: key})
+	})
+	return err
 }
 
 // List returns the keys that start with prefix, sorted.
 func (s *StoreClient) List(ctx context.Context, prefix string) ([]string, error) {
-	if s.c.closed.Load() {
-		return nil, ErrClosed
-	}
-	cn, err := s.c.current()
+	resp, err := unary(ctx, s.c, storeSentinels, func(cn *conn) (*pluginpb.ListKeysResponse, error) {
+		return cn.store.List(ctx, &pluginpb.ListKeysRequest{Prefix: prefix})
+	})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := cn.store.List(ctx, &pluginpb.ListKeysRequest{Prefix: prefix})
-	if err != nil {
-		return nil, s.err(ctx, cn, err)
 	}
 	return resp.Keys, nil
 }

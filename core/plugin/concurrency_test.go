@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
 )
@@ -40,30 +41,19 @@ func TestSubscribeConcurrency(t *testing.T) {
 
 			const n = 40
 			var (
-				mu            sync.Mutex
-				running, most int
-				attempts      = make(map[string]int)
-				acked         = make(map[string]bool)
-				reached       = make(chan struct{})
-				once          sync.Once
+				g        = brokertest.NewGauge(tt.limit)
+				mu       sync.Mutex
+				attempts = make(map[string]int)
+				acked    = make(map[string]bool)
 			)
 			sub, err := b.Subscribe(t.Context(), "t", func(ctx context.Context, msg *broker.Message) error {
-				mu.Lock()
-				running++
-				most = max(most, running)
-				if running >= tt.limit {
-					once.Do(func() { close(reached) })
-				}
-				mu.Unlock()
+				g.Enter()
 				// Hold the first calls until limit of them overlap.
-				select {
-				case <-reached:
-				case <-time.After(5 * time.Second):
-				}
+				g.Hold(5 * time.Second)
 				time.Sleep(time.Millisecond)
+				g.Leave()
 				mu.Lock()
 				defer mu.Unlock()
-				running--
 				key := string(msg.Body)
 				attempts[key]++
 				if attempts[key] == 1 && len(key) == 2 { // m0 … m9 are rejected once
@@ -80,25 +70,17 @@ func TestSubscribeConcurrency(t *testing.T) {
 					t.Fatalf("Publish: %v", err)
 				}
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			brokertest.WaitWithin(t, 10*time.Second, "every message to be acknowledged", func() bool {
 				mu.Lock()
-				done := len(acked) == n
-				mu.Unlock()
-				if done {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("not every message was acknowledged")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+				defer mu.Unlock()
+				return len(acked) == n
+			})
 			if err := sub.Unsubscribe(t.Context()); err != nil {
 				t.Errorf("Unsubscribe: %v", err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if most != tt.limit {
+			if most := g.Max(); most != tt.limit {
 				t.Errorf("most host handler calls at once = %d, want %d", most, tt.limit)
 			}
 			for i := range n {

@@ -10,103 +10,90 @@ import (
 // byte slices going out are shared, not copied: a message is marshalled
 // before the call that sends it returns. Coming in, they are fresh.
 
+// convertAll converts each element of in with f; an empty in gives nil.
+func convertAll[T, U any](in []T, f func(T) U) []U {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
 func serviceToPB(s *registry.Service) *pluginpb.Service {
 	if s == nil {
 		return nil
 	}
-	out := &pluginpb.Service{
-		Name:     s.Name,
-		Version:  s.Version,
-		Metadata: s.Metadata,
+	return &pluginpb.Service{
+		Name:      s.Name,
+		Version:   s.Version,
+		Metadata:  s.Metadata,
+		Endpoints: convertAll(s.Endpoints, endpointToPB),
+		Nodes:     convertAll(s.Nodes, nodeToPB),
 	}
-	if len(s.Endpoints) > 0 {
-		out.Endpoints = make([]*pluginpb.Endpoint, len(s.Endpoints))
-		for i, e := range s.Endpoints {
-			pe := &pluginpb.Endpoint{}
-			if e != nil {
-				pe.Name = e.Name
-				pe.Request = valueToPB(e.Request)
-				pe.Response = valueToPB(e.Response)
-				pe.Metadata = e.Metadata
-			}
-			out.Endpoints[i] = pe
-		}
+}
+
+// endpointToPB converts e; a nil endpoint travels as an empty one.
+func endpointToPB(e *registry.Endpoint) *pluginpb.Endpoint {
+	if e == nil {
+		return &pluginpb.Endpoint{}
 	}
-	if len(s.Nodes) > 0 {
-		out.Nodes = make([]*pluginpb.Node, len(s.Nodes))
-		for i, n := range s.Nodes {
-			// A nil node travels as an empty one, which has no ID: the
-			// implementation rejects it as it would have rejected nil.
-			pn := &pluginpb.Node{}
-			if n != nil {
-				pn.Id = n.ID
-				pn.Address = n.Address
-				pn.Metadata = n.Metadata
-			}
-			out.Nodes[i] = pn
-		}
+	return &pluginpb.Endpoint{Name: e.Name, Request: valueToPB(e.Request), Response: valueToPB(e.Response), Metadata: e.Metadata}
+}
+
+// nodeToPB converts n. A nil node travels as an empty one, which has no
+// ID: the implementation rejects it as it would have rejected nil.
+func nodeToPB(n *registry.Node) *pluginpb.Node {
+	if n == nil {
+		return &pluginpb.Node{}
 	}
-	return out
+	return &pluginpb.Node{Id: n.ID, Address: n.Address, Metadata: n.Metadata}
 }
 
 func valueToPB(v *registry.Value) *pluginpb.Value {
 	if v == nil {
 		return nil
 	}
-	out := &pluginpb.Value{Name: v.Name, Type: v.Type}
-	if len(v.Fields) > 0 {
-		out.Fields = make([]*pluginpb.Value, len(v.Fields))
-		for i, f := range v.Fields {
-			out.Fields[i] = valueToPB(f)
-			if out.Fields[i] == nil {
-				out.Fields[i] = &pluginpb.Value{}
-			}
-		}
+	return &pluginpb.Value{Name: v.Name, Type: v.Type, Fields: convertAll(v.Fields, fieldToPB)}
+}
+
+// fieldToPB converts a field of a value; a nil field travels as an empty
+// value.
+func fieldToPB(f *registry.Value) *pluginpb.Value {
+	if f == nil {
+		return &pluginpb.Value{}
 	}
-	return out
+	return valueToPB(f)
 }
 
 func serviceFromPB(s *pluginpb.Service) *registry.Service {
 	if s == nil {
 		return nil
 	}
-	out := &registry.Service{
-		Name:     s.Name,
-		Version:  s.Version,
-		Metadata: s.Metadata,
+	return &registry.Service{
+		Name:      s.Name,
+		Version:   s.Version,
+		Metadata:  s.Metadata,
+		Endpoints: convertAll(s.Endpoints, endpointFromPB),
+		Nodes:     convertAll(s.Nodes, nodeFromPB),
 	}
-	if len(s.Endpoints) > 0 {
-		out.Endpoints = make([]*registry.Endpoint, len(s.Endpoints))
-		for i, e := range s.Endpoints {
-			out.Endpoints[i] = &registry.Endpoint{
-				Name:     e.Name,
-				Request:  valueFromPB(e.Request),
-				Response: valueFromPB(e.Response),
-				Metadata: e.Metadata,
-			}
-		}
-	}
-	if len(s.Nodes) > 0 {
-		out.Nodes = make([]*registry.Node, len(s.Nodes))
-		for i, n := range s.Nodes {
-			out.Nodes[i] = &registry.Node{ID: n.Id, Address: n.Address, Metadata: n.Metadata}
-		}
-	}
-	return out
+}
+
+func endpointFromPB(e *pluginpb.Endpoint) *registry.Endpoint {
+	return &registry.Endpoint{Name: e.Name, Request: valueFromPB(e.Request), Response: valueFromPB(e.Response), Metadata: e.Metadata}
+}
+
+func nodeFromPB(n *pluginpb.Node) *registry.Node {
+	return &registry.Node{ID: n.Id, Address: n.Address, Metadata: n.Metadata}
 }
 
 func valueFromPB(v *pluginpb.Value) *registry.Value {
 	if v == nil {
 		return nil
 	}
-	out := &registry.Value{Name: v.Name, Type: v.Type}
-	if len(v.Fields) > 0 {
-		out.Fields = make([]*registry.Value, len(v.Fields))
-		for i, f := range v.Fields {
-			out.Fields[i] = valueFromPB(f)
-		}
-	}
-	return out
+	return &registry.Value{Name: v.Name, Type: v.Type, Fields: convertAll(v.Fields, valueFromPB)}
 }
 
 func servicesToPB(svcs []*registry.Service) []*pluginpb.Service {
@@ -127,26 +114,30 @@ func servicesFromPB(svcs []*pluginpb.Service) []*registry.Service {
 	return out
 }
 
+// eventTypes pairs each registry event type with its protocol value.
+var eventTypes = [...]struct {
+	core registry.EventType
+	pb   pluginpb.EventType
+}{
+	{registry.Added, pluginpb.EventType_EVENT_TYPE_ADDED},
+	{registry.Updated, pluginpb.EventType_EVENT_TYPE_UPDATED},
+	{registry.Removed, pluginpb.EventType_EVENT_TYPE_REMOVED},
+}
+
 func eventTypeToPB(t registry.EventType) pluginpb.EventType {
-	switch t {
-	case registry.Added:
-		return pluginpb.EventType_EVENT_TYPE_ADDED
-	case registry.Updated:
-		return pluginpb.EventType_EVENT_TYPE_UPDATED
-	case registry.Removed:
-		return pluginpb.EventType_EVENT_TYPE_REMOVED
+	for _, e := range eventTypes {
+		if e.core == t {
+			return e.pb
+		}
 	}
 	return pluginpb.EventType_EVENT_TYPE_UNSPECIFIED
 }
 
 func eventTypeFromPB(t pluginpb.EventType) registry.EventType {
-	switch t {
-	case pluginpb.EventType_EVENT_TYPE_ADDED:
-		return registry.Added
-	case pluginpb.EventType_EVENT_TYPE_UPDATED:
-		return registry.Updated
-	case pluginpb.EventType_EVENT_TYPE_REMOVED:
-		return registry.Removed
+	for _, e := range eventTypes {
+		if e.pb == t {
+			return e.core
+		}
 	}
 	return 0
 }

@@ -19,6 +19,7 @@ import (
 
 	"lukechampine.com/blake3"
 
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/plugin"
 )
 
@@ -282,13 +283,7 @@ func TestLogLevelReachesThePlugin(t *testing.T) {
 	c := mustOpenChild(t, plugin.KindStore, "chatty-store", plugin.WithLogger(logger))
 	// The stderr line is logged at warn: once it is there, the debug
 	// record, written before it, would have been too.
-	deadline := time.Now().Add(10 * time.Second)
-	for rec.find("a line on stderr") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the stderr line did not reach the host")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	brokertest.WaitWithin(t, 10*time.Second, "the stderr line to reach the host", func() bool { return rec.find("a line on stderr") != nil })
 	c.Close()
 	if got := rec.find("store configured"); got != nil {
 		t.Errorf("a debug record reached a host logging from info: %v", got)

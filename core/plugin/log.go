@@ -42,18 +42,20 @@ func hclogLevel(l slog.Level) hclog.Level {
 	return hclog.Error
 }
 
+// slogLevels holds the slog level of each hclog level but info.
+var slogLevels = map[hclog.Level]slog.Level{
+	hclog.Trace: levelTrace,
+	hclog.Debug: slog.LevelDebug,
+	hclog.Warn:  slog.LevelWarn,
+	hclog.Error: slog.LevelError,
+	hclog.Off:   levelOff,
+}
+
+// slogLevel returns the slog level of l: info for any level not in
+// slogLevels.
 func slogLevel(l hclog.Level) slog.Level {
-	switch l {
-	case hclog.Trace:
-		return levelTrace
-	case hclog.Debug:
-		return slog.LevelDebug
-	case hclog.Warn:
-		return slog.LevelWarn
-	case hclog.Error:
-		return slog.LevelError
-	case hclog.Off:
-		return levelOff
+	if sl, ok := slogLevels[l]; ok {
+		return sl
 	}
 	return slog.LevelInfo
 }

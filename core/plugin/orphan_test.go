@@ -109,15 +109,26 @@ func runHost(spec string) {
 	select {}
 }
 
-// startHost starts a host (see runHost) and returns it and the pid of its
-// plugin.
-func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
-	t.Helper()
+// hostCommand returns the command of a host (see runHost) in mode spec,
+// with env added to its environment. The race detector of the host does
+// not linger at exit, so that a killed host goes at once.
+func hostCommand(spec string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envHost+"="+spec, envHostStderr+"="+stderr,
+	cmd.Env = append(os.Environ(), envHost+"="+spec,
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+// launchHost starts cmd, a host, and returns the pid of its plugin, which
+// the host prints first, and what the host writes to its standard error. stop, registered with t.Cleanup, ends them; if the
+// host says no pid, launchHost stops it and fails t with what the host and
+// its plugin (whose standard error goes to the file pluginStderr, if any)
+// wrote.
+func launchHost(t *testing.T, cmd *exec.Cmd, pluginStderr string, stop func()) (int, *bytes.Buffer) {
+	t.Helper()
+	errb := new(bytes.Buffer)
+	cmd.Stderr = errb
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +136,7 @@ func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(stop)
 	line := make(chan string, 1)
 	go func() {
 		l, _ := bufio.NewReader(out).ReadString('\n')
@@ -134,20 +146,27 @@ func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
 	select {
 	case l := <-line:
 		if _, err := fmt.Sscanf(l, "pid %d", &pid); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			pe, _ := os.ReadFile(stderr)
+			stop()
+			pe, _ := os.ReadFile(pluginStderr)
 			t.Fatalf("host said %q (%v); stderr: %s; plugin: %s", l, err, errb.String(), pe)
 		}
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
+		stop()
 		t.Fatalf("the host did not start its plugin; stderr: %s", errb.String())
 	}
-	t.Cleanup(func() {
+	return pid, errb
+}
+
+// startHost starts a host (see runHost) and returns it and the pid of its
+// plugin.
+func startHost(t *testing.T, spec, stderr string) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := hostCommand(spec, envHostStderr+"="+stderr)
+	var pid int
+	pid, _ = launchHost(t, cmd, stderr, func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if !gone(pid) {
+		if pid != 0 && !gone(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})

@@ -161,6 +161,12 @@ func deferTerm(srv *server) {
 	slog.Debug("SIGTERM: waiting for the host to close the plugin", "grace", TermGrace.String())
 	time.Sleep(TermGrace)
 	slog.Warn("SIGTERM, and the host has not closed the plugin: it exits", "grace", TermGrace.String())
+	exitAfterShutdown(srv, 0)
+}
+
+// exitAfterShutdown shuts srv down, for orphanShutdown at most, and ends
+// the process with code.
+func exitAfterShutdown(srv *server, code int) {
 	done := make(chan struct{})
 	go func() {
 		srv.shutdown()
@@ -170,5 +176,5 @@ func deferTerm(srv *server) {
 	case <-done:
 	case <-time.After(orphanShutdown):
 	}
-	os.Exit(0)
+	os.Exit(code)
 }

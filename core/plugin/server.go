@@ -127,6 +127,16 @@ func (c *controlServer) Configure(ctx context.Context, req *pluginpb.ConfigureRe
 	return &pluginpb.ConfigureResponse{Kind: string(kind)}, nil
 }
 
+// configured returns the implementation srv serves, picked out of its
+// instance, or errNotConfigured before the host configured the plugin.
+func configured[T any](srv *server, pick func(*instance) T) (T, error) {
+	if inst := srv.impl.Load(); inst != nil {
+		return pick(inst), nil
+	}
+	var zero T
+	return zero, errNotConfigured
+}
+
 // empty is the response of every call that returns only an error. It is
 // shared: marshalling does not modify it.
 var empty = &pluginpb.Empty{}
@@ -139,10 +149,7 @@ type registryServer struct {
 }
 
 func (s *registryServer) registry() (registry.Registry, error) {
-	if inst := s.srv.impl.Load(); inst != nil {
-		return inst.registry, nil
-	}
-	return nil, errNotConfigured
+	return configured(s.srv, func(inst *instance) registry.Registry { return inst.registry })
 }
 
 func (s *registryServer) Register(ctx context.Context, req *pluginpb.RegisterRequest) (*pluginpb.Empty, error) {
@@ -235,10 +242,7 @@ type storeServer struct {
 }
 
 func (s *storeServer) store() (store.Store, error) {
-	if inst := s.srv.impl.Load(); inst != nil {
-		return inst.store, nil
-	}
-	return nil, errNotConfigured
+	return configured(s.srv, func(inst *instance) store.Store { return inst.store })
 }
 
 func (s *storeServer) Read(ctx context.Context, req *pluginpb.ReadRequest) (*pluginpb.ReadResponse, error) {

@@ -21,10 +21,7 @@ type brokerServer struct {
 }
 
 func (s *brokerServer) broker() (broker.Broker, error) {
-	if inst := s.srv.impl.Load(); inst != nil {
-		return inst.broker, nil
-	}
-	return nil, errNotConfigured
+	return configured(s.srv, func(inst *instance) broker.Broker { return inst.broker })
 }
 
 func (s *brokerServer) Publish(ctx context.Context, req *pluginpb.PublishRequest) (*pluginpb.Empty, error) {
@@ -242,27 +239,31 @@ func (ss *serverSub) handle(ctx context.Context, msg *broker.Message) error {
 		ss.mu.Unlock()
 	}()
 
-	if err := ss.deliver(id, msg); err != nil {
-		return errSubscriptionEnded
-	}
-	select {
-	case a := <-ch:
-		return a.err()
-	case <-ss.ended:
-		return errSubscriptionEnded
-	case <-ctx.Done():
+	if answered, err := ss.exchange(id, msg, ch, ctx.Done()); answered {
+		return err
 	}
 	// The handler's context ended first: pass that on to the host handler,
 	// and return its answer, as an in-process handler returns when it
 	// sees its context end.
-	if err := ss.deliver(id, nil); err != nil {
-		return errSubscriptionEnded
+	_, err := ss.exchange(id, nil, ch, nil)
+	return err
+}
+
+// exchange sends delivery id of msg (nil: its handler's context ended) to
+// the host and waits for the answer on ch, the end of the subscription or
+// stop. It reports whether the exchange ended (with the error to return)
+// before stop.
+func (ss *serverSub) exchange(id uint64, msg *broker.Message, ch <-chan answer, stop <-chan struct{}) (answered bool, err error) {
+	if err := ss.deliver(id, msg); err != nil {
+		return true, errSubscriptionEnded
 	}
 	select {
 	case a := <-ch:
-		return a.err()
+		return true, a.err()
 	case <-ss.ended:
-		return errSubscriptionEnded
+		return true, errSubscriptionEnded
+	case <-stop:
+		return false, nil
 	}
 }
 

@@ -1,9 +1,6 @@
 package plugin_test
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -67,37 +64,12 @@ func TestGroupSIGTERMLeavesNoSocketAndNoCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envHost+"=term:store", "TMPDIR="+tmp,
-		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	cmd := hostCommand("term:store", "TMPDIR="+tmp)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	pid, errb := launchHost(t, cmd, "", func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(out).ReadString('\n')
-		line <- l
-	}()
-	var pid int
-	select {
-	case l := <-line:
-		if _, err := fmt.Sscanf(l, "pid %d", &pid); err != nil {
-			t.Fatalf("host said %q (%v); stderr: %s", l, err, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the host did not start its plugin; stderr: %s", errb.String())
-	}
 
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("the socket directory of a host that is gone, %s, is still there", stale)

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,16 +53,5 @@ func watchHost(link *hostlink.Plugin, srv *server) {
 	}()
 	reason := <-gone
 	slog.Warn("the host is gone; the plugin exits", "reason", reason)
-	done := make(chan struct{})
-	go func() {
-		srv.shutdown()
-		close(done)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), orphanShutdown)
-	defer cancel()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	os.Exit(3)
+	exitAfterShutdown(srv, 3)
 }

@@ -43,6 +43,11 @@
 //     at once. It does not require calls to overlap: a broker that treats
 //     n as 1, as broker.Concurrency allows, passes.
 //   - Subtests run one after another, not in parallel.
+//
+// Beside Run, the package holds what the brokers' own tests share:
+// Subscribe, Publish, WaitFor and CloseAtEnd, a Gauge of handler calls at
+// once, the round trips of their examples (RoundTrip, ShareJobs) and the
+// loops of their benchmarks (BenchPublish, BenchPublishConsume).
 package brokertest
 
 import (
@@ -112,6 +117,13 @@ func open(t *testing.T, newBroker func(*testing.T) broker.Broker) broker.Broker 
 	if b == nil {
 		t.Fatal("newBroker returned nil")
 	}
+	CloseAtEnd(t, b)
+	return b
+}
+
+// CloseAtEnd closes b when t ends, waiting up to WaitTimeout, and reports
+// an error of Close as a failure of t.
+func CloseAtEnd(t testing.TB, b broker.Broker) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 		defer cancel()
@@ -119,7 +131,6 @@ func open(t *testing.T, newBroker func(*testing.T) broker.Broker) broker.Broker 
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return b
 }
 
 // unique returns name followed by a random suffix.
@@ -142,19 +153,27 @@ func newTopic(t *testing.T) string {
 }
 
 // timeout returns a context that ends after WaitTimeout or with t.
-func timeout(t *testing.T) context.Context {
+func timeout(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), WaitTimeout)
 	t.Cleanup(cancel)
 	return c
 }
 
-// waitFor polls cond until it holds, failing t after WaitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// WaitFor polls cond until it holds, failing t, which waits for what,
+// after WaitTimeout.
+func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	WaitWithin(t, WaitTimeout, what, cond)
+}
+
+// WaitWithin polls cond until it holds, failing t, which waits for what,
+// after within: for the waits a test bounds otherwise than the suite does.
+func WaitWithin(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
 		time.Sleep(poll)
 	}
@@ -224,7 +243,7 @@ func (r *recorder) deliveries() []delivery {
 // waitLen waits until r has recorded at least n messages.
 func (r *recorder) waitLen(t *testing.T, who string, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d messages at %s", n, who), func() bool { return r.len() >= n })
+	WaitFor(t, fmt.Sprintf("%d messages at %s", n, who), func() bool { return r.len() >= n })
 }
 
 // counts returns how often each body arrived.
@@ -289,7 +308,9 @@ func awaitActive(t *testing.T, b broker.Broker, topic string, recs ...*recorder)
 	}
 }
 
-func subscribe(t *testing.T, b broker.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
+// Subscribe subscribes h to topic on b with opts, within WaitTimeout, and
+// fails t if it cannot.
+func Subscribe(t testing.TB, b broker.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(timeout(t), topic, h, opts...)
 	if err != nil {
@@ -301,7 +322,9 @@ func subscribe(t *testing.T, b broker.Broker, topic string, h broker.Handler, op
 	return sub
 }
 
-func publish(t *testing.T, b broker.Broker, topic string, msg *broker.Message) {
+// Publish publishes msg to topic on b, within WaitTimeout, and fails t if
+// it cannot.
+func Publish(t testing.TB, b broker.Broker, topic string, msg *broker.Message) {
 	t.Helper()
 	if err := publishWithin(t, b, topic, msg); err != nil {
 		t.Fatalf("Publish(%q): %v", topic, err)
@@ -309,7 +332,7 @@ func publish(t *testing.T, b broker.Broker, topic string, msg *broker.Message) {
 }
 
 // publishWithin publishes msg with a deadline of WaitTimeout.
-func publishWithin(t *testing.T, b broker.Broker, topic string, msg *broker.Message) error {
+func publishWithin(t testing.TB, b broker.Broker, topic string, msg *broker.Message) error {
 	ctx, cancel := context.WithTimeout(t.Context(), WaitTimeout)
 	defer cancel()
 	return b.Publish(ctx, topic, msg)
@@ -319,7 +342,22 @@ func publishWithin(t *testing.T, b broker.Broker, topic string, msg *broker.Mess
 func publishBodies(t *testing.T, b broker.Broker, topic string, bodies []string) {
 	t.Helper()
 	for _, body := range bodies {
-		publish(t, b, topic, &broker.Message{Body: []byte(body)})
+		Publish(t, b, topic, &broker.Message{Body: []byte(body)})
+	}
+}
+
+// publishOnce publishes want to topic and checks that each of recs, named
+// by the same element of who, gets every body exactly once: it waits for
+// them all, then a grace period for duplicates.
+func publishOnce(t *testing.T, b broker.Broker, topic string, want, who []string, recs ...*recorder) {
+	t.Helper()
+	publishBodies(t, b, topic, want)
+	for i, rec := range recs {
+		rec.waitLen(t, who[i], len(want))
+	}
+	time.Sleep(grace)
+	for i, rec := range recs {
+		rec.checkBodies(t, who[i], want, true)
 	}
 }
 
@@ -381,14 +419,14 @@ func testPublishSubscribe(t *testing.T, newBroker func(*testing.T) broker.Broker
 			b := open(t, newBroker)
 			topic := newTopic(t)
 			rec := new(recorder)
-			sub := subscribe(t, b, topic, rec.handler(0))
+			sub := Subscribe(t, b, topic, rec.handler(0))
 			if got := sub.Topic(); got != topic {
 				t.Errorf("Subscription.Topic() = %q, want %q", got, topic)
 			}
 			awaitActive(t, b, topic, rec)
 
 			msg := tt.msg
-			publish(t, b, topic, &msg)
+			Publish(t, b, topic, &msg)
 			rec.waitLen(t, "subscriber", 1)
 
 			got := rec.deliveries()[0].msg
@@ -410,19 +448,11 @@ func testFanOut(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	recs := make([]*recorder, 3)
 	for i := range recs {
 		recs[i] = new(recorder)
-		subscribe(t, b, topic, recs[i].handler(0))
+		Subscribe(t, b, topic, recs[i].handler(0))
 	}
 	awaitActive(t, b, topic, recs...)
 
-	want := bodies("fanout-", 50)
-	publishBodies(t, b, topic, want)
-	for i, rec := range recs {
-		rec.waitLen(t, fmt.Sprintf("subscriber %d", i), len(want))
-	}
-	time.Sleep(grace)
-	for i, rec := range recs {
-		rec.checkBodies(t, fmt.Sprintf("subscriber %d", i), want, true)
-	}
+	publishOnce(t, b, topic, bodies("fanout-", 50), []string{"subscriber 0", "subscriber 1", "subscriber 2"}, recs...)
 }
 
 // testPublishBatch: a broker.BatchPublisher publishes every valid
@@ -437,7 +467,7 @@ func testPublishBatch(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	}
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0), broker.Queue(unique("brokertest-batch-")))
+	Subscribe(t, b, topic, rec.handler(0), broker.Queue(unique("brokertest-batch-")))
 	awaitActive(t, b, topic, rec)
 
 	var (
@@ -488,7 +518,7 @@ func testPublishBatch(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 func subscribeGroup(t *testing.T, b broker.Broker, topic, group string, rec *recorder, members int) {
 	t.Helper()
 	for i := range members {
-		subscribe(t, b, topic, rec.handler(i), broker.Queue(group))
+		Subscribe(t, b, topic, rec.handler(i), broker.Queue(group))
 	}
 }
 
@@ -500,11 +530,7 @@ func testQueueGroup(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	subscribeGroup(t, b, topic, unique("brokertest-group-"), rec, members)
 	awaitActive(t, b, topic, rec)
 
-	want := bodies("group-", 200)
-	publishBodies(t, b, topic, want)
-	rec.waitLen(t, "queue group", len(want))
-	time.Sleep(grace)
-	rec.checkBodies(t, "queue group", want, true)
+	publishOnce(t, b, topic, bodies("group-", 200), []string{"queue group"}, rec)
 
 	perMember := make([]int, members)
 	for _, d := range rec.deliveries() {
@@ -529,13 +555,7 @@ func testTwoQueueGroups(t *testing.T, newBroker func(*testing.T) broker.Broker) 
 	subscribeGroup(t, b, topic, unique("brokertest-b-"), recB, 2)
 	awaitActive(t, b, topic, recA, recB)
 
-	want := bodies("groups-", 100)
-	publishBodies(t, b, topic, want)
-	recA.waitLen(t, "group a", len(want))
-	recB.waitLen(t, "group b", len(want))
-	time.Sleep(grace)
-	recA.checkBodies(t, "group a", want, true)
-	recB.checkBodies(t, "group b", want, true)
+	publishOnce(t, b, topic, bodies("groups-", 100), []string{"group a", "group b"}, recA, recB)
 }
 
 func testRedelivery(t *testing.T, newBroker func(*testing.T) broker.Broker) {
@@ -576,15 +596,15 @@ func testRedelivery(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 			if tt.group {
 				opts = append(opts, broker.Queue(unique("brokertest-group-")))
 			}
-			subscribe(t, b, topic, h, opts...)
+			Subscribe(t, b, topic, h, opts...)
 			awaitActive(t, b, topic, probes)
 
 			want := make([]*broker.Message, n)
 			for i := range want {
 				want[i] = &broker.Message{ID: unique("redelivery-"), Body: fmt.Appendf(nil, "redelivery-%d", i)}
-				publish(t, b, topic, want[i])
+				Publish(t, b, topic, want[i])
 			}
-			waitFor(t, "every rejected message to be redelivered and acknowledged", func() bool {
+			WaitFor(t, "every rejected message to be redelivered and acknowledged", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(acked) == n
@@ -613,8 +633,8 @@ func testUnsubscribe(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	gone, control := new(recorder), new(recorder)
-	sub := subscribe(t, b, topic, gone.handler(0))
-	subscribe(t, b, topic, control.handler(0))
+	sub := Subscribe(t, b, topic, gone.handler(0))
+	Subscribe(t, b, topic, control.handler(0))
 	awaitActive(t, b, topic, gone, control)
 
 	publishBodies(t, b, topic, []string{"before"})
@@ -646,7 +666,7 @@ func testUnsubscribeWaits(t *testing.T, newBroker func(*testing.T) broker.Broker
 		once     sync.Once
 	)
 	probes := new(recorder)
-	sub := subscribe(t, b, topic, func(ctx context.Context, msg *broker.Message) error {
+	sub := Subscribe(t, b, topic, func(ctx context.Context, msg *broker.Message) error {
 		if isProbe(msg) {
 			return probes.handler(0)(ctx, msg)
 		}
@@ -682,7 +702,7 @@ func testConcurrentPublishers(t *testing.T, newBroker func(*testing.T) broker.Br
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	const publishers, each = 8, 250
@@ -720,13 +740,13 @@ func testMessageID(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	id := unique("brokertest-id-")
-	publish(t, b, topic, &broker.Message{ID: id, Body: []byte("with id")})
-	publish(t, b, topic, &broker.Message{Body: []byte("without id 1")})
-	publish(t, b, topic, &broker.Message{Body: []byte("without id 2")})
+	Publish(t, b, topic, &broker.Message{ID: id, Body: []byte("with id")})
+	Publish(t, b, topic, &broker.Message{Body: []byte("without id 1")})
+	Publish(t, b, topic, &broker.Message{Body: []byte("without id 2")})
 	rec.waitLen(t, "subscriber", 3)
 
 	ids := make(map[string]string) // body → ID
@@ -748,12 +768,12 @@ func testLargeBody(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	body := make([]byte, 1<<20)
 	rand.Read(body)
-	publish(t, b, topic, &broker.Message{Body: body})
+	Publish(t, b, topic, &broker.Message{Body: body})
 	rec.waitLen(t, "subscriber", 1)
 
 	got := rec.deliveries()[0].msg.Body
@@ -780,7 +800,7 @@ func testClose(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	})
 	topic := newTopic(t)
 	rec := new(recorder)
-	subscribe(t, b, topic, rec.handler(0))
+	Subscribe(t, b, topic, rec.handler(0))
 	awaitActive(t, b, topic, rec)
 
 	closed = true
@@ -801,36 +821,23 @@ func testConcurrency(t *testing.T, newBroker func(*testing.T) broker.Broker) {
 	b := open(t, newBroker)
 	topic := newTopic(t)
 	const limit = 4
-	var (
-		mu            sync.Mutex
-		running, most int
-	)
+	g := NewGauge(limit)
 	rec := &recorder{}
 	record := rec.handler(0)
 	h := func(ctx context.Context, msg *broker.Message) error {
 		if isProbe(msg) {
 			return record(ctx, msg)
 		}
-		mu.Lock()
-		running++
-		most = max(most, running)
-		mu.Unlock()
+		g.Enter()
 		time.Sleep(10 * time.Millisecond) // long enough for calls to overlap
-		mu.Lock()
-		running--
-		mu.Unlock()
+		g.Leave()
 		return record(ctx, msg)
 	}
-	subscribe(t, b, topic, h, broker.Concurrency(limit))
+	Subscribe(t, b, topic, h, broker.Concurrency(limit))
 	awaitActive(t, b, topic, rec)
 
-	want := bodies("concurrency-", 40)
-	publishBodies(t, b, topic, want)
-	rec.waitLen(t, "subscriber", len(want))
-	time.Sleep(grace)
-	rec.checkBodies(t, "subscriber", want, true)
-	mu.Lock()
-	defer mu.Unlock()
+	publishOnce(t, b, topic, bodies("concurrency-", 40), []string{"subscriber"}, rec)
+	most := g.Max()
 	if most > limit {
 		t.Errorf("%d handler calls ran at once; broker.Concurrency(%d) allows at most %d", most, limit, limit)
 	}

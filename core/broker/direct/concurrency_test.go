@@ -9,46 +9,8 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 )
-
-// gauge counts the handler calls in progress and remembers the most; the
-// first calls wait until want of them run at once (or a while has passed).
-type gauge struct {
-	mu      sync.Mutex
-	running int
-	most    int
-	want    int
-	reached chan struct{}
-	once    sync.Once
-}
-
-func newGauge(want int) *gauge { return &gauge{want: want, reached: make(chan struct{})} }
-
-func (g *gauge) enter() {
-	g.mu.Lock()
-	g.running++
-	g.most = max(g.most, g.running)
-	if g.running >= g.want {
-		g.once.Do(func() { close(g.reached) })
-	}
-	g.mu.Unlock()
-	select {
-	case <-g.reached:
-	case <-time.After(2 * time.Second):
-	}
-}
-
-func (g *gauge) leave() {
-	g.mu.Lock()
-	g.running--
-	g.mu.Unlock()
-}
-
-func (g *gauge) max() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.most
-}
 
 // TestConcurrency checks that broker.Concurrency(4) lets 4 handler calls of
 // a subscription overlap and never more, that every message is acknowledged,
@@ -58,15 +20,16 @@ func TestConcurrency(t *testing.T) {
 	pub := newBroker(t, reg)
 	sub := newBroker(t, reg)
 	const topic, n, limit = "concurrency", 40, 4
-	g := newGauge(limit)
+	g := brokertest.NewGauge(limit)
 	var (
 		mu       sync.Mutex
 		attempts = make(map[string]int)
 		acked    = make(map[string]bool)
 	)
-	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
-		g.enter()
-		defer g.leave()
+	brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+		g.Enter()
+		g.Hold(2 * time.Second)
+		defer g.Leave()
 		time.Sleep(2 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
@@ -83,12 +46,12 @@ func TestConcurrency(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	waitFor(t, "every message to be acknowledged", func() bool {
+	brokertest.WaitFor(t, "every message to be acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) == n
 	})
-	if got := g.max(); got != limit {
+	if got := g.Max(); got != limit {
 		t.Errorf("most handler calls at once = %d, want %d", got, limit)
 	}
 	mu.Lock()
@@ -107,12 +70,13 @@ func TestConcurrencyDefault(t *testing.T) {
 	pub := newBroker(t, reg)
 	sub := newBroker(t, reg)
 	const topic, n = "concurrency.default", 8
-	g := newGauge(n)
+	g := brokertest.NewGauge(n)
 	var in inbox
 	record := in.handler("s", nil)
-	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
-		g.enter()
-		defer g.leave()
+	brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+		g.Enter()
+		g.Hold(2 * time.Second)
+		defer g.Leave()
 		return record(ctx, msg)
 	})
 	for i := range n {
@@ -120,8 +84,8 @@ func TestConcurrencyDefault(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	waitFor(t, "every message", func() bool { return in.len() == n })
-	if got := g.max(); got != n {
+	brokertest.WaitFor(t, "every message", func() bool { return in.len() == n })
+	if got := g.Max(); got != n {
 		t.Errorf("most handler calls at once = %d, want %d", got, n)
 	}
 }
@@ -139,7 +103,7 @@ func TestConcurrencyUnsubscribe(t *testing.T) {
 		mu    sync.Mutex
 		calls int
 	)
-	s := subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+	s := brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
 		mu.Lock()
 		calls++
 		mu.Unlock()

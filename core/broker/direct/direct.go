@@ -81,9 +81,6 @@ package direct
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,6 +92,7 @@ import (
 
 	"github.com/seedmicro/micro/core/backoff"
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/cache"
@@ -129,9 +127,8 @@ type Broker struct {
 	log   *slog.Logger
 	pool  *transport.Pool
 
-	idPrefix [8]byte
-	idSeq    atomic.Uint64
-	rr       atomic.Uint64 // round robin position, one step per message
+	ids brokerutil.IDs
+	rr  atomic.Uint64 // round robin position, one step per message
 
 	slots chan struct{} // one per background delivery in flight
 	// life ends when Close starts: new work is refused and registrations
@@ -193,7 +190,6 @@ func New(reg registry.Registry, opts ...Option) *Broker {
 	}
 	b.life, b.endLife = context.WithCancel(context.Background())
 	b.abort, b.abortNow = context.WithCancel(context.Background())
-	rand.Read(b.idPrefix[:])
 	return b
 }
 
@@ -300,7 +296,7 @@ func (b *Broker) prepare(ctx context.Context, topic string, msg *broker.Message,
 	}
 	id := msg.ID
 	if id == "" {
-		id = b.newID()
+		id = b.ids.New()
 	}
 	return targets, newOutgoing(id, msg, clone), nil
 }
@@ -558,15 +554,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// newID returns an ID unique within the process and, through the broker's
-// random prefix, very likely unique across processes: 32 hex digits.
-func (b *Broker) newID() string {
-	var raw [16]byte
-	copy(raw[:8], b.idPrefix[:])
-	binary.BigEndian.PutUint64(raw[8:], b.idSeq.Add(1))
-	return hex.EncodeToString(raw[:])
-}
-
 // Close ends the broker. It waits, until ctx ends, for the messages already
 // published to be delivered (or given up on); then it unsubscribes every
 // subscription (deregistering it and waiting for its handlers), stops the
@@ -626,19 +613,12 @@ func (b *Broker) Close(ctx context.Context) error {
 
 // drain waits for deliveries in flight until ctx ends, then abandons them.
 func (b *Broker) drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		b.inflight.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
+	if brokerutil.Wait(ctx, &b.inflight) == nil {
 		return nil
-	case <-ctx.Done():
 	}
 	b.abortNow()
 	b.pool.Close() // unblocks writes to peers that stopped reading
-	<-done
+	b.inflight.Wait()
 	return fmt.Errorf("direct: close: deliveries in flight abandoned: %w", ctx.Err())
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/broker/direct"
@@ -22,7 +24,6 @@ import (
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/registry/memory"
 	"github.com/seedmicro/micro/core/transport"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,13 +43,7 @@ func newRegistry(t *testing.T) *memory.Registry {
 func newBroker(t *testing.T, reg registry.Registry, opts ...direct.Option) *direct.Broker {
 	t.Helper()
 	b := direct.New(reg, append([]direct.Option{direct.WithLogger(quiet())}, opts...)...)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	brokertest.CloseAtEnd(t, b)
 	return b
 }
 
@@ -56,26 +51,6 @@ func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func subscribe(t *testing.T, b broker.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(ctxFor(t), topic, h, opts...)
-	if err != nil {
-		t.Fatalf("Subscribe(%q): %v", topic, err)
-	}
-	return sub
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // inbox records the messages its handlers receive.
@@ -216,10 +191,10 @@ func TestTwoBrokers(t *testing.T) {
 	pub, sub := newBroker(t, reg), newBroker(t, reg)
 	const topic = "two.brokers"
 	var all1, all2, group inbox
-	subscribe(t, sub, topic, all1.handler("all1", nil))
-	subscribe(t, sub, topic, all2.handler("all2", nil))
-	subscribe(t, sub, topic, group.handler("w1", nil), broker.Queue("workers"))
-	subscribe(t, sub, topic, group.handler("w2", nil), broker.Queue("workers"))
+	brokertest.Subscribe(t, sub, topic, all1.handler("all1", nil))
+	brokertest.Subscribe(t, sub, topic, all2.handler("all2", nil))
+	brokertest.Subscribe(t, sub, topic, group.handler("w1", nil), broker.Queue("workers"))
+	brokertest.Subscribe(t, sub, topic, group.handler("w2", nil), broker.Queue("workers"))
 
 	const n = 40
 	for i := range n {
@@ -228,7 +203,7 @@ func TestTwoBrokers(t *testing.T) {
 			t.Fatalf("Publish: %v", err)
 		}
 	}
-	waitFor(t, "every message at every subscriber", func() bool {
+	brokertest.WaitFor(t, "every message at every subscriber", func() bool {
 		return all1.len() == n && all2.len() == n && group.len() == n
 	})
 	time.Sleep(100 * time.Millisecond)
@@ -253,8 +228,8 @@ func TestNackGoesToAnotherMember(t *testing.T) {
 	pub, b1, b2 := newBroker(t, reg), newBroker(t, reg), newBroker(t, reg)
 	const topic = "nack.member"
 	var in inbox
-	subscribe(t, b1, topic, in.handler("rejecter", errors.New("not today")), broker.Queue("g"))
-	subscribe(t, b2, topic, in.handler("acker", nil), broker.Queue("g"))
+	brokertest.Subscribe(t, b1, topic, in.handler("rejecter", errors.New("not today")), broker.Queue("g"))
+	brokertest.Subscribe(t, b2, topic, in.handler("acker", nil), broker.Queue("g"))
 
 	const n = 20
 	for i := range n {
@@ -308,7 +283,7 @@ func TestGiveUp(t *testing.T) {
 	sub := newBroker(t, reg)
 	const topic = "give.up"
 	var in inbox
-	subscribe(t, sub, topic, in.handler("s", errors.New("no, never")), broker.Queue("stubborn"))
+	brokertest.Subscribe(t, sub, topic, in.handler("s", errors.New("no, never")), broker.Queue("stubborn"))
 
 	err := pub.PublishSync(ctxFor(t), topic, &broker.Message{ID: "sync", Body: []byte("x")})
 	if err == nil {
@@ -334,7 +309,7 @@ func TestGiveUp(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, &broker.Message{ID: "async", Header: map[string]string{"H": "v"}, Body: []byte("y")}); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	waitFor(t, "the dead letter", func() bool {
+	brokertest.WaitFor(t, "the dead letter", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(dead) == 1
@@ -356,7 +331,7 @@ func TestDeadMember(t *testing.T) {
 	live := newBroker(t, reg)
 	const topic = "dead.member"
 	var in inbox
-	subscribe(t, live, topic, in.handler("live", nil), broker.Queue("g"))
+	brokertest.Subscribe(t, live, topic, in.handler("live", nil), broker.Queue("g"))
 	dead := deadAddress(t)
 	register(t, reg, topic, "dead-1", dead, "g")
 	register(t, reg, topic, "dead-2", dead, "g")
@@ -403,7 +378,7 @@ func TestStaleRegistration(t *testing.T) {
 	pub, sub := newBroker(t, reg), newBroker(t, reg)
 	const topic = "stale"
 	var in inbox
-	subscribe(t, sub, topic, in.handler("live", nil))
+	brokertest.Subscribe(t, sub, topic, in.handler("live", nil))
 	addr := nodes(t, reg, topic)[0].Address
 	register(t, reg, topic, "stale-fanout", addr, "")
 	register(t, reg, topic, "stale-member", addr, "g")
@@ -449,8 +424,8 @@ func TestRegistration(t *testing.T) {
 	b := newBroker(t, reg, direct.WithTTL(150*time.Millisecond))
 	const topic = "Registered_Topic"
 	h := func(context.Context, *broker.Message) error { return nil }
-	s1 := subscribe(t, b, topic, h)
-	subscribe(t, b, topic, h, broker.Queue("q"))
+	s1 := brokertest.Subscribe(t, b, topic, h)
+	brokertest.Subscribe(t, b, topic, h, broker.Queue("q"))
 
 	time.Sleep(500 * time.Millisecond) // several TTLs
 	got := nodes(t, reg, topic)
@@ -514,7 +489,7 @@ func TestCloseDrains(t *testing.T) {
 	pub := direct.New(reg, direct.WithLogger(quiet()))
 	const topic = "drain"
 	var done atomic.Int32
-	subscribe(t, sub, topic, func(context.Context, *broker.Message) error {
+	brokertest.Subscribe(t, sub, topic, func(context.Context, *broker.Message) error {
 		time.Sleep(100 * time.Millisecond)
 		done.Add(1)
 		return nil
@@ -539,18 +514,7 @@ func TestCloseAbandons(t *testing.T) {
 	sub := newBroker(t, reg)
 	dead := make(chan error, 1)
 	pub := direct.New(reg, direct.WithLogger(quiet()), direct.WithDeadLetter(func(_ string, _ *broker.Message, err error) { dead <- err }))
-	const topic = "abandon"
-	started, cancelled := make(chan struct{}), make(chan struct{})
-	subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
-		close(started)
-		<-ctx.Done()
-		close(cancelled)
-		return ctx.Err()
-	})
-	if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	<-started
+	_, cancelled := startBlocked(t, pub, sub, "abandon")
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	if err := pub.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -571,6 +535,28 @@ func TestCloseAbandons(t *testing.T) {
 	}
 }
 
+// startBlocked subscribes on sub to topic a handler whose first call waits
+// until its ctx ends, publishes a message from pub and returns once that
+// call runs, with a channel closed when the call's ctx ended.
+func startBlocked(t *testing.T, pub, sub *direct.Broker, topic string) (broker.Subscription, <-chan struct{}) {
+	t.Helper()
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s := brokertest.Subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
+		once.Do(func() {
+			close(started)
+			<-ctx.Done()
+			close(cancelled)
+		})
+		return ctx.Err()
+	})
+	if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	<-started
+	return s, cancelled
+}
+
 // TestAckTimeout checks that an attempt whose handler is too slow is
 // cancelled and retried.
 func TestAckTimeout(t *testing.T) {
@@ -580,7 +566,7 @@ func TestAckTimeout(t *testing.T) {
 	const topic = "slow"
 	var calls atomic.Int32
 	var sawCancel atomic.Bool
-	subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
+	brokertest.Subscribe(t, sub, topic, func(ctx context.Context, msg *broker.Message) error {
 		if calls.Add(1) == 1 {
 			if _, ok := ctx.Deadline(); !ok {
 				t.Error("handler ctx has no deadline")
@@ -608,7 +594,7 @@ func TestPublishSyncContext(t *testing.T) {
 	reg := newRegistry(t)
 	pub, sub := newBroker(t, reg), newBroker(t, reg)
 	const topic = "sync.ctx"
-	subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
+	brokertest.Subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
 		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Second {
 			t.Errorf("handler ctx deadline %v (set: %v), want the publisher's, under a second away", dl, ok)
 		}
@@ -627,21 +613,7 @@ func TestPublishSyncContext(t *testing.T) {
 func TestUnsubscribeCancels(t *testing.T) {
 	reg := newRegistry(t)
 	pub, sub := newBroker(t, reg), newBroker(t, reg)
-	const topic = "unsubscribe.cancels"
-	started, cancelled := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	s := subscribe(t, sub, topic, func(ctx context.Context, _ *broker.Message) error {
-		once.Do(func() {
-			close(started)
-			<-ctx.Done()
-			close(cancelled)
-		})
-		return ctx.Err()
-	})
-	if err := pub.Publish(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	<-started
+	s, cancelled := startBlocked(t, pub, sub, "unsubscribe.cancels")
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Unsubscribe(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -662,7 +634,7 @@ func TestHandlerPanic(t *testing.T) {
 	pub, sub := newBroker(t, reg), newBroker(t, reg)
 	const topic = "panic"
 	var calls atomic.Int32
-	subscribe(t, sub, topic, func(context.Context, *broker.Message) error {
+	brokertest.Subscribe(t, sub, topic, func(context.Context, *broker.Message) error {
 		if calls.Add(1) == 1 {
 			panic("boom")
 		}
@@ -683,7 +655,7 @@ func TestWire(t *testing.T) {
 	b := newBroker(t, reg)
 	const topic = "wire"
 	var in inbox
-	subscribe(t, b, topic, in.handler("s", nil))
+	brokertest.Subscribe(t, b, topic, in.handler("s", nil))
 	node := nodes(t, reg, topic)[0]
 
 	pool := transport.NewPool(transport.NewTCP())
@@ -841,10 +813,10 @@ func TestCache(t *testing.T) {
 	const topic = "cached"
 	var in inbox
 	gone := direct.New(reg, direct.WithLogger(quiet()))
-	subscribe(t, gone, topic, in.handler("gone", nil))
-	subscribe(t, gone, topic, in.handler("gone-member", nil), broker.Queue("g"))
+	brokertest.Subscribe(t, gone, topic, in.handler("gone", nil))
+	brokertest.Subscribe(t, gone, topic, in.handler("gone-member", nil), broker.Queue("g"))
 	stay := newBroker(t, reg)
-	subscribe(t, stay, topic, in.handler("stay", nil))
+	brokertest.Subscribe(t, stay, topic, in.handler("stay", nil))
 
 	for range 10 {
 		if err := pub.PublishSync(ctxFor(t), topic, &broker.Message{Body: []byte("x")}); err != nil {

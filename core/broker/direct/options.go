@@ -73,24 +73,14 @@ func WithTransport(tr transport.Transport) Option {
 // and publishers keep trying it, until its TTL passes. d <= 0 selects the
 // default.
 func WithTTL(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			d = DefaultTTL
-		}
-		c.ttl = d
-	})
+	return optionFunc(func(c *config) { c.ttl = positive(d, DefaultTTL) })
 }
 
 // WithMaxAttempts sets how many delivery attempts a message gets at each
 // subscriber or queue group before it is given up on (default
 // DefaultMaxAttempts). n < 1 selects the default.
 func WithMaxAttempts(n int) Option {
-	return optionFunc(func(c *config) {
-		if n < 1 {
-			n = DefaultMaxAttempts
-		}
-		c.maxAttempts = n
-	})
+	return optionFunc(func(c *config) { c.maxAttempts = positive(n, DefaultMaxAttempts) })
 }
 
 // WithAckTimeout bounds one delivery attempt, handler included (default
@@ -98,12 +88,7 @@ func WithMaxAttempts(n int) Option {
 // attempt counts as failed, so the message is delivered again: make it
 // longer than the slowest handler. d <= 0 selects the default.
 func WithAckTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			d = DefaultAckTimeout
-		}
-		c.ackTimeout = d
-	})
+	return optionFunc(func(c *config) { c.ackTimeout = positive(d, DefaultAckTimeout) })
 }
 
 // WithMaxInFlight sets how many messages published through this broker may
@@ -111,12 +96,7 @@ func WithAckTimeout(d time.Duration) Option {
 // its message. When that many are, Publish waits for one to finish.
 // n < 1 selects the default.
 func WithMaxInFlight(n int) Option {
-	return optionFunc(func(c *config) {
-		if n < 1 {
-			n = DefaultMaxInFlight
-		}
-		c.maxInFlight = n
-	})
+	return optionFunc(func(c *config) { c.maxInFlight = positive(n, DefaultMaxInFlight) })
 }
 
 // WithLogger sets the logger for failures that no caller sees: refreshing a
@@ -134,4 +114,12 @@ func WithLogger(l *slog.Logger) Option {
 // keep. Without it such messages are logged and dropped.
 func WithDeadLetter(f func(topic string, msg *broker.Message, err error)) Option {
 	return optionFunc(func(c *config) { c.deadLetter = f })
+}
+
+// positive returns v, or def if v is zero or negative.
+func positive[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

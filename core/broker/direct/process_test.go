@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/core/broker/direct"
 	"github.com/seedmicro/micro/core/registry/local"
 )
@@ -77,6 +78,17 @@ type child struct {
 
 	mu    sync.Mutex
 	lines []string
+}
+
+// localRegistry returns the local registry of dir, closed when t ends.
+func localRegistry(t *testing.T, dir string) *local.Registry {
+	t.Helper()
+	reg, err := local.New(local.WithDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
 }
 
 func startChild(t *testing.T, dir, topic string) *child {
@@ -164,15 +176,11 @@ func TestCrossProcess(t *testing.T) {
 	const topic = "orders.created"
 	c := startChild(t, dir, topic)
 
-	reg, err := local.New(local.WithDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg := localRegistry(t, dir)
 	b := newBroker(t, reg)
 	// A member of the child's queue group in this process.
 	var here inbox
-	subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
+	brokertest.Subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
 
 	var want []string
 	for i := range 30 {
@@ -189,7 +197,7 @@ func TestCrossProcess(t *testing.T) {
 		t.Fatalf("Publish: %v", err)
 	}
 	want = append(want, "async")
-	waitFor(t, "the background message", func() bool { return len(c.received("all")) == len(want) })
+	brokertest.WaitFor(t, "the background message", func() bool { return len(c.received("all")) == len(want) })
 	c.stop(t)
 
 	if got := c.received("all"); !sameSet(got, want) {
@@ -220,14 +228,10 @@ func TestCrossProcessCrash(t *testing.T) {
 	dir := t.TempDir()
 	const topic = "orders.crash"
 	c := startChild(t, dir, topic)
-	reg, err := local.New(local.WithDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg := localRegistry(t, dir)
 	b := newBroker(t, reg, direct.WithMaxAttempts(2))
 	var here inbox
-	subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
+	brokertest.Subscribe(t, b, topic, here.handler("here", nil), broker.Queue("workers"))
 	c.kill()
 
 	if got := nodes(t, reg, topic); len(got) != 3 {

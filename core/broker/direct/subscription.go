@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/transport"
@@ -328,13 +328,11 @@ func (s *subscription) deregister(ctx context.Context) error {
 	return nil
 }
 
-// call runs the handler, turning a panic into a rejection.
-func (s *subscription) call(ctx context.Context, msg *broker.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.b.log.Error("handler panicked", "topic", s.topic, "id", msg.ID, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("direct: handler panicked: %v", r)
-		}
-	}()
-	return s.h(ctx, msg)
+// call runs the handler, turning a panic into a rejection that it logs.
+func (s *subscription) call(ctx context.Context, msg *broker.Message) error {
+	err := brokerutil.Call(ctx, "direct", s.h, msg)
+	if p, ok := err.(*brokerutil.PanicError); ok {
+		s.b.log.Error("handler panicked", "topic", s.topic, "id", msg.ID, "panic", p.Value, "stack", string(p.Stack))
+	}
+	return err
 }

@@ -62,19 +62,15 @@ package memory
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 )
 
 // Defaults for the options.
@@ -96,8 +92,7 @@ var _ broker.Broker = (*Broker)(nil)
 type Broker struct {
 	cfg config
 
-	idPrefix [8]byte
-	idSeq    atomic.Uint64
+	ids brokerutil.IDs
 
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
@@ -176,7 +171,6 @@ func New(opts ...Option) *Broker {
 		topics: make(map[string]*subscribers),
 		subs:   make(map[*subscription]struct{}),
 	}
-	rand.Read(b.idPrefix[:])
 	return b
 }
 
@@ -279,7 +273,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 
 	env := &envelope{id: msg.ID, header: maps.Clone(msg.Header), body: bytes.Clone(msg.Body)}
 	if env.id == "" {
-		env.id = b.newID()
+		env.id = b.ids.New()
 	}
 
 	// Take a slot in every queue first, so that the message goes to all of
@@ -319,17 +313,6 @@ func (b *Broker) Publish(ctx context.Context, topic string, msg *broker.Message)
 		}
 	}
 	return nil
-}
-
-// newID returns an ID unique within the process and, through the broker's
-// random prefix, very likely unique across processes: 32 hex digits.
-func (b *Broker) newID() string {
-	var raw [16]byte
-	copy(raw[:8], b.idPrefix[:])
-	binary.BigEndian.PutUint64(raw[8:], b.idSeq.Add(1))
-	var out [32]byte
-	hex.Encode(out[:], raw[:])
-	return string(out[:])
 }
 
 // Subscribe calls h for every message published to topic until the
@@ -409,17 +392,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		s.cancel()
 	}
 
-	waited := make(chan struct{})
-	go func() {
-		b.wg.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return brokerutil.Wait(ctx, &b.wg)
 }
 
 // subscription is one member of a queue: one goroutine calling a handler, or
@@ -494,7 +467,7 @@ func (s *subscription) run() {
 // handle makes one delivery attempt of d.
 func (s *subscription) handle(d *delivery) {
 	d.attempts++
-	err := s.call(d.message())
+	err := brokerutil.Call(s.ctx, "broker/memory", s.h, d.message())
 	if err == nil {
 		d.q.release()
 		return
@@ -512,18 +485,4 @@ func (s *subscription) handle(d *delivery) {
 		return
 	}
 	time.AfterFunc(cfg.redeliveryDelay, func() { d.q.put(d) })
-}
-
-// call runs the handler, turning a panic into an error.
-func (s *subscription) call(msg *broker.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = fmt.Errorf("broker/memory: handler panic: %w", e)
-			} else {
-				err = fmt.Errorf("broker/memory: handler panic: %v", r)
-			}
-		}
-	}()
-	return s.h(s.ctx, msg)
 }

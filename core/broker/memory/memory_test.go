@@ -47,22 +47,6 @@ func closeBroker(t *testing.T, b *memory.Broker) {
 	})
 }
 
-func mustSubscribe(t *testing.T, b *memory.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(t.Context(), topic, h, opts...)
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	return sub
-}
-
-func mustPublish(t *testing.T, b *memory.Broker, topic string, msg *broker.Message) {
-	t.Helper()
-	if err := b.Publish(t.Context(), topic, msg); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-}
-
 // attempt is one handler call seen by a test.
 type attempt struct {
 	at    time.Duration // since the test started
@@ -90,11 +74,11 @@ func TestRedeliveryAndDeadLetter(t *testing.T) {
 		start := time.Now()
 		var attempts []attempt
 		errReject := errors.New("rejected")
-		mustSubscribe(t, b, "orders", func(_ context.Context, msg *broker.Message) error {
+		brokertest.Subscribe(t, b, "orders", func(_ context.Context, msg *broker.Message) error {
 			attempts = append(attempts, attempt{time.Since(start), msg.Header[broker.DeliveryHeader], string(msg.Body)})
 			return errReject
 		})
-		mustPublish(t, b, "orders", &broker.Message{ID: "m1", Body: []byte("order")})
+		brokertest.Publish(t, b, "orders", &broker.Message{ID: "m1", Body: []byte("order")})
 		time.Sleep(time.Minute)
 		synctest.Wait()
 
@@ -124,13 +108,13 @@ func TestMaxDeliveriesUnlimited(t *testing.T) {
 		)
 		closeBroker(t, b)
 		calls := 0
-		mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(context.Context, *broker.Message) error {
 			if calls++; calls < 50 {
 				return errors.New("not yet")
 			}
 			return nil
 		})
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		if calls != 50 || dead != 0 {
@@ -159,11 +143,11 @@ func TestHandlerPanic(t *testing.T) {
 				)
 				closeBroker(t, b)
 				calls := 0
-				mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error {
+				brokertest.Subscribe(t, b, "t", func(context.Context, *broker.Message) error {
 					calls++
 					panic(tt.value)
 				})
-				mustPublish(t, b, "t", &broker.Message{})
+				brokertest.Publish(t, b, "t", &broker.Message{})
 				time.Sleep(time.Minute)
 				synctest.Wait()
 				if calls != 2 {
@@ -185,7 +169,7 @@ func TestPublishCopiesMessage(t *testing.T) {
 		b := memory.New(memory.WithRedeliveryDelay(time.Second))
 		closeBroker(t, b)
 		var seen []string
-		mustSubscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
 			seen = append(seen, fmt.Sprintf("%s %s", msg.Body, msg.Header["k"]))
 			// Change what the handler got; the redelivery must not see it.
 			msg.Body[0] = 'X'
@@ -197,7 +181,7 @@ func TestPublishCopiesMessage(t *testing.T) {
 		})
 
 		msg := &broker.Message{Header: map[string]string{"k": "v"}, Body: []byte("body")}
-		mustPublish(t, b, "t", msg)
+		brokertest.Publish(t, b, "t", msg)
 		if msg.ID != "" {
 			t.Errorf("Publish set the caller's msg.ID to %q", msg.ID)
 		}
@@ -219,13 +203,13 @@ func TestGeneratedIDs(t *testing.T) {
 		b := memory.New()
 		closeBroker(t, b)
 		ids := make(map[string]bool)
-		mustSubscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
 			ids[msg.ID] = true
 			return nil
 		})
 		const n = 1000
 		for range n {
-			mustPublish(t, b, "t", &broker.Message{})
+			brokertest.Publish(t, b, "t", &broker.Message{})
 		}
 		synctest.Wait()
 		if len(ids) != n {
@@ -247,17 +231,17 @@ func TestQueueFullBlocksPublishAllOrNothing(t *testing.T) {
 
 		release := make(chan struct{})
 		var slow, fast []string
-		mustSubscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
 			<-release
 			slow = append(slow, string(msg.Body))
 			return nil
 		})
-		mustSubscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(_ context.Context, msg *broker.Message) error {
 			fast = append(fast, string(msg.Body))
 			return nil
 		})
 
-		mustPublish(t, b, "t", &broker.Message{Body: []byte("1")})
+		brokertest.Publish(t, b, "t", &broker.Message{Body: []byte("1")})
 		synctest.Wait() // the slow handler holds message 1, filling its queue
 
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -272,7 +256,7 @@ func TestQueueFullBlocksPublishAllOrNothing(t *testing.T) {
 		}
 
 		close(release)
-		mustPublish(t, b, "t", &broker.Message{Body: []byte("3")})
+		brokertest.Publish(t, b, "t", &broker.Message{Body: []byte("3")})
 		synctest.Wait()
 		// Message 2 went nowhere, not even to the subscriber with room.
 		if got, want := fmt.Sprint(slow, fast), "[1 3] [1 3]"; got != want {
@@ -287,17 +271,17 @@ func TestSlowSubscriberDoesNotBlockOthers(t *testing.T) {
 		closeBroker(t, b)
 		release := make(chan struct{})
 		defer close(release)
-		mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(context.Context, *broker.Message) error {
 			<-release
 			return nil
 		})
 		fast := 0
-		mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(context.Context, *broker.Message) error {
 			fast++
 			return nil
 		})
 		for range 10 {
-			mustPublish(t, b, "t", &broker.Message{})
+			brokertest.Publish(t, b, "t", &broker.Message{})
 		}
 		synctest.Wait()
 		if fast != 10 {
@@ -311,12 +295,12 @@ func TestUnsubscribeCancelsHandlerContext(t *testing.T) {
 		b := memory.New()
 		closeBroker(t, b)
 		var handlerErr error
-		sub := mustSubscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
+		sub := brokertest.Subscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
 			<-ctx.Done()
 			handlerErr = ctx.Err()
 			return ctx.Err()
 		})
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 		synctest.Wait()
 		if err := sub.Unsubscribe(t.Context()); err != nil {
 			t.Fatalf("Unsubscribe: %v", err)
@@ -332,11 +316,11 @@ func TestUnsubscribeContextEnds(t *testing.T) {
 		b := memory.New()
 		closeBroker(t, b)
 		release := make(chan struct{})
-		sub := mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error {
+		sub := brokertest.Subscribe(t, b, "t", func(context.Context, *broker.Message) error {
 			<-release // ignores its ctx
 			return nil
 		})
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 		synctest.Wait()
 
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -367,7 +351,7 @@ func TestHandlerContext(t *testing.T) {
 			t.Fatal(err)
 		}
 		cancel() // ends the Subscribe call's ctx, not the subscription
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 		synctest.Wait()
 		if gotValue != "value" || gotErr != nil {
 			t.Errorf("handler ctx value, err = %v, %v; want value, <nil>", gotValue, gotErr)
@@ -380,22 +364,22 @@ func TestQueueGroupMemberLeaves(t *testing.T) {
 		b := memory.New(memory.WithRedeliveryDelay(time.Second))
 		closeBroker(t, b)
 		group := broker.Queue("workers")
-		first := mustSubscribe(t, b, "jobs", func(ctx context.Context, _ *broker.Message) error {
+		first := brokertest.Subscribe(t, b, "jobs", func(ctx context.Context, _ *broker.Message) error {
 			<-ctx.Done() // works until told to stop, then gives the job back
 			return ctx.Err()
 		}, group)
-		mustPublish(t, b, "jobs", &broker.Message{Body: []byte("job 1")})
+		brokertest.Publish(t, b, "jobs", &broker.Message{Body: []byte("job 1")})
 		synctest.Wait() // job 1 is with the first member
 
 		var second []string
-		mustSubscribe(t, b, "jobs", func(_ context.Context, msg *broker.Message) error {
+		brokertest.Subscribe(t, b, "jobs", func(_ context.Context, msg *broker.Message) error {
 			second = append(second, fmt.Sprintf("%s #%s", msg.Body, msg.Header[broker.DeliveryHeader]))
 			return nil
 		}, group)
 		if err := first.Unsubscribe(t.Context()); err != nil {
 			t.Fatalf("Unsubscribe: %v", err)
 		}
-		mustPublish(t, b, "jobs", &broker.Message{Body: []byte("job 2")})
+		brokertest.Publish(t, b, "jobs", &broker.Message{Body: []byte("job 2")})
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if got, want := fmt.Sprint(second), "[job 2 #1 job 1 #2]"; got != want {
@@ -407,11 +391,11 @@ func TestQueueGroupMemberLeaves(t *testing.T) {
 func TestCloseUnblocksPublish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := memory.New(memory.WithQueueSize(1))
-		mustSubscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
+		brokertest.Subscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
 			<-ctx.Done()
 			return nil
 		})
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 		synctest.Wait()
 
 		var publishErr error
@@ -435,12 +419,12 @@ func TestUnsubscribeWhilePublishWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := memory.New(memory.WithQueueSize(1), memory.WithRedeliveryDelay(0))
 		closeBroker(t, b)
-		sub := mustSubscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
+		sub := brokertest.Subscribe(t, b, "t", func(ctx context.Context, _ *broker.Message) error {
 			<-ctx.Done()
 			time.Sleep(time.Second) // let the waiting Publish go first
 			return ctx.Err()        // nack: back into the full queue
 		})
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 		synctest.Wait()
 
 		var publishErr error
@@ -459,7 +443,7 @@ func TestUnsubscribeWhilePublishWaits(t *testing.T) {
 
 func TestCloseAgain(t *testing.T) {
 	b := memory.New()
-	sub := mustSubscribe(t, b, "t", func(context.Context, *broker.Message) error { return nil })
+	sub := brokertest.Subscribe(t, b, "t", func(context.Context, *broker.Message) error { return nil })
 	for i := range 2 {
 		if err := b.Close(t.Context()); err != nil {
 			t.Errorf("Close #%d: %v", i+1, err)
@@ -561,40 +545,6 @@ func BenchmarkPublish(b *testing.B) {
 	}
 }
 
-// gauge counts the handler calls in progress and remembers the most.
-type gauge struct {
-	mu        sync.Mutex
-	running   int
-	most      int
-	reached   chan struct{} // closed once running has reached want
-	want      int
-	closeOnce sync.Once
-}
-
-func newGauge(want int) *gauge { return &gauge{want: want, reached: make(chan struct{})} }
-
-func (g *gauge) enter() {
-	g.mu.Lock()
-	g.running++
-	g.most = max(g.most, g.running)
-	if g.running >= g.want {
-		g.closeOnce.Do(func() { close(g.reached) })
-	}
-	g.mu.Unlock()
-}
-
-func (g *gauge) leave() {
-	g.mu.Lock()
-	g.running--
-	g.mu.Unlock()
-}
-
-func (g *gauge) max() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.most
-}
-
 func TestConcurrency(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -610,7 +560,7 @@ func TestConcurrency(t *testing.T) {
 			b := memory.New(memory.WithRedeliveryDelay(time.Millisecond))
 			closeBroker(t, b)
 			const n, limit = 40, 4
-			g := newGauge(limit)
+			g := brokertest.NewGauge(limit)
 			var (
 				mu       sync.Mutex
 				attempts = make(map[string]int)
@@ -618,13 +568,10 @@ func TestConcurrency(t *testing.T) {
 				all      = make(chan struct{})
 			)
 			h := func(ctx context.Context, msg *broker.Message) error {
-				g.enter()
-				defer g.leave()
+				g.Enter()
+				defer g.Leave()
 				// Hold the first calls until limit of them run at once.
-				select {
-				case <-g.reached:
-				case <-time.After(10 * time.Second):
-				}
+				g.Hold(10 * time.Second)
 				time.Sleep(time.Millisecond)
 				mu.Lock()
 				defer mu.Unlock()
@@ -644,17 +591,17 @@ func TestConcurrency(t *testing.T) {
 				opts = append(opts, broker.Queue("g"))
 			}
 			for _, c := range tt.members {
-				mustSubscribe(t, b, "t", h, append(opts, broker.Concurrency(c))...)
+				brokertest.Subscribe(t, b, "t", h, append(opts, broker.Concurrency(c))...)
 			}
 			for i := range n {
-				mustPublish(t, b, "t", &broker.Message{Body: fmt.Appendf(nil, "m%d", i)})
+				brokertest.Publish(t, b, "t", &broker.Message{Body: fmt.Appendf(nil, "m%d", i)})
 			}
 			select {
 			case <-all:
 			case <-time.After(10 * time.Second):
 				t.Fatal("not every message was acknowledged")
 			}
-			if got := g.max(); got != limit {
+			if got := g.Max(); got != limit {
 				t.Errorf("most handler calls at once = %d, want %d", got, limit)
 			}
 			mu.Lock()
@@ -676,18 +623,18 @@ func TestConcurrency(t *testing.T) {
 func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 	b := memory.New()
 	closeBroker(t, b)
-	g := newGauge(3)
+	g := brokertest.NewGauge(3)
 	release := make(chan struct{})
-	sub := mustSubscribe(t, b, "t", func(ctx context.Context, msg *broker.Message) error {
-		g.enter()
-		defer g.leave()
+	sub := brokertest.Subscribe(t, b, "t", func(ctx context.Context, msg *broker.Message) error {
+		g.Enter()
+		defer g.Leave()
 		<-release
 		return nil
 	}, broker.Concurrency(3))
 	for range 3 {
-		mustPublish(t, b, "t", &broker.Message{})
+		brokertest.Publish(t, b, "t", &broker.Message{})
 	}
-	<-g.reached
+	<-g.Reached()
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		close(release)
@@ -695,9 +642,7 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 	if err := sub.Unsubscribe(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running != 0 {
-		t.Errorf("Unsubscribe returned with %d handler calls running", g.running)
+	if n := g.Running(); n != 0 {
+		t.Errorf("Unsubscribe returned with %d handler calls running", n)
 	}
 }

@@ -2,9 +2,7 @@ package nats_test
 
 import (
 	"context"
-	"crypto/rand"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -24,12 +23,6 @@ import (
 
 const benchBodySize = 1024
 
-func benchBody() []byte {
-	b := make([]byte, benchBodySize)
-	rand.Read(b)
-	return b
-}
-
 func benchConfig(b *testing.B, mode string) micronats.Config {
 	cfg := testConfig(b, mode)
 	cfg.StreamStorage = "file"
@@ -37,65 +30,34 @@ func benchConfig(b *testing.B, mode string) micronats.Config {
 	return cfg
 }
 
-func BenchmarkPublish(b *testing.B) {
-	body := benchBody()
+func BenchmarkPublish(b *testing.B)     { benchPublish(b, micronats.ModeJetStream) }
+func BenchmarkCorePublish(b *testing.B) { benchPublish(b, micronats.ModeCore) }
+
+// benchPublish compares Publish in mode with the publish of the plain
+// client it stands for.
+func benchPublish(b *testing.B, mode string) {
+	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
-		br := newBroker(b, benchConfig(b, micronats.ModeJetStream))
-		msg := &broker.Message{Body: body}
-		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for b.Loop() {
-			if err := br.Publish(ctx, "bench", msg); err != nil {
-				b.Fatal(err)
-			}
-		}
+		br := newBroker(b, benchConfig(b, mode))
+		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Body: body}, 0)
 	})
 	b.Run("raw", func(b *testing.B) {
-		cfg := benchConfig(b, micronats.ModeJetStream)
-		js := rawStream(b, cfg)
-		subj := cfg.SubjectPrefix + ".bench"
-		ctx := context.Background()
-		prefix := randHex(8) + "-"
-		var seq int
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for b.Loop() {
-			seq++
-			m := &natsgo.Msg{Subject: subj, Header: natsgo.Header{"Nats-Msg-Id": {prefix + strconv.Itoa(seq)}}, Data: body}
-			if _, err := js.PublishMsg(ctx, m); err != nil {
-				b.Fatal(err)
-			}
+		cfg := benchConfig(b, mode)
+		var send func(*natsgo.Msg) error
+		if mode == micronats.ModeJetStream {
+			send = jsPublish(rawStream(b, cfg))
+		} else {
+			send = rawConn(b).PublishMsg
 		}
+		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(cfg, body, send))
 	})
 }
 
 func BenchmarkPublishConsume(b *testing.B) {
-	body := benchBody()
+	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
 		br := newBroker(b, benchConfig(b, micronats.ModeJetStream))
-		var got atomic.Int64
-		done := make(chan struct{})
-		var want int64
-		if _, err := br.Subscribe(b.Context(), "bench", func(context.Context, *broker.Message) error {
-			if got.Add(1) == want {
-				close(done)
-			}
-			return nil
-		}, broker.Queue("bench")); err != nil {
-			b.Fatal(err)
-		}
-		msg := &broker.Message{Body: body}
-		ctx := context.Background()
-		want = int64(b.N)
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for range b.N {
-			if err := br.Publish(ctx, "bench", msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-		waitDone(b, done)
+		brokertest.BenchPublishConsume(b, br, "bench", &broker.Message{Body: body}, 0, broker.Queue("bench"))
 	})
 	b.Run("raw", func(b *testing.B) {
 		cfg := benchConfig(b, micronats.ModeJetStream)
@@ -113,63 +75,41 @@ func BenchmarkPublishConsume(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var got atomic.Int64
-		done := make(chan struct{})
-		want := int64(b.N)
+		consumed := brokertest.NewBenchConsumed(b)
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			m.Ack()
-			if got.Add(1) == want {
-				close(done)
-			}
+			consumed.Add(1)
 		}, jetstream.PullMaxMessages(micronats.DefaultPrefetch))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer cc.Stop()
-		ctx := context.Background()
-		prefix := randHex(8) + "-"
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for i := range b.N {
-			m := &natsgo.Msg{Subject: subj, Header: natsgo.Header{"Nats-Msg-Id": {prefix + strconv.Itoa(i)}}, Data: body}
-			if _, err := js.PublishMsg(ctx, m); err != nil {
-				b.Fatal(err)
-			}
-		}
-		waitDone(b, done)
+		brokertest.BenchPublish(b, benchBodySize, 0, rawPublish(cfg, body, jsPublish(js)))
+		consumed.Wait(b)
 	})
 }
 
-func BenchmarkCorePublish(b *testing.B) {
-	body := benchBody()
-	b.Run("micro", func(b *testing.B) {
-		br := newBroker(b, benchConfig(b, micronats.ModeCore))
-		msg := &broker.Message{Body: body}
-		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for b.Loop() {
-			if err := br.Publish(ctx, "bench", msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("raw", func(b *testing.B) {
-		cfg := benchConfig(b, micronats.ModeCore)
-		nc := rawConn(b)
-		subj := cfg.SubjectPrefix + ".bench"
-		prefix := randHex(8) + "-"
-		var seq int
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for b.Loop() {
-			seq++
-			m := &natsgo.Msg{Subject: subj, Header: natsgo.Header{"Nats-Msg-Id": {prefix + strconv.Itoa(seq)}}, Data: body}
-			if err := nc.PublishMsg(m); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+// rawPublish returns the publish of the raw benchmarks: send of a message
+// to the subject of topic "bench" with body and a message ID header, as
+// the broker publishes.
+func rawPublish(cfg micronats.Config, body []byte, send func(*natsgo.Msg) error) func() error {
+	subj := cfg.SubjectPrefix + ".bench"
+	prefix := randHex(8) + "-"
+	var seq int
+	return func() error {
+		seq++
+		return send(&natsgo.Msg{Subject: subj, Header: natsgo.Header{"Nats-Msg-Id": {prefix + strconv.Itoa(seq)}}, Data: body})
+	}
+}
+
+// jsPublish returns a send for rawPublish that publishes to JetStream and
+// waits for the PubAck.
+func jsPublish(js jetstream.JetStream) func(*natsgo.Msg) error {
+	ctx := context.Background()
+	return func(m *natsgo.Msg) error {
+		_, err := js.PublishMsg(ctx, m)
+		return err
+	}
 }
 
 // In core mode nothing holds messages back: a publisher faster than its
@@ -181,22 +121,17 @@ const coreWindow = 4096
 // window lets a publisher wait until the subscriber is at most coreWindow
 // messages behind.
 type window struct {
-	got  atomic.Int64
-	want int64
-	more chan struct{} // signalled as messages arrive
-	done chan struct{} // closed at the last one
+	consumed *brokertest.BenchConsumed
+	sent     int64
+	more     chan struct{} // signalled as messages arrive
 }
 
-func newWindow(n int) *window {
-	return &window{want: int64(n), more: make(chan struct{}, 1), done: make(chan struct{})}
+func newWindow(b *testing.B) *window {
+	return &window{consumed: brokertest.NewBenchConsumed(b), more: make(chan struct{}, 1)}
 }
 
 func (w *window) received() {
-	n := w.got.Add(1)
-	if n == w.want {
-		close(w.done)
-	}
-	if n%256 == 0 {
+	if w.consumed.Add(1)%256 == 0 {
 		select {
 		case w.more <- struct{}{}:
 		default:
@@ -204,21 +139,27 @@ func (w *window) received() {
 	}
 }
 
-func (w *window) wait(b *testing.B, sent int) {
-	for int64(sent)-w.got.Load() > coreWindow {
-		select {
-		case <-w.more:
-		case <-time.After(time.Second):
-			b.Fatalf("subscriber stuck at %d of %d sent", w.got.Load(), sent)
+// publish returns send, made to wait first until the subscriber is at most
+// coreWindow messages behind.
+func (w *window) publish(b *testing.B, send func() error) func() error {
+	return func() error {
+		for w.sent-w.consumed.Count() > coreWindow {
+			select {
+			case <-w.more:
+			case <-time.After(time.Second):
+				b.Fatalf("subscriber stuck at %d of %d sent", w.consumed.Count(), w.sent)
+			}
 		}
+		w.sent++
+		return send()
 	}
 }
 
 func BenchmarkCorePublishConsume(b *testing.B) {
-	body := benchBody()
+	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
 		br := newBroker(b, benchConfig(b, micronats.ModeCore))
-		w := newWindow(b.N)
+		w := newWindow(b)
 		if _, err := br.Subscribe(b.Context(), "bench", func(context.Context, *broker.Message) error {
 			w.received()
 			return nil
@@ -227,22 +168,14 @@ func BenchmarkCorePublishConsume(b *testing.B) {
 		}
 		msg := &broker.Message{Body: body}
 		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for i := range b.N {
-			w.wait(b, i)
-			if err := br.Publish(ctx, "bench", msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-		waitDone(b, w.done)
+		brokertest.BenchPublish(b, benchBodySize, 0, w.publish(b, func() error { return br.Publish(ctx, "bench", msg) }))
+		w.consumed.Wait(b)
 	})
 	b.Run("raw", func(b *testing.B) {
 		cfg := benchConfig(b, micronats.ModeCore)
 		nc := rawConn(b)
-		subj := cfg.SubjectPrefix + ".bench"
-		w := newWindow(b.N)
-		sub, err := nc.Subscribe(subj, func(*natsgo.Msg) { w.received() })
+		w := newWindow(b)
+		sub, err := nc.Subscribe(cfg.SubjectPrefix+".bench", func(*natsgo.Msg) { w.received() })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -250,17 +183,8 @@ func BenchmarkCorePublishConsume(b *testing.B) {
 		if err := nc.Flush(); err != nil {
 			b.Fatal(err)
 		}
-		prefix := randHex(8) + "-"
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for i := range b.N {
-			w.wait(b, i)
-			m := &natsgo.Msg{Subject: subj, Header: natsgo.Header{"Nats-Msg-Id": {prefix + strconv.Itoa(i)}}, Data: body}
-			if err := nc.PublishMsg(m); err != nil {
-				b.Fatal(err)
-			}
-		}
-		waitDone(b, w.done)
+		brokertest.BenchPublish(b, benchBodySize, 0, w.publish(b, rawPublish(cfg, body, nc.PublishMsg)))
+		w.consumed.Wait(b)
 	})
 }
 
@@ -280,12 +204,4 @@ func rawStream(b *testing.B, cfg micronats.Config) jetstream.JetStream {
 		b.Fatal(err)
 	}
 	return js
-}
-
-func waitDone(b *testing.B, done <-chan struct{}) {
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		b.Fatal("not every message consumed within a minute")
-	}
 }

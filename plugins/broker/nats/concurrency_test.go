@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -102,9 +103,9 @@ func TestConcurrencyJetStream(t *testing.T) {
 				want, opts = conc, append(opts, broker.Concurrency(conc))
 			}
 			o := newOverlap(want)
-			sub := subscribe(t, b, "jobs", o.handle, opts...)
+			sub := brokertest.Subscribe(t, b, "jobs", o.handle, opts...)
 			bodies := publishBodies(t, b, "jobs", 40)
-			waitUntil(t, "every message accepted", func() bool { return o.done(bodies) })
+			brokertest.WaitFor(t, "every message accepted", func() bool { return o.done(bodies) })
 
 			if p := o.peak.Load(); p != int64(want) {
 				t.Errorf("peak of overlapping handler calls = %d, want %d", p, want)
@@ -128,7 +129,7 @@ func TestConcurrencyJetStream(t *testing.T) {
 			if got, wantMAP := cons.CachedInfo().Config.MaxAckPending, max(2, conc); got != wantMAP {
 				t.Errorf("MaxAckPending = %d, want %d", got, wantMAP)
 			}
-			waitUntil(t, "every message acked", func() bool {
+			brokertest.WaitFor(t, "every message acked", func() bool {
 				info, err := cons.Info(t.Context())
 				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
 			})
@@ -144,7 +145,7 @@ func TestConcurrencyJetStream(t *testing.T) {
 func TestConcurrencyCore(t *testing.T) {
 	b := coreBroker(t)
 	o := newOverlap(4)
-	subscribe(t, b, "jobs", o.handle, broker.Concurrency(4))
+	brokertest.Subscribe(t, b, "jobs", o.handle, broker.Concurrency(4))
 	bodies := publishBodies(t, b, "jobs", 40)
 	var accepted []string
 	for _, body := range bodies {
@@ -152,7 +153,7 @@ func TestConcurrencyCore(t *testing.T) {
 			accepted = append(accepted, body)
 		}
 	}
-	waitUntil(t, "every message handled", func() bool {
+	brokertest.WaitFor(t, "every message handled", func() bool {
 		return o.done(accepted) && b.Stats().Rejected == uint64(len(bodies)-len(accepted))
 	})
 	if p := o.peak.Load(); p != 4 {
@@ -171,14 +172,14 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 			var started atomic.Int64
 			release := make(chan struct{})
 			var finished atomic.Int64
-			sub := subscribe(t, b, "jobs", func(context.Context, *broker.Message) error {
+			sub := brokertest.Subscribe(t, b, "jobs", func(context.Context, *broker.Message) error {
 				started.Add(1)
 				<-release // ignores the cancelled context on purpose
 				finished.Add(1)
 				return nil
 			}, broker.Concurrency(3))
 			publishN(t, b, "jobs", "job-", 3)
-			waitUntil(t, "3 handler calls", func() bool { return started.Load() == 3 })
+			brokertest.WaitFor(t, "3 handler calls", func() bool { return started.Load() == 3 })
 
 			unsubscribed := make(chan error, 1)
 			go func() { unsubscribed <- sub.Unsubscribe(context.Background()) }()
@@ -193,7 +194,7 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-			case <-time.After(waitTimeout):
+			case <-time.After(brokertest.WaitTimeout):
 				t.Fatal("Unsubscribe did not return")
 			}
 			if f := finished.Load(); f != 3 {
@@ -209,12 +210,12 @@ func TestConcurrencyExistingDurable(t *testing.T) {
 	cfg := testConfig(t, micronats.ModeJetStream)
 	cfg.MaxAckPending = 2
 	b := newBroker(t, cfg)
-	first := subscribe(t, b, "jobs", func(context.Context, *broker.Message) error { return nil }, broker.Queue("workers"))
+	first := brokertest.Subscribe(t, b, "jobs", func(context.Context, *broker.Message) error { return nil }, broker.Queue("workers"))
 	if err := first.Unsubscribe(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	c := new(collector)
-	subscribe(t, b, "jobs", c.handler(0), broker.Queue("workers"), broker.Concurrency(4))
+	brokertest.Subscribe(t, b, "jobs", c.handler(0), broker.Queue("workers"), broker.Concurrency(4))
 	want := publishN(t, b, "jobs", "job-", 20)
 	c.wait(t, len(want))
 	cons, err := rawJS(t).Consumer(t.Context(), cfg.Stream, micronats.DurableName("jobs", "workers"))
@@ -236,7 +237,7 @@ func TestAcksSentBeforeClose(t *testing.T) {
 	const n = 200
 	var handled atomic.Int64
 	all := make(chan struct{})
-	subscribe(t, b, "jobs", func(context.Context, *broker.Message) error {
+	brokertest.Subscribe(t, b, "jobs", func(context.Context, *broker.Message) error {
 		if handled.Add(1) == n {
 			close(all)
 		}
@@ -245,7 +246,7 @@ func TestAcksSentBeforeClose(t *testing.T) {
 	publishN(t, b, "jobs", "job-", n)
 	select {
 	case <-all:
-	case <-time.After(waitTimeout):
+	case <-time.After(brokertest.WaitTimeout):
 		t.Fatalf("%d of %d messages handled", handled.Load(), n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

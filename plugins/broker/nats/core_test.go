@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -21,8 +22,6 @@ import (
 // rejects cannot be delivered again and brokertest's Redelivery subtest
 // cannot pass; these tests check everything else the suite checks, and that
 // a rejection is counted instead.
-
-const waitTimeout = 10 * time.Second
 
 // collector records what the handlers of one subscriber, or of all members
 // of one queue group, receive.
@@ -55,7 +54,7 @@ func (c *collector) len() int {
 
 func (c *collector) wait(t *testing.T, n int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("%d messages", n), func() bool { return c.len() >= n })
+	brokertest.WaitFor(t, fmt.Sprintf("%d messages", n), func() bool { return c.len() >= n })
 }
 
 // bodies returns how often each body arrived.
@@ -67,17 +66,6 @@ func (c *collector) bodies() map[string]int {
 		out[string(m.Body)]++
 	}
 	return out
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func publishN(t *testing.T, b broker.Broker, topic, prefix string, n int) []string {
@@ -112,15 +100,6 @@ func coreBroker(t *testing.T) *micronats.Broker {
 	return newBroker(t, testConfig(t, micronats.ModeCore))
 }
 
-func subscribe(t *testing.T, b broker.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(t.Context(), topic, h, opts...)
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	return sub
-}
-
 func TestCore(t *testing.T) {
 	tests := []struct {
 		name string
@@ -147,7 +126,7 @@ func TestCore(t *testing.T) {
 
 func testCorePublishSubscribe(t *testing.T, b *micronats.Broker, topic string) {
 	c := new(collector)
-	sub := subscribe(t, b, topic, c.handler(0))
+	sub := brokertest.Subscribe(t, b, topic, c.handler(0))
 	if sub.Topic() != topic {
 		t.Errorf("Topic() = %q, want %q", sub.Topic(), topic)
 	}
@@ -179,7 +158,7 @@ func testCorePublishSubscribe(t *testing.T, b *micronats.Broker, topic string) {
 func testCoreFanOut(t *testing.T, b *micronats.Broker, topic string) {
 	cs := []*collector{new(collector), new(collector), new(collector)}
 	for _, c := range cs {
-		subscribe(t, b, topic, c.handler(0))
+		brokertest.Subscribe(t, b, topic, c.handler(0))
 	}
 	want := publishN(t, b, topic, "fanout-", 50)
 	for i, c := range cs {
@@ -192,7 +171,7 @@ func testCoreFanOut(t *testing.T, b *micronats.Broker, topic string) {
 func testCoreQueueGroup(t *testing.T, b *micronats.Broker, topic string) {
 	c := &collector{delay: time.Millisecond}
 	for i := range 3 {
-		subscribe(t, b, topic, c.handler(i), broker.Queue("workers"))
+		brokertest.Subscribe(t, b, topic, c.handler(i), broker.Queue("workers"))
 	}
 	want := publishN(t, b, topic, "group-", 200)
 	c.wait(t, len(want))
@@ -210,8 +189,8 @@ func testCoreQueueGroup(t *testing.T, b *micronats.Broker, topic string) {
 func testCoreTwoQueueGroups(t *testing.T, b *micronats.Broker, topic string) {
 	a, bb := new(collector), new(collector)
 	for i := range 2 {
-		subscribe(t, b, topic, a.handler(i), broker.Queue("a"))
-		subscribe(t, b, topic, bb.handler(i), broker.Queue("b"))
+		brokertest.Subscribe(t, b, topic, a.handler(i), broker.Queue("a"))
+		brokertest.Subscribe(t, b, topic, bb.handler(i), broker.Queue("b"))
 	}
 	want := publishN(t, b, topic, "groups-", 100)
 	a.wait(t, len(want))
@@ -223,15 +202,15 @@ func testCoreTwoQueueGroups(t *testing.T, b *micronats.Broker, topic string) {
 
 func testCoreReject(t *testing.T, b *micronats.Broker, topic string) {
 	var calls atomic.Int64
-	subscribe(t, b, topic, func(context.Context, *broker.Message) error {
+	brokertest.Subscribe(t, b, topic, func(context.Context, *broker.Message) error {
 		calls.Add(1)
 		return errors.New("rejected on purpose")
 	})
 	control := new(collector)
-	subscribe(t, b, topic, control.handler(0))
+	brokertest.Subscribe(t, b, topic, control.handler(0))
 	publishN(t, b, topic, "reject-", 10)
 	control.wait(t, 10)
-	waitUntil(t, "10 rejections counted", func() bool { return b.Stats().Rejected >= 10 })
+	brokertest.WaitFor(t, "10 rejections counted", func() bool { return b.Stats().Rejected >= 10 })
 	time.Sleep(300 * time.Millisecond)
 	if n := calls.Load(); n != 10 {
 		t.Errorf("handler called %d times, want 10: core NATS does not deliver again", n)
@@ -243,8 +222,8 @@ func testCoreReject(t *testing.T, b *micronats.Broker, topic string) {
 
 func testCoreUnsubscribe(t *testing.T, b *micronats.Broker, topic string) {
 	gone, control := new(collector), new(collector)
-	sub := subscribe(t, b, topic, gone.handler(0))
-	subscribe(t, b, topic, control.handler(0))
+	sub := brokertest.Subscribe(t, b, topic, gone.handler(0))
+	brokertest.Subscribe(t, b, topic, control.handler(0))
 	publishN(t, b, topic, "before-", 1)
 	gone.wait(t, 1)
 	if err := sub.Unsubscribe(t.Context()); err != nil {
@@ -262,7 +241,7 @@ func testCoreUnsubscribe(t *testing.T, b *micronats.Broker, topic string) {
 func testCoreUnsubscribeWaits(t *testing.T, b *micronats.Broker, topic string) {
 	started, release := make(chan struct{}), make(chan struct{})
 	var returned atomic.Bool
-	sub := subscribe(t, b, topic, func(context.Context, *broker.Message) error {
+	sub := brokertest.Subscribe(t, b, topic, func(context.Context, *broker.Message) error {
 		close(started)
 		<-release
 		returned.Store(true)
@@ -281,7 +260,7 @@ func testCoreUnsubscribeWaits(t *testing.T, b *micronats.Broker, topic string) {
 
 func testCoreConcurrentPublishers(t *testing.T, b *micronats.Broker, topic string) {
 	c := new(collector)
-	subscribe(t, b, topic, c.handler(0))
+	brokertest.Subscribe(t, b, topic, c.handler(0))
 	var (
 		wg   sync.WaitGroup
 		want []string
@@ -315,7 +294,7 @@ func testCoreConcurrentPublishers(t *testing.T, b *micronats.Broker, topic strin
 
 func testCoreMessageID(t *testing.T, b *micronats.Broker, topic string) {
 	c := new(collector)
-	subscribe(t, b, topic, c.handler(0))
+	brokertest.Subscribe(t, b, topic, c.handler(0))
 	if err := b.Publish(t.Context(), topic, &broker.Message{ID: "my-id", Body: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +306,7 @@ func testCoreMessageID(t *testing.T, b *micronats.Broker, topic string) {
 
 func testCoreLargeBody(t *testing.T, b *micronats.Broker, topic string) {
 	c := new(collector)
-	subscribe(t, b, topic, c.handler(0))
+	brokertest.Subscribe(t, b, topic, c.handler(0))
 	body := make([]byte, 1<<20)
 	rand.Read(body)
 	if err := b.Publish(t.Context(), topic, &broker.Message{Body: body}); err != nil {
@@ -340,7 +319,7 @@ func testCoreLargeBody(t *testing.T, b *micronats.Broker, topic string) {
 }
 
 func testCoreClose(t *testing.T, b *micronats.Broker, topic string) {
-	subscribe(t, b, topic, new(collector).handler(0))
+	brokertest.Subscribe(t, b, topic, new(collector).handler(0))
 	if err := b.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -24,24 +25,15 @@ func Example() {
 	}
 	defer b.Close(ctx)
 
-	got := make(chan *broker.Message, 1)
-	_, err = b.Subscribe(ctx, "greetings", func(_ context.Context, msg *broker.Message) error {
-		got <- msg
-		return nil // acknowledge
+	// The round trip is that of the memory broker's example.
+	msg, err := brokertest.RoundTrip(ctx, b, "greetings", &broker.Message{
+		Header: map[string]string{"Content-Type": "text/plain"},
+		Body:   []byte("hello"),
 	}, broker.Queue("greeters"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	err = b.Publish(ctx, "greetings", &broker.Message{
-		Header: map[string]string{"Content-Type": "text/plain"},
-		Body:   []byte("hello"),
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	msg := <-got
 	fmt.Println(string(msg.Body), msg.Header["Content-Type"], "delivery", msg.Header[broker.DeliveryHeader])
 	// Output: hello text/plain delivery 1
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -24,7 +25,7 @@ func TestInteropRawPublisher(t *testing.T) {
 			cfg := testConfig(t, mode)
 			b := newBroker(t, cfg)
 			c := new(collector)
-			subscribe(t, b, "greetings", c.handler(0))
+			brokertest.Subscribe(t, b, "greetings", c.handler(0))
 
 			nc := rawConn(t)
 			m := natsgo.NewMsg(cfg.SubjectPrefix + ".greetings")
@@ -133,7 +134,7 @@ func TestInteropRawSubscriber(t *testing.T) {
 					m.Header.Get("Content-Type") != "text/plain" || m.Header["X-Trace"][0] != "abc" {
 					t.Errorf("nats.go received subject %q, header %v, data %q", m.Subject, m.Header, m.Data)
 				}
-			case <-time.After(waitTimeout):
+			case <-time.After(brokertest.WaitTimeout):
 				t.Fatal("nats.go subscriber received nothing")
 			}
 		})
@@ -146,7 +147,7 @@ func TestInteropQueueGroupDurable(t *testing.T) {
 	cfg := testConfig(t, micronats.ModeJetStream)
 	b := newBroker(t, cfg)
 	c := new(collector)
-	subscribe(t, b, "jobs", c.handler(0), broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "jobs", c.handler(0), broker.Queue("workers"))
 
 	js := rawJS(t)
 	name := micronats.DurableName("jobs", "workers")
@@ -174,7 +175,7 @@ func TestInteropQueueGroupDurable(t *testing.T) {
 		}
 		raw++
 	}
-	waitUntil(t, "all 20 jobs handled once", func() bool { return c.len()+raw == 20 })
+	brokertest.WaitFor(t, "all 20 jobs handled once", func() bool { return c.len()+raw == 20 })
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	<-ctx.Done()

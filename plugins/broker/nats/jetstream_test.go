@@ -12,6 +12,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -46,7 +47,7 @@ func TestDeadLetter(t *testing.T) {
 				mu       sync.Mutex
 				attempts []string
 			)
-			subscribe(t, b, "orders", func(_ context.Context, msg *broker.Message) error {
+			brokertest.Subscribe(t, b, "orders", func(_ context.Context, msg *broker.Message) error {
 				mu.Lock()
 				attempts = append(attempts, msg.Header[broker.DeliveryHeader])
 				mu.Unlock()
@@ -54,13 +55,13 @@ func TestDeadLetter(t *testing.T) {
 			}, broker.Queue("billing"))
 			dead := new(collector)
 			if tt.deadLetter != "" {
-				subscribe(t, b, tt.deadLetter, dead.handler(0))
+				brokertest.Subscribe(t, b, tt.deadLetter, dead.handler(0))
 			}
 			msg := &broker.Message{ID: "order-1", Header: map[string]string{"X-Order": "1"}, Body: []byte("pay")}
 			if err := b.Publish(t.Context(), "orders", msg); err != nil {
 				t.Fatal(err)
 			}
-			waitUntil(t, "the message to be given up on", func() bool { return b.Stats().Terminated == 1 })
+			brokertest.WaitFor(t, "the message to be given up on", func() bool { return b.Stats().Terminated == 1 })
 			time.Sleep(300 * time.Millisecond) // no more attempts
 			mu.Lock()
 			if got := strings.Join(attempts, ","); got != "1,2,3" {
@@ -78,7 +79,7 @@ func TestDeadLetter(t *testing.T) {
 				if err := json.Unmarshal(a.Data, &adv); err != nil || adv.Stream != cfg.Stream || adv.StreamSeq == 0 {
 					t.Errorf("advisory %s = %+v, %v", a.Data, adv, err)
 				}
-			case <-time.After(waitTimeout):
+			case <-time.After(brokertest.WaitTimeout):
 				t.Error("no MSG_TERMINATED advisory")
 			}
 
@@ -120,16 +121,16 @@ func TestQueueGroupMemberLeaves(t *testing.T) {
 	b := newBroker(t, cfg)
 	slow := &collector{delay: 20 * time.Millisecond}
 	stay := new(collector)
-	leaving := subscribe(t, b, "jobs", slow.handler(0), broker.Queue("workers"))
-	subscribe(t, b, "jobs", stay.handler(1), broker.Queue("workers"))
+	leaving := brokertest.Subscribe(t, b, "jobs", slow.handler(0), broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "jobs", stay.handler(1), broker.Queue("workers"))
 	const n = 200
 	want := publishN(t, b, "jobs", "job-", n)
-	waitUntil(t, "the leaving member to start", func() bool { return slow.len() > 0 })
+	brokertest.WaitFor(t, "the leaving member to start", func() bool { return slow.len() > 0 })
 	start := time.Now()
 	if err := leaving.Unsubscribe(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "every job handled", func() bool { return slow.len()+stay.len() >= n })
+	brokertest.WaitFor(t, "every job handled", func() bool { return slow.len()+stay.len() >= n })
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the jobs of the member that left took %v to reach the other", d)
 	}

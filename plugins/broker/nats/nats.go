@@ -67,6 +67,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 	"github.com/seedmicro/micro/plugins/internal/natsconn"
 )
 
@@ -143,7 +144,7 @@ type Broker struct {
 	log *slog.Logger
 	nc  *natsgo.Conn
 	js  jetstream.JetStream // nil in core mode
-	ids *idGen
+	ids brokerutil.IDs
 	out *sync.Pool // of *outMsg
 	ack *acker
 
@@ -154,9 +155,7 @@ type Broker struct {
 
 	closing atomic.Bool // set by Close, read by Publish without locking
 
-	mu     sync.Mutex
-	closed bool
-	subs   map[*subscription]struct{}
+	subs brokerutil.Subscriptions[*subscription]
 
 	lastSubject atomic.Pointer[topicSubject] // the subject of the last topic published to
 }
@@ -175,12 +174,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		opt.apply(&o)
 	}
 	b := &Broker{
-		cfg:  cfg,
-		log:  o.log.With("broker", "nats", "mode", cfg.Mode),
-		ids:  newIDGen(),
-		out:  newOutPool(),
-		ack:  newAcker(),
-		subs: make(map[*subscription]struct{}),
+		cfg: cfg,
+		log: o.log.With("broker", "nats", "mode", cfg.Mode),
+		out: newOutPool(),
+		ack: newAcker(),
 	}
 	nc, err := connect(ctx, cfg, b.log, o.natsOpts)
 	if err != nil {
@@ -268,11 +265,7 @@ func (b *Broker) Stats() Stats {
 		Terminated:     b.stats.terminated.Load(),
 		Dropped:        b.stats.coreDropped.Load(),
 	}
-	b.mu.Lock()
-	for sub := range b.subs {
-		s.Dropped += sub.dropped()
-	}
-	b.mu.Unlock()
+	b.subs.Each(func(sub *subscription) { s.Dropped += sub.dropped() })
 	return s
 }
 
@@ -305,14 +298,11 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	}
 	s := &subscription{b: b, topic: topic, group: o.Queue, h: h, conc: max(o.Concurrency, 1), done: make(chan struct{})}
 
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	s.ctx, s.cancel = context.WithCancel(b.base)
+	if !b.subs.Add(s, 0) {
+		s.cancel()
 		return nil, broker.ErrClosed
 	}
-	s.ctx, s.cancel = context.WithCancel(b.base)
-	b.subs[s] = struct{}{}
-	b.mu.Unlock()
 
 	var err error
 	if b.js == nil {
@@ -322,9 +312,7 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	}
 	if err != nil {
 		s.cancel()
-		b.mu.Lock()
-		delete(b.subs, s)
-		b.mu.Unlock()
+		b.subs.Remove(s)
 		return nil, b.mapErr("subscribe to "+topic, err)
 	}
 	return s, nil
@@ -334,18 +322,11 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 // ends, and closes the connection. Publish and Subscribe then return
 // broker.ErrClosed.
 func (b *Broker) Close(ctx context.Context) error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	subs, first := b.subs.Close()
+	if !first {
 		return nil
 	}
-	b.closed = true
 	b.closing.Store(true)
-	subs := make([]*subscription, 0, len(b.subs))
-	for s := range b.subs {
-		subs = append(subs, s)
-	}
-	b.mu.Unlock()
 
 	var errs []error
 	for _, s := range subs {

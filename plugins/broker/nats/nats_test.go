@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
-	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,18 +29,7 @@ func TestMain(m *testing.M) {
 
 // deleteExampleStream removes the stream that Example creates.
 func deleteExampleStream() {
-	nc, err := natsgo.Connect(serverURL())
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = js.DeleteStream(ctx, "EXAMPLE")
+	plugintest.OnNATS(func(ctx context.Context, js jetstream.JetStream) { _ = js.DeleteStream(ctx, "EXAMPLE") })
 }
 
 // TestConformance runs the broker suite in JetStream mode. Core mode cannot

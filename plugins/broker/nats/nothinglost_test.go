@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	micronats "github.com/seedmicro/micro/plugins/broker/nats"
 )
 
@@ -60,7 +61,7 @@ func TestNothingLost(t *testing.T) {
 	}
 	for _, b := range []*micronats.Broker{consumer1, consumer2} {
 		for range 2 {
-			subscribe(t, b, topic, handler, broker.Queue("workers"))
+			brokertest.Subscribe(t, b, topic, handler, broker.Queue("workers"))
 		}
 	}
 

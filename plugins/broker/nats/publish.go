@@ -139,7 +139,7 @@ func (b *Broker) prepare(topic string, msg *broker.Message) (*outMsg, error) {
 	}
 	id := msg.ID
 	if id == "" {
-		id = b.ids.next()
+		id = b.ids.New()
 	}
 	o, err := encode(b.out, b.subject(topic), id, msg)
 	if err != nil {

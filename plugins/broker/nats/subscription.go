@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 	"github.com/seedmicro/micro/core/broker/gopool"
 )
 
@@ -55,15 +56,11 @@ func (s *subscription) enter() bool {
 	return true
 }
 
-// call runs the handler, turning a panic into an error.
-func (s *subscription) call(msg *broker.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("nats: handler panicked: %v", r)
-		}
-	}()
+// call runs the handler, turning a panic into an error, and counts the
+// delivery and its rejection.
+func (s *subscription) call(msg *broker.Message) error {
 	s.b.stats.delivered.Add(1)
-	err = s.h(s.ctx, msg)
+	err := brokerutil.Call(s.ctx, "nats", s.h, msg)
 	if err != nil {
 		s.b.stats.rejected.Add(1)
 	}
@@ -143,9 +140,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 				"consumer", consumer, "err", err)
 		}
 	}
-	s.b.mu.Lock()
-	delete(s.b.subs, s)
-	s.b.mu.Unlock()
+	s.b.subs.Remove(s)
 	s.err = errors.Join(errs...)
 	close(s.done)
 	return s.err
@@ -161,7 +156,7 @@ func (s *subscription) startCore(ctx context.Context) error {
 			}
 			defer s.running.Done()
 		} // else entered by the dispatching cb below
-		msg := decode(m.Header, m.Data, b.ids.next)
+		msg := decode(m.Header, m.Data, b.ids.New)
 		msg.Header[broker.DeliveryHeader] = "1"
 		if err := s.call(msg); err != nil {
 			b.log.Warn("nats: handler rejected a message; core NATS cannot deliver it again, so it is lost",

@@ -1,16 +1,13 @@
 package nats
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	natsgo "github.com/nats-io/nats.go"
 
@@ -107,24 +104,6 @@ func checkHeader(k, v string) error {
 		return fmt.Errorf("%w: value of %q has leading or trailing white space, which NATS drops", ErrInvalidHeader, k)
 	}
 	return nil
-}
-
-// idGen makes message IDs unique across processes: a random prefix and a
-// counter.
-type idGen struct {
-	prefix string
-	seq    atomic.Uint64
-}
-
-func newIDGen() *idGen {
-	var r [8]byte
-	rand.Read(r[:])
-	return &idGen{prefix: hex.EncodeToString(r[:]) + "-"}
-}
-
-func (g *idGen) next() string {
-	var buf [40]byte
-	return string(strconv.AppendUint(append(buf[:0], g.prefix...), g.seq.Add(1), 10))
 }
 
 // outMsg is a NATS message being published, kept in a pool: the client has

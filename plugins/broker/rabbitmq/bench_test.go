@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 )
 
@@ -130,59 +131,21 @@ func microMessage() *broker.Message {
 
 // BenchmarkPublish publishes from one goroutine, each message confirmed
 // before the next.
-func BenchmarkPublish(b *testing.B) {
-	e := newBenchEnv(b)
-	b.Run("micro", func(b *testing.B) {
-		br := e.micro(b)
-		msg := microMessage()
-		b.SetBytes(benchSize)
-		for b.Loop() {
-			if err := br.Publish(b.Context(), e.topic, msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("raw", func(b *testing.B) {
-		p := e.rawPublisher(b, e.rawConn(b))
-		b.SetBytes(benchSize)
-		for b.Loop() {
-			if err := p.publish(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
+func BenchmarkPublish(b *testing.B) { benchPublish(b, 0) }
 
 // BenchmarkPublishParallel publishes from many goroutines at once, each
 // waiting for the confirmation of its message.
-func BenchmarkPublishParallel(b *testing.B) {
+func BenchmarkPublishParallel(b *testing.B) { benchPublish(b, benchParallelism) }
+
+// benchPublish compares Publish with the confirmed publish of amqp091-go,
+// from parallelism goroutines per GOMAXPROCS (0: from one goroutine).
+func benchPublish(b *testing.B, parallelism int) {
 	e := newBenchEnv(b)
 	b.Run("micro", func(b *testing.B) {
-		br := e.micro(b)
-		b.SetBytes(benchSize)
-		b.SetParallelism(benchParallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			msg := microMessage()
-			for pb.Next() {
-				if err := br.Publish(context.Background(), e.topic, msg); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+		brokertest.BenchPublishTo(b, e.micro(b), e.topic, microMessage(), parallelism)
 	})
 	b.Run("raw", func(b *testing.B) {
-		p := e.rawPublisher(b, e.rawConn(b))
-		b.SetBytes(benchSize)
-		b.SetParallelism(benchParallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := p.publish(); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+		brokertest.BenchPublish(b, benchSize, parallelism, e.rawPublisher(b, e.rawConn(b)).publish)
 	})
 }
 
@@ -191,33 +154,7 @@ func BenchmarkPublishParallel(b *testing.B) {
 func BenchmarkPublishConsume(b *testing.B) {
 	e := newBenchEnv(b)
 	b.Run("micro", func(b *testing.B) {
-		br := e.micro(b)
-		var consumed atomic.Int64
-		done := make(chan struct{})
-		target := int64(b.N)
-		sub, err := br.Subscribe(b.Context(), e.topic, func(context.Context, *broker.Message) error {
-			if consumed.Add(1) == target {
-				close(done)
-			}
-			return nil
-		}, broker.Queue(benchGroup))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer sub.Unsubscribe(context.Background())
-		b.SetBytes(benchSize)
-		b.SetParallelism(benchParallelism)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			msg := microMessage()
-			for pb.Next() {
-				if err := br.Publish(context.Background(), e.topic, msg); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		waitConsumed(b, done, &consumed, target)
+		brokertest.BenchPublishConsume(b, e.micro(b), e.topic, microMessage(), benchParallelism, broker.Queue(benchGroup))
 	})
 	b.Run("raw", func(b *testing.B) {
 		conn := e.rawConn(b)
@@ -233,42 +170,20 @@ func BenchmarkPublishConsume(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var consumed atomic.Int64
-		done := make(chan struct{})
-		target := int64(b.N)
+		consumed := brokertest.NewBenchConsumed(b)
 		consumer := make(chan struct{})
 		go func() {
 			defer close(consumer)
 			for d := range deliveries {
 				d.Ack(false)
-				if consumed.Add(1) == target {
-					close(done)
-				}
+				consumed.Add(1)
 			}
 		}()
 		defer func() {
 			ch.Close()
 			<-consumer
 		}()
-		b.SetBytes(benchSize)
-		b.SetParallelism(benchParallelism)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := p.publish(); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		waitConsumed(b, done, &consumed, target)
+		brokertest.BenchPublish(b, benchSize, benchParallelism, p.publish)
+		consumed.Wait(b)
 	})
-}
-
-func waitConsumed(b *testing.B, done <-chan struct{}, consumed *atomic.Int64, target int64) {
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		b.Fatalf("consumed %d of %d messages after a minute", consumed.Load(), target)
-	}
 }

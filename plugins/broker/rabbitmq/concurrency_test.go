@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 )
 
 // gate is a handler that counts its calls in progress. Every call waits
@@ -223,13 +224,7 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for inflight.Load() < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d handler calls at once after 10s, want 4", inflight.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	brokertest.WaitWithin(t, 10*time.Second, "4 handler calls at once", func() bool { return inflight.Load() >= 4 })
 	time.Sleep(50 * time.Millisecond)
 	if got := inflight.Load(); got != 4 {
 		t.Fatalf("%d handler calls at once, want 4", got)

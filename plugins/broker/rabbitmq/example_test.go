@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 )
 
@@ -26,19 +26,9 @@ func Example() {
 	}
 	defer b.Close(ctx)
 
-	got := make(chan *broker.Message, 1)
-	sub, err := b.Subscribe(ctx, "greetings", func(_ context.Context, msg *broker.Message) error {
-		got <- msg
-		return nil // acknowledge
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer sub.Unsubscribe(ctx)
-
-	// Publish returns once RabbitMQ has confirmed the message.
-	err = b.Publish(ctx, "greetings", &broker.Message{
+	// Publish returns once RabbitMQ has confirmed the message; the round
+	// trip is that of the memory broker's example.
+	msg, err := brokertest.RoundTrip(ctx, b, "greetings", &broker.Message{
 		ID:     "greeting-1",
 		Header: map[string]string{"Content-Type": "text/plain"},
 		Body:   []byte("hello"),
@@ -47,7 +37,6 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	msg := <-got
 	fmt.Println(msg.ID, string(msg.Body), msg.Header["Content-Type"], "delivery", msg.Header[broker.DeliveryHeader])
 	// Output: greeting-1 hello text/plain delivery 1
 }
@@ -64,33 +53,11 @@ func Example_queueGroup() {
 	}
 	defer b.Close(ctx)
 
-	var (
-		mu   sync.Mutex
-		seen = make(map[string]int)
-		wg   sync.WaitGroup
-	)
-	const jobs = 6
-	wg.Add(jobs)
-	for range 3 {
-		_, err := b.Subscribe(ctx, "jobs", func(_ context.Context, msg *broker.Message) error {
-			mu.Lock()
-			seen[string(msg.Body)]++
-			mu.Unlock()
-			wg.Done()
-			return nil
-		}, broker.Queue("workers"))
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
+	seen, err := brokertest.ShareJobs(ctx, b, "jobs", "workers", 3, 6)
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	for i := range jobs {
-		if err := b.Publish(ctx, "jobs", &broker.Message{Body: fmt.Appendf(nil, "job %d", i)}); err != nil {
-			fmt.Println(err)
-			return
-		}
-	}
-	wg.Wait()
 	fmt.Println(rabbitmq.QueueName(exampleExchange, "jobs", "workers"))
 	fmt.Println(len(seen), "jobs, each handled once:", seen["job 0"] == 1 && seen["job 5"] == 1)
 	// Output:

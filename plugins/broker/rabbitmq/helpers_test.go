@@ -17,6 +17,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
@@ -134,13 +135,7 @@ func (f *fixture) config() rabbitmq.Config {
 func (f *fixture) open(t testing.TB, cfg rabbitmq.Config) broker.Broker {
 	t.Helper()
 	b := f.openRaw(t, cfg)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	brokertest.CloseAtEnd(t, b)
 	return b
 }
 

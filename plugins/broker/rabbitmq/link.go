@@ -49,7 +49,7 @@ func (l *link) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !l.b.track(&l.b.linkWG) {
+	if !l.b.subs.Track(&l.b.linkWG) {
 		conn.Close()
 		return broker.ErrClosed
 	}

@@ -55,9 +55,6 @@ package rabbitmq
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +65,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 )
 
 // maxChannelFailures is how often Publish republishes a message whose
@@ -89,8 +87,7 @@ type Broker struct {
 	cfg Config
 	log *slog.Logger
 
-	idPrefix [8]byte
-	idSeq    atomic.Uint64
+	ids brokerutil.IDs
 
 	pub, sub *link
 	pubMu    sync.Mutex                 // serializes opening the publishing channel
@@ -99,11 +96,8 @@ type Broker struct {
 	done      chan struct{}   // closed by Close: Publish and waits give up
 	linkCtx   context.Context // cancelled after the subscriptions stopped: links close
 	stopLinks context.CancelFunc
-	subsWG    sync.WaitGroup // subscription goroutines
+	subs      brokerutil.Subscriptions[*subscription]
 	linkWG    sync.WaitGroup // link supervisors and channel watchers
-	mu        sync.Mutex
-	closed    bool
-	subs      map[*subscription]struct{}
 }
 
 // New connects to the server of cfg, declares the exchanges and returns a
@@ -126,9 +120,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		cfg:  cfg,
 		log:  o.logger,
 		done: make(chan struct{}),
-		subs: make(map[*subscription]struct{}),
 	}
-	rand.Read(b.idPrefix[:])
 	b.linkCtx, b.stopLinks = context.WithCancel(context.Background())
 	b.pub = newLink(b, "publisher")
 	b.sub = newLink(b, "consumer")
@@ -142,17 +134,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// track adds a goroutine to wg unless the broker is closed.
-func (b *Broker) track(wg *sync.WaitGroup) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return false
-	}
-	wg.Add(1)
-	return true
 }
 
 func (b *Broker) isClosed() bool {
@@ -239,7 +220,7 @@ func (b *Broker) openPublisher(conn *amqp.Connection) (*pubChannel, error) {
 		ch.Close()
 		return nil, fmt.Errorf("broker/rabbitmq: enable publisher confirms: %w", err)
 	}
-	if !b.track(&b.linkWG) {
+	if !b.subs.Track(&b.linkWG) {
 		ch.Close()
 		return nil, broker.ErrClosed
 	}
@@ -345,7 +326,7 @@ func (b *Broker) prepare(topic string, msg *broker.Message) (amqp.Publishing, er
 	}
 	id := msg.ID
 	if id == "" {
-		id = b.newID()
+		id = b.ids.New()
 	}
 	p, err := encode(msg, id)
 	if err != nil {
@@ -433,56 +414,25 @@ func (b *Broker) publish(ctx context.Context, topic string, p amqp.Publishing) e
 	}
 }
 
-// newID returns an ID unique within the process and, through the broker's
-// random prefix, very likely unique across processes: 32 hex digits.
-func (b *Broker) newID() string {
-	var raw [16]byte
-	copy(raw[:8], b.idPrefix[:])
-	binary.BigEndian.PutUint64(raw[8:], b.idSeq.Add(1))
-	return hex.EncodeToString(raw[:])
-}
-
 // Close unsubscribes every subscription, waiting for handlers in progress
 // until ctx is done, then closes the connections. From then on Publish and
 // Subscribe return broker.ErrClosed, and Publish calls waiting for a
 // confirmation or a connection return it at once. Close may be called
 // again, for instance after ctx ended, to wait again.
 func (b *Broker) Close(ctx context.Context) error {
-	b.mu.Lock()
-	var subs []*subscription
-	if !b.closed {
-		b.closed = true
+	subs, first := b.subs.Close()
+	if first {
 		close(b.done)
-		for s := range b.subs {
-			subs = append(subs, s)
-		}
-		clear(b.subs)
 	}
-	b.mu.Unlock()
 	for _, s := range subs {
 		s.stop()
 	}
-	err := wait(ctx, &b.subsWG)
+	err := b.subs.Wait(ctx)
 	// Even if handlers still run, the connections go: their
 	// acknowledgements fail and the server delivers their messages again.
 	b.stopLinks()
 	if err != nil {
 		return err
 	}
-	return wait(ctx, &b.linkWG)
-}
-
-// wait waits for wg until ctx is done.
-func wait(ctx context.Context, wg *sync.WaitGroup) error {
-	waited := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return brokerutil.Wait(ctx, &b.linkWG)
 }

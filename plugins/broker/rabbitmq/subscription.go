@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 )
 
 // Subscribe calls h for every message published to topic until the
@@ -58,16 +59,11 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 		cancel()
 		return nil, err
 	}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	if !b.subs.Add(s, 1) {
 		ch.Close()
 		cancel()
 		return nil, broker.ErrClosed
 	}
-	b.subs[s] = struct{}{}
-	b.subsWG.Add(1)
-	b.mu.Unlock()
 	go s.run(ch, deliveries)
 	return s, nil
 }
@@ -107,9 +103,7 @@ func (s *subscription) Topic() string { return s.topic }
 // returned.
 func (s *subscription) Unsubscribe(ctx context.Context) error {
 	s.stop()
-	s.b.mu.Lock()
-	delete(s.b.subs, s)
-	s.b.mu.Unlock()
+	s.b.subs.Remove(s)
 	select {
 	case <-s.exited:
 		return nil
@@ -209,7 +203,7 @@ func (s *subscription) setup(conn *amqp.Connection) (*amqp.Channel, <-chan amqp.
 // run consumes until the subscription stops, restoring it whenever its
 // channel or connection is lost.
 func (s *subscription) run(ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
-	defer s.b.subsWG.Done()
+	defer s.b.subs.Done()
 	defer close(s.exited)
 	for {
 		lost := s.consume(deliveries)
@@ -313,8 +307,8 @@ func (s *subscription) handle(d *amqp.Delivery) {
 		attempt = s.fails[key] + 1
 		s.failsMu.Unlock()
 	}
-	msg := decode(d, attempt, s.b.newID)
-	err := s.call(msg)
+	msg := decode(d, attempt, s.b.ids.New)
+	err := brokerutil.Call(s.ctx, "broker/rabbitmq", s.h, msg)
 	if err == nil {
 		d.Ack(false)
 		s.setFails(key, 0)
@@ -348,18 +342,4 @@ func (s *subscription) setFails(key string, n int) {
 		s.fails = make(map[string]int)
 	}
 	s.fails[key] = n
-}
-
-// call runs the handler, turning a panic into an error.
-func (s *subscription) call(msg *broker.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = fmt.Errorf("broker/rabbitmq: handler panic: %w", e)
-			} else {
-				err = fmt.Errorf("broker/rabbitmq: handler panic: %v", r)
-			}
-		}
-	}()
-	return s.h(s.ctx, msg)
 }

@@ -137,30 +137,10 @@ func formatValue(v any) (string, bool) {
 		return v, true
 	case []byte:
 		return string(v), true
-	case bool:
-		return strconv.FormatBool(v), true
-	case int8:
-		return strconv.FormatInt(int64(v), 10), true
-	case int16:
-		return strconv.FormatInt(int64(v), 10), true
-	case int32:
-		return strconv.FormatInt(int64(v), 10), true
-	case int64:
-		return strconv.FormatInt(v, 10), true
-	case int:
-		return strconv.Itoa(v), true
-	case uint8:
-		return strconv.FormatUint(uint64(v), 10), true
-	case uint16:
-		return strconv.FormatUint(uint64(v), 10), true
-	case uint32:
-		return strconv.FormatUint(uint64(v), 10), true
-	case uint64:
-		return strconv.FormatUint(v, 10), true
-	case float32:
-		return strconv.FormatFloat(float64(v), 'g', -1, 32), true
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64), true
+	case bool, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, float32, float64:
+		// Decimal integers, and the shortest form of a float that reads
+		// back as the same float ('g'), as strconv formats them.
+		return fmt.Sprint(v), true
 	case time.Time:
 		return v.UTC().Format(time.RFC3339), true
 	case amqp.Decimal:

@@ -2,14 +2,13 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -24,12 +23,6 @@ const benchBodySize = 1024
 
 var benchHeader = map[string]string{"Content-Type": "application/octet-stream"}
 
-func benchBody() []byte {
-	b := make([]byte, benchBodySize)
-	rand.Read(b)
-	return b
-}
-
 func benchConfig(b *testing.B) redis.Config {
 	return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)}
 }
@@ -43,95 +36,39 @@ func rawXAdd(stream string, body []byte) *goredis.XAddArgs {
 	}
 }
 
-func BenchmarkPublish(b *testing.B) {
-	body := benchBody()
+func BenchmarkPublish(b *testing.B)         { benchPublish(b, 0) }
+func BenchmarkPublishParallel(b *testing.B) { benchPublish(b, 1) }
+
+// benchPublish compares Publish with the XADD it stands for, from
+// parallelism goroutines per GOMAXPROCS (0: from one goroutine).
+func benchPublish(b *testing.B, parallelism int) {
+	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
 		br := newBroker(b, benchConfig(b))
-		msg := &broker.Message{Header: benchHeader, Body: body}
-		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		for b.Loop() {
-			if err := br.Publish(ctx, "bench", msg); err != nil {
-				b.Fatal(err)
-			}
-		}
+		brokertest.BenchPublishTo(b, br, "bench", &broker.Message{Header: benchHeader, Body: body}, parallelism)
 	})
 	b.Run("raw", func(b *testing.B) {
-		cfg := benchConfig(b)
-		c := client(b)
-		stream := cfg.Prefix + "bench"
-		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		for b.Loop() {
-			if err := c.XAdd(ctx, rawXAdd(stream, body)).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		brokertest.BenchPublish(b, benchBodySize, parallelism, rawPublish(b, body))
 	})
 }
 
-func BenchmarkPublishParallel(b *testing.B) {
-	body := benchBody()
-	b.Run("micro", func(b *testing.B) {
-		br := newBroker(b, benchConfig(b))
-		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		b.RunParallel(func(pb *testing.PB) {
-			msg := &broker.Message{Header: benchHeader, Body: body}
-			for pb.Next() {
-				if err := br.Publish(ctx, "bench", msg); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
-	b.Run("raw", func(b *testing.B) {
-		cfg := benchConfig(b)
-		c := client(b)
-		stream := cfg.Prefix + "bench"
-		ctx := context.Background()
-		b.SetBytes(benchBodySize)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := c.XAdd(ctx, rawXAdd(stream, body)).Err(); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
+// rawPublish returns the publish of the raw benchmarks: an XADD of the
+// fields a Publish of a message with body and benchHeader writes, to the
+// stream of topic "bench".
+func rawPublish(b *testing.B, body []byte) func() error {
+	stream := benchConfig(b).Prefix + "bench"
+	c := client(b)
+	ctx := context.Background()
+	return func() error { return c.XAdd(ctx, rawXAdd(stream, body)).Err() }
 }
 
 // BenchmarkPublishConsume publishes b.N messages and waits until one
 // consumer of a queue group has handled and acknowledged every one.
 func BenchmarkPublishConsume(b *testing.B) {
-	body := benchBody()
+	body := brokertest.BenchBody(benchBodySize)
 	b.Run("micro", func(b *testing.B) {
 		br := newBroker(b, benchConfig(b))
-		ctx := context.Background()
-		var got atomic.Int64
-		done := make(chan struct{})
-		want := int64(b.N)
-		sub, err := br.Subscribe(ctx, "bench", func(context.Context, *broker.Message) error {
-			if got.Add(1) == want {
-				close(done)
-			}
-			return nil
-		}, broker.Queue("bench"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer sub.Unsubscribe(ctx)
-		msg := &broker.Message{Header: benchHeader, Body: body}
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for range b.N {
-			if err := br.Publish(ctx, "bench", msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-		waitDone(b, done, &got)
+		brokertest.BenchPublishConsume(b, br, "bench", &broker.Message{Header: benchHeader, Body: body}, 0, broker.Queue("bench"))
 	})
 	b.Run("raw", func(b *testing.B) {
 		cfg := benchConfig(b)
@@ -141,11 +78,9 @@ func BenchmarkPublishConsume(b *testing.B) {
 		if err := c.XGroupCreateMkStream(ctx, stream, group, "$").Err(); err != nil {
 			b.Fatal(err)
 		}
-		var got atomic.Int64
-		done := make(chan struct{})
+		consumed := brokertest.NewBenchConsumed(b)
 		stop := make(chan struct{})
 		defer close(stop)
-		want := int64(b.N)
 		go func() {
 			for {
 				select {
@@ -171,27 +106,10 @@ func BenchmarkPublishConsume(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				if got.Add(int64(len(ids))) == want {
-					close(done)
-				}
+				consumed.Add(len(ids))
 			}
 		}()
-		b.SetBytes(benchBodySize)
-		b.ResetTimer()
-		for range b.N {
-			if err := c.XAdd(ctx, rawXAdd(stream, body)).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		waitDone(b, done, &got)
+		brokertest.BenchPublish(b, benchBodySize, 0, func() error { return c.XAdd(ctx, rawXAdd(stream, body)).Err() })
+		consumed.Wait(b)
 	})
-}
-
-func waitDone(b *testing.B, done <-chan struct{}, got *atomic.Int64) {
-	b.Helper()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		b.Fatalf("%d of %d messages consumed after a minute", got.Load(), b.N)
-	}
 }

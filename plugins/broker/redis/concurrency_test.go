@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 )
 
 // backlog creates the queue group group of topic at the start of its stream
@@ -64,21 +65,13 @@ func TestConcurrency(t *testing.T) {
 				acked[msg.ID] = msg.Header[broker.DeliveryHeader]
 				return nil
 			}
-			sub := subscribe(t, b, "conc", h, broker.Queue("workers"), broker.Concurrency(tt.n))
+			sub := brokertest.Subscribe(t, b, "conc", h, broker.Queue("workers"), broker.Concurrency(tt.n))
 
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			brokertest.WaitWithin(t, 20*time.Second, "every message handled", func() bool {
 				mu.Lock()
-				n := len(acked)
-				mu.Unlock()
-				if n == total {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d messages handled", n, total)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				defer mu.Unlock()
+				return len(acked) == total
+			})
 			if err := sub.Unsubscribe(t.Context()); err != nil {
 				t.Fatalf("Unsubscribe: %v", err)
 			}
@@ -128,14 +121,8 @@ func TestConcurrencyUnsubscribeWaits(t *testing.T) {
 		<-release
 		return nil
 	}
-	sub := subscribe(t, b, "wait", h, broker.Queue("workers"), broker.Concurrency(4))
-	deadline := time.Now().Add(10 * time.Second)
-	for active.Load() < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d handler calls running, want 4", active.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	sub := brokertest.Subscribe(t, b, "wait", h, broker.Queue("workers"), broker.Concurrency(4))
+	brokertest.WaitWithin(t, 10*time.Second, "4 handler calls running", func() bool { return active.Load() >= 4 })
 	type result struct {
 		err    error
 		active int32
@@ -183,7 +170,7 @@ func TestConcurrencyUnsubscribeMidBatch(t *testing.T) {
 		var handled atomic.Int32
 		first := make(chan struct{})
 		var once sync.Once
-		sub := subscribe(t, b, "mid", func(context.Context, *broker.Message) error {
+		sub := brokertest.Subscribe(t, b, "mid", func(context.Context, *broker.Message) error {
 			handled.Add(1)
 			once.Do(func() { close(first) })
 			return nil

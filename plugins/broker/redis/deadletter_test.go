@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -46,15 +47,6 @@ func (c *collector) wait(t *testing.T, n int, within time.Duration) []*broker.Me
 	}
 }
 
-func subscribe(t *testing.T, b *redis.Broker, topic string, h broker.Handler, opts ...broker.SubscribeOption) broker.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(t.Context(), topic, h, opts...)
-	if err != nil {
-		t.Fatalf("Subscribe(%s): %v", topic, err)
-	}
-	return sub
-}
-
 // A message its handler rejects MaxDeliveries times goes to the dead-letter
 // stream, which is the topic "<topic>:dead".
 func TestDeadLetter(t *testing.T) {
@@ -65,12 +57,12 @@ func TestDeadLetter(t *testing.T) {
 	const topic = "payments"
 
 	dead := new(collector)
-	subscribe(t, b, topic+redis.DeadLetterSuffix, dead.handler)
+	brokertest.Subscribe(t, b, topic+redis.DeadLetterSuffix, dead.handler)
 	var (
 		mu       sync.Mutex
 		attempts []string
 	)
-	subscribe(t, b, topic, func(_ context.Context, msg *broker.Message) error {
+	brokertest.Subscribe(t, b, topic, func(_ context.Context, msg *broker.Message) error {
 		mu.Lock()
 		attempts = append(attempts, msg.Header[broker.DeliveryHeader])
 		mu.Unlock()
@@ -156,9 +148,9 @@ func TestDeadLetterUnanswered(t *testing.T) {
 
 	b := newBroker(t, cfg)
 	dead := new(collector)
-	subscribe(t, b, "poison"+redis.DeadLetterSuffix, dead.handler)
+	brokertest.Subscribe(t, b, "poison"+redis.DeadLetterSuffix, dead.handler)
 	var called atomic.Bool
-	subscribe(t, b, "poison", func(context.Context, *broker.Message) error {
+	brokertest.Subscribe(t, b, "poison", func(context.Context, *broker.Message) error {
 		called.Store(true)
 		return nil
 	}, broker.Queue(group))
@@ -203,7 +195,7 @@ func TestUnsubscribeHandsBack(t *testing.T) {
 	a := newBroker(t, cfg)
 	started := make(chan struct{})
 	var once sync.Once
-	subA := subscribe(t, a, "jobs", func(ctx context.Context, _ *broker.Message) error {
+	subA := brokertest.Subscribe(t, a, "jobs", func(ctx context.Context, _ *broker.Message) error {
 		once.Do(func() { close(started) })
 		<-ctx.Done()
 		return ctx.Err()
@@ -224,7 +216,7 @@ func TestUnsubscribeHandsBack(t *testing.T) {
 	b := newBroker(t, cfg)
 	got := new(collector)
 	start := time.Now()
-	subscribe(t, b, "jobs", got.handler, broker.Queue(group))
+	brokertest.Subscribe(t, b, "jobs", got.handler, broker.Queue(group))
 	msgs := got.wait(t, n, 5*time.Second)
 	t.Logf("the second member got the %d entries after %v", n, time.Since(start).Round(time.Millisecond))
 	counts := make(map[string]int)
@@ -254,8 +246,8 @@ func TestUnsubscribeCleansUp(t *testing.T) {
 	ctx := t.Context()
 	stream := prefix + "clean"
 
-	eph := subscribe(t, b, "clean", new(collector).handler)
-	member := subscribe(t, b, "clean", new(collector).handler, broker.Queue("workers"))
+	eph := brokertest.Subscribe(t, b, "clean", new(collector).handler)
+	member := brokertest.Subscribe(t, b, "clean", new(collector).handler, broker.Queue("workers"))
 	groups, err := c.XInfoGroups(ctx, stream).Result()
 	if err != nil || len(groups) != 2 {
 		t.Fatalf("groups = %+v, %v; want 2", groups, err)
@@ -294,10 +286,10 @@ func TestReap(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBroker(t, cfg)
-	live := subscribe(t, b, "reap", new(collector).handler)
+	live := brokertest.Subscribe(t, b, "reap", new(collector).handler)
 	defer live.Unsubscribe(ctx)
 	time.Sleep(500 * time.Millisecond) // the stale group idles; the live one reads every Block
-	subscribe(t, b, "reap", new(collector).handler)
+	brokertest.Subscribe(t, b, "reap", new(collector).handler)
 
 	groups, err := c.XInfoGroups(ctx, stream).Result()
 	if err != nil {

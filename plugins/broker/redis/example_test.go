@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -22,29 +23,19 @@ func Example() {
 	defer b.Close(ctx)
 
 	topic := "example.greetings." + randomSuffix()
-	got := make(chan *broker.Message, 1)
-	sub, err := b.Subscribe(ctx, topic, func(_ context.Context, msg *broker.Message) error {
-		got <- msg
-		return nil // acknowledge
+	// The round trip is that of the memory broker's example.
+	msg, err := brokertest.RoundTrip(ctx, b, topic, &broker.Message{
+		ID:     "greeting-1",
+		Header: map[string]string{"Content-Type": "text/plain"},
+		Body:   []byte("hello"),
 	}, broker.Queue("greeters"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	err = b.Publish(ctx, topic, &broker.Message{
-		ID:     "greeting-1",
-		Header: map[string]string{"Content-Type": "text/plain"},
-		Body:   []byte("hello"),
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	msg := <-got
 	fmt.Println(msg.ID, string(msg.Body), msg.Header["Content-Type"], "delivery", msg.Header[broker.DeliveryHeader])
 
 	// The queue group outlives its members; delete the stream to remove it.
-	sub.Unsubscribe(ctx)
 	b.Client().Del(ctx, redis.DefaultPrefix+topic)
 	// Output: greeting-1 hello text/plain delivery 1
 }

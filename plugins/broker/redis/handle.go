@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 )
 
 // handleAll delivers msgs: new entries (counts nil) for the first time,
@@ -198,17 +199,8 @@ func (s *subscription) bury(m goredis.XMessage, count int64, reason string) {
 }
 
 // call runs the handler, turning a panic into an error.
-func (s *subscription) call(msg *broker.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = fmt.Errorf("broker/redis: handler panic: %w", e)
-			} else {
-				err = fmt.Errorf("broker/redis: handler panic: %v", r)
-			}
-		}
-	}()
-	return s.h(s.ctx, msg)
+func (s *subscription) call(msg *broker.Message) error {
+	return brokerutil.Call(s.ctx, "broker/redis", s.h, msg)
 }
 
 func (s *subscription) hold(msgs []goredis.XMessage) {

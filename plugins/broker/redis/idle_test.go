@@ -1,50 +1,20 @@
 package redis_test
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
-
-// logBuffer collects what a logger writes, as JSON lines, the form a
-// plugin process hands its host.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Reset()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // clientIDs returns the IDs of the server's connections named name.
 func clientIDs(t *testing.T, c *goredis.Client, name string) []string {
@@ -90,11 +60,11 @@ func namedURL(name string) string {
 func TestIdleSubscriptionLogsNothingAndKeepsItsConnection(t *testing.T) {
 	prefix := testPrefix(t)
 	name := "microtest-idle-" + hex.EncodeToString([]byte(prefix))[:12]
-	logs := new(logBuffer)
-	b := newBroker(t, redis.Config{Connection: redis.Connection{URL: namedURL(name)}, Prefix: prefix}, redis.WithLogger(logs.logger()))
+	logs := new(plugintest.Logs)
+	b := newBroker(t, redis.Config{Connection: redis.Connection{URL: namedURL(name)}, Prefix: prefix}, redis.WithLogger(logs.Logger()))
 	got := new(collector)
-	subscribe(t, b, "idle", got.handler)
-	subscribe(t, b, "idle", got.handler, broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "idle", got.handler)
+	brokertest.Subscribe(t, b, "idle", got.handler, broker.Queue("workers"))
 	if err := b.Publish(t.Context(), "idle", &broker.Message{Body: []byte("wake")}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +75,7 @@ func TestIdleSubscriptionLogsNothingAndKeepsItsConnection(t *testing.T) {
 	if len(before) < 2 {
 		t.Fatalf("%d connections named %s, want at least the two subscriptions'", len(before), name)
 	}
-	logs.reset()
+	logs.Reset()
 
 	time.Sleep(30 * time.Second)
 
@@ -129,11 +99,11 @@ func TestIdleSubscriptionLogsNothingAndKeepsItsConnection(t *testing.T) {
 // handler as a plugin process uses.
 func TestLoggedDurationsReadAsDurations(t *testing.T) {
 	prefix := testPrefix(t)
-	logs := new(logBuffer)
+	logs := new(plugintest.Logs)
 	cfg := fastConfig(prefix)
-	b := newBroker(t, cfg, redis.WithLogger(logs.logger()))
+	b := newBroker(t, cfg, redis.WithLogger(logs.Logger()))
 	got := new(collector)
-	subscribe(t, b, "retry", got.handler, broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "retry", got.handler, broker.Queue("workers"))
 	if err := b.Publish(t.Context(), "retry", &broker.Message{Body: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -145,13 +115,7 @@ func TestLoggedDurationsReadAsDurations(t *testing.T) {
 	if err := c.XGroupDestroy(t.Context(), prefix+"retry", "workers").Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(logs.String(), "retry_in") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no retry logged within 15s; logs:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	brokertest.WaitWithin(t, 15*time.Second, "a retry to be logged", func() bool { return strings.Contains(logs.String(), "retry_in") })
 	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -33,7 +34,7 @@ func TestInteropXADD(t *testing.T) {
 	prefix := testPrefix(t)
 	b := newBroker(t, fastConfig(prefix))
 	got := new(collector)
-	subscribe(t, b, "orders", got.handler)
+	brokertest.Subscribe(t, b, "orders", got.handler)
 
 	redisCLI(t, "XADD", prefix+"orders", "*",
 		"id", "order-1", "h:Content-Type", "application/json", "h:X-Tenant", "acme", "body", `{"total":10}`)

@@ -88,7 +88,7 @@ func (s *subscription) touch(ctx context.Context, ids []string) (map[string]stru
 // not handle back to the group (parking them with parkingConsumer), and
 // deletes its consumer unless entries it could not hand back remain.
 func (s *subscription) cleanup() {
-	defer s.b.forget(s)
+	defer s.b.subs.Remove(s)
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	c := s.b.client

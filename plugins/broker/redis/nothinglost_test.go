@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokertest"
 	"github.com/seedmicro/micro/plugins/broker/redis"
 )
 
@@ -164,7 +165,7 @@ func TestNothingLost(t *testing.T) {
 	// The surviving consumer.
 	b := newBroker(t, nothingLostConfig(prefix))
 	var survivorSeen, redelivered atomic.Int64
-	subscribe(t, b, nothingLostTopic, func(_ context.Context, msg *broker.Message) error {
+	brokertest.Subscribe(t, b, nothingLostTopic, func(_ context.Context, msg *broker.Message) error {
 		mu.Lock()
 		seen[msg.ID]++
 		mu.Unlock()
@@ -176,13 +177,7 @@ func TestNothingLost(t *testing.T) {
 	}, broker.Queue(nothingLostGroup))
 
 	// Kill the child once it has handled a fifth of the messages.
-	deadline := time.Now().Add(2 * time.Minute)
-	for childSeen.Load() < int64(n/5) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the child handled only %d messages", childSeen.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	brokertest.WaitWithin(t, 2*time.Minute, "the child to handle a fifth of the messages", func() bool { return childSeen.Load() >= int64(n/5) })
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +199,7 @@ func TestNothingLost(t *testing.T) {
 	t.Logf("published %d messages in %v", n, time.Since(start).Round(time.Millisecond))
 
 	// Wait for every message.
-	deadline = time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		mu.Lock()
 		got := len(seen)

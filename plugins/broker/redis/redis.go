@@ -55,6 +55,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/broker"
+	"github.com/seedmicro/micro/core/broker/brokerutil"
 )
 
 // The fields of a stream entry.
@@ -108,10 +109,7 @@ type Broker struct {
 	log    *slog.Logger
 	host   string // prefix of consumer names
 
-	mu     sync.Mutex
-	closed bool
-	subs   map[*subscription]struct{}
-	wg     sync.WaitGroup // subscriptions' goroutines
+	subs brokerutil.Subscriptions[*subscription]
 
 	closeClient sync.Once
 	closeErr    error
@@ -132,7 +130,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, client: o.client, log: o.logger, subs: make(map[*subscription]struct{})}
+	b := &Broker{cfg: cfg, client: o.client, log: o.logger}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -341,24 +339,19 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	if !b.subs.Add(s, 2) {
 		s.cancel()
 		s.cleanup()
 		return nil, broker.ErrClosed
 	}
-	b.subs[s] = struct{}{}
-	b.wg.Add(2)
-	b.mu.Unlock()
 	runDone, keeperDone := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer b.wg.Done()
+		defer b.subs.Done()
 		defer close(keeperDone)
 		s.keep(runDone)
 	}()
 	go func() {
-		defer b.wg.Done()
+		defer b.subs.Done()
 		s.run()
 		close(runDone)
 		<-keeperDone
@@ -374,13 +367,7 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h broker.Handler, 
 // connections, unless the client came from WithClient. When ctx ends first,
 // Close returns ctx.Err(); calling it again waits again.
 func (b *Broker) Close(ctx context.Context) error {
-	b.mu.Lock()
-	b.closed = true
-	subs := make([]*subscription, 0, len(b.subs))
-	for s := range b.subs {
-		subs = append(subs, s)
-	}
-	b.mu.Unlock()
+	subs, _ := b.subs.Close()
 
 	errs := make(chan error, len(subs))
 	for _, s := range subs {
@@ -391,15 +378,8 @@ func (b *Broker) Close(ctx context.Context) error {
 			return err
 		}
 	}
-	waited := make(chan struct{})
-	go func() {
-		b.wg.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := b.subs.Wait(ctx); err != nil {
+		return err
 	}
 	b.closeClient.Do(func() {
 		if b.owned {
@@ -411,18 +391,7 @@ func (b *Broker) Close(ctx context.Context) error {
 	return b.closeErr
 }
 
-func (b *Broker) isClosed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closed
-}
-
-// forget removes s from the broker's subscriptions.
-func (b *Broker) forget(s *subscription) {
-	b.mu.Lock()
-	delete(b.subs, s)
-	b.mu.Unlock()
-}
+func (b *Broker) isClosed() bool { return b.subs.Closed() }
 
 // deadLetter returns the fields of the dead letter of entry e of group,
 // delivered count times, given up on for reason.

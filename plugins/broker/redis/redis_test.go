@@ -64,13 +64,7 @@ func newBroker(t testing.TB, cfg redis.Config, opts ...redis.Option) *redis.Brok
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	brokertest.CloseAtEnd(t, b)
 	return b
 }
 
@@ -240,8 +234,8 @@ func TestReconnect(t *testing.T) {
 	cfg.URL += sep + "client_name=" + name
 	b := newBroker(t, cfg)
 	got := new(collector)
-	subscribe(t, b, "reconnect", got.handler)
-	subscribe(t, b, "reconnect", got.handler, broker.Queue("workers"))
+	brokertest.Subscribe(t, b, "reconnect", got.handler)
+	brokertest.Subscribe(t, b, "reconnect", got.handler, broker.Queue("workers"))
 	c := client(t)
 	for round := range 3 {
 		if err := b.Publish(t.Context(), "reconnect", &broker.Message{Body: []byte("before")}); err != nil {

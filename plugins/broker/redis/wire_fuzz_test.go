@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/seedmicro/micro/core/broker"
 )
 

@@ -84,6 +84,13 @@ func NATSBucket(t testing.TB, prefix string) string {
 
 // DeleteNATSBucket deletes the bucket name of the test server, if it can.
 func DeleteNATSBucket(name string) {
+	OnNATS(func(ctx context.Context, js jetstream.JetStream) { _ = js.DeleteKeyValue(ctx, name) })
+}
+
+// OnNATS calls f with the JetStream of the test server and a context that
+// ends after 5 seconds, for a clean-up after a test binary's tests (when
+// there is no t to fail); it does nothing if the server is not there.
+func OnNATS(f func(ctx context.Context, js jetstream.JetStream)) {
 	nc, err := natsgo.Connect(NATSURL())
 	if err != nil {
 		return
@@ -95,7 +102,7 @@ func DeleteNATSBucket(name string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = js.DeleteKeyValue(ctx, name)
+	f(ctx, js)
 }
 
 // RedisURL is the Redis server the tests use: $MICRO_TEST_REDIS, or the

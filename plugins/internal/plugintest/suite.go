@@ -131,29 +131,23 @@ func (s Suite[C]) InProcess(t *testing.T) {
 func (s Suite[C]) plugin() plugin.Plugin {
 	switch s.Kind {
 	case plugin.KindBroker:
-		return plugin.BrokerFunc(func(ctx context.Context, cfg *C) (broker.Broker, error) {
-			x, err := s.New(ctx, *cfg)
-			if err != nil {
-				return nil, err
-			}
-			return x.(broker.Broker), nil
-		})
+		return plugin.BrokerFunc(newAs[C, broker.Broker](s))
 	case plugin.KindRegistry:
-		return plugin.RegistryFunc(func(ctx context.Context, cfg *C) (registry.Registry, error) {
-			x, err := s.New(ctx, *cfg)
-			if err != nil {
-				return nil, err
-			}
-			return x.(registry.Registry), nil
-		})
+		return plugin.RegistryFunc(newAs[C, registry.Registry](s))
 	}
-	return plugin.StoreFunc(func(ctx context.Context, cfg *C) (store.Store, error) {
+	return plugin.StoreFunc(newAs[C, store.Store](s))
+}
+
+// newAs returns s.New as the factory of a plugin whose component is a T.
+func newAs[C, T any](s Suite[C]) func(ctx context.Context, cfg *C) (T, error) {
+	return func(ctx context.Context, cfg *C) (T, error) {
 		x, err := s.New(ctx, *cfg)
 		if err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
-		return x.(store.Store), nil
-	})
+		return x.(T), nil
+	}
 }
 
 // Bridge runs the conformance suite through the plugin bridge within this
