@@ -67,8 +67,13 @@ func (c *Conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 32<<10)
 	var in Interner
 	for {
-		f := new(Frame)
-		if err := ReadFrame(br, f, c.max, &in); err != nil {
+		buf, p, err := readFrameContents(br, c.max, true)
+		var f *Frame
+		if err == nil {
+			f = newFrameFor(p)
+			err = DecodeFrame(buf, f, &in)
+		}
+		if err != nil {
 			c.fail(&Error{Op: "read", Addr: c.addr, Err: err})
 			return
 		}

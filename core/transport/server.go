@@ -313,8 +313,7 @@ var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is 
 // happens off the request's path.
 func (sc *serverConn) read() {
 	for {
-		f := new(Frame)
-		held, err := sc.readFrame(f)
+		f, held, err := sc.readFrame()
 		if err != nil {
 			sc.finish()
 			return

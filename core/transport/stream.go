@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/seedmicro/micro/core/codec"
 )
 
 // Stream frames. A stream is opened by the client with KindStream (the
@@ -107,6 +109,7 @@ func cost(f *Frame) int64 { return int64(len(f.Body)) + streamFrameCost }
 
 // Send sends one message: f's ContentType and Body (and Meta, if any). It
 // waits while the peer's window is used up, until ctx of the stream ends.
+// It keeps neither f nor its Body once it returned.
 // On the client, once the server ended the stream Send returns io.EOF and
 // Recv returns the status.
 func (s *Stream) Send(f *Frame) error {
@@ -136,6 +139,58 @@ func (s *Stream) Send(f *Frame) error {
 	}
 	return err
 }
+
+// SendMsg encodes v with the codec that codec.For picks (proto for a
+// proto.Message, JSON otherwise) and sends it as one message, as Send does.
+// The encoding goes into a reused buffer. A value that does not encode is
+// reported as a *CodecError.
+func (s *Stream) SendMsg(v any) error {
+	cd := codec.For(v)
+	p := encodePool.Get().(*[]byte)
+	b, err := codec.Append(cd, (*p)[:0], v)
+	if err != nil {
+		encodePool.Put(p)
+		return &CodecError{Op: "encode", Err: err}
+	}
+	err = s.Send(&Frame{ContentType: cd.Name(), Body: b})
+	if cap(b) <= maxPooled {
+		// Send copied the message: the buffer is free again.
+		*p = b[:0]
+		encodePool.Put(p)
+	}
+	return err
+}
+
+// RecvMsg receives the next message, as Recv does, and decodes it into v
+// with the codec its content type names; the message's buffers are reused.
+// A message that does not decode is reported as a *CodecError.
+func (s *Stream) RecvMsg(v any) error {
+	f, err := s.Recv()
+	if err != nil {
+		return err
+	}
+	defer releaseFrame(f)
+	cd, err := codec.ByName(f.ContentType)
+	if err == nil {
+		err = cd.Unmarshal(f.Body, v)
+	}
+	if err != nil {
+		return &CodecError{Op: "decode", Err: err}
+	}
+	return nil
+}
+
+// CodecError is how SendMsg and RecvMsg report a message that does not
+// encode or decode; the stream itself is unharmed.
+type CodecError struct {
+	Op  string // "encode" or "decode"
+	Err error
+}
+
+func (e *CodecError) Error() string { return "transport: " + e.Op + " message: " + e.Err.Error() }
+
+// Unwrap returns the codec's error.
+func (e *CodecError) Unwrap() error { return e.Err }
 
 // streaming guesses whether more frames follow this one soon, so that its
 // flush may wait for them: when other requests or streams share the
