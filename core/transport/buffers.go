@@ -46,19 +46,17 @@ func newFrameFor(buf *[]byte) *Frame {
 	if buf == nil {
 		return new(Frame)
 	}
-	f := framePool.Get().(*Frame)
-	f.buf = buf
-	return f
+	return framePool.Get().(*Frame)
 }
 
-// releaseFrame gives a frame received into pooled buffers back to the pools;
-// f and its Body must not be used after. Other frames are left alone.
-func releaseFrame(f *Frame) {
-	b := f.buf
-	if b == nil {
+// releaseFrame gives a frame received into the pooled buffer buf back to
+// the pools; f and its Body must not be used after. Nothing happens when
+// buf is nil (the frame was not pooled).
+func releaseFrame(f *Frame, buf *[]byte) {
+	if buf == nil {
 		return
 	}
 	*f = Frame{}
-	bufPools[bufClass(cap(*b))].Put(b)
+	bufPools[bufClass(cap(*buf))].Put(buf)
 	framePool.Put(f)
 }

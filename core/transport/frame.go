@@ -65,8 +65,6 @@ type Frame struct {
 	// Meta holds metadata as key, value, key, value, ...
 	Meta []string
 	Body []byte
-
-	buf *[]byte // the pooled buffer Body lies in, given back by releaseFrame
 }
 
 // headerSize is an upper bound of the encoded size of f without its body.
@@ -289,7 +287,8 @@ func (d *decoder) string(intern bool) string {
 // are allocated once. It holds at most a bounded number of strings. It is
 // not safe for concurrent use; give each connection its own.
 type Interner struct {
-	m map[string]string
+	m    map[string]string
+	last string // the string returned last: a stream's messages repeat their content type
 }
 
 const maxInterned = 512
@@ -299,7 +298,11 @@ func (in *Interner) String(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	if string(b) == in.last {
+		return in.last
+	}
 	if s, ok := in.m[string(b)]; ok {
+		in.last = s
 		return s
 	}
 	s := string(b)

@@ -171,39 +171,39 @@ func (b *byteBudget) release(n int64) {
 
 // readFrame reads one frame from the connection under the server's limits.
 // It returns the number of bytes it counted against the connection's
-// budget, which the caller releases when the frame is no longer held.
-func (sc *serverConn) readFrame() (f *Frame, held int64, err error) {
+// budget, which the caller releases when the frame is no longer held, and
+// the pooled buffer of a stream message (see newFrameFor).
+func (sc *serverConn) readFrame() (f *Frame, p *[]byte, held int64, err error) {
 	br := sc.br
 	n, err := readLength(br, sc.s.max)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	sc.frames.Add(1)
 	if !sc.held.tryAcquire(int64(n), 0) {
 		// Requests of this connection hold its share: read nothing more
 		// until they finish.
 		if err := sc.held.acquire(int64(n), 0, time.Time{}, sc.ctx.Done()); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	}
 	var buf []byte
 	if br.Buffered() >= n {
-		var p *[]byte
 		buf, p = frameBuf(br, n)
 		_, _ = io.ReadFull(br, buf) // cannot fail: the bytes are buffered
 		f = newFrameFor(p)
 	} else if buf, err = sc.readSlow(br, n); err != nil {
 		sc.held.release(int64(n))
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if f == nil {
 		f = new(Frame)
 	}
 	if err := DecodeFrame(buf, f, &sc.in); err != nil {
 		sc.held.release(int64(n))
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	return f, int64(n), nil
+	return f, p, int64(n), nil
 }
 
 // readSlow receives a frame of n bytes that has not fully arrived: within

@@ -313,7 +313,7 @@ var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is 
 // happens off the request's path.
 func (sc *serverConn) read() {
 	for {
-		f, held, err := sc.readFrame()
+		f, p, held, err := sc.readFrame()
 		if err != nil {
 			sc.finish()
 			return
@@ -366,7 +366,7 @@ func (sc *serverConn) read() {
 			}
 			switch f.Kind {
 			case KindData:
-				st.deliver(f)
+				st.deliver(f, p)
 			case KindEnd:
 				st.peerDone()
 			case KindWindow:

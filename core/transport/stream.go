@@ -71,7 +71,7 @@ type Stream struct {
 	connBusy  func() bool     // other requests or streams are in progress on the connection
 
 	mu       sync.Mutex
-	q        []*Frame
+	q        []message
 	qBytes   int64
 	consumed int64 // bytes read but not yet granted back
 	recvErr  error // returned by Recv once the queue is empty
@@ -165,14 +165,14 @@ func (s *Stream) SendMsg(v any) error {
 // with the codec its content type names; the message's buffers are reused.
 // A message that does not decode is reported as a *CodecError.
 func (s *Stream) RecvMsg(v any) error {
-	f, err := s.Recv()
+	m, err := s.recv()
 	if err != nil {
 		return err
 	}
-	defer releaseFrame(f)
-	cd, err := codec.ByName(f.ContentType)
+	defer releaseFrame(m.f, m.buf)
+	cd, err := codec.ByName(m.f.ContentType)
 	if err == nil {
-		err = cd.Unmarshal(f.Body, v)
+		err = cd.Unmarshal(m.f.Body, v)
 	}
 	if err != nil {
 		return &CodecError{Op: "decode", Err: err}
@@ -219,13 +219,19 @@ func (s *Stream) sendError() error {
 // *StatusError; when the connection failed, an *Error; after the stream's
 // context ended, the context's error.
 func (s *Stream) Recv() (*Frame, error) {
+	m, err := s.recv()
+	return m.f, err
+}
+
+// recv is Recv, which also returns the pooled buffer of the message.
+func (s *Stream) recv() (message, error) {
 	for {
 		s.mu.Lock()
 		if len(s.q) > 0 {
-			f := s.q[0]
-			s.q[0] = nil
+			m := s.q[0]
+			s.q[0] = message{}
 			s.q = s.q[1:]
-			c := cost(f)
+			c := cost(m.f)
 			s.qBytes -= c
 			s.consumed += c
 			var grant int64
@@ -236,12 +242,12 @@ func (s *Stream) Recv() (*Frame, error) {
 			if grant > 0 {
 				s.grant(grant)
 			}
-			return f, nil
+			return m, nil
 		}
 		if s.recvErr != nil {
 			err := s.recvErr
 			s.mu.Unlock()
-			return nil, err
+			return message{}, err
 		}
 		s.mu.Unlock()
 		select {
@@ -251,7 +257,7 @@ func (s *Stream) Recv() (*Frame, error) {
 			queued := len(s.q) > 0
 			s.mu.Unlock()
 			if !queued {
-				return nil, s.ctx.Err()
+				return message{}, s.ctx.Err()
 			}
 		}
 	}
@@ -330,14 +336,22 @@ func (s *Stream) signal() {
 	}
 }
 
-// deliver queues a message that arrived from the peer.
-func (s *Stream) deliver(f *Frame) {
+// message is a frame queued for Recv, with the pooled buffer it was read
+// into (nil if none).
+type message struct {
+	f   *Frame
+	buf *[]byte
+}
+
+// deliver queues a message that arrived from the peer, read into the pooled
+// buffer buf (nil if none).
+func (s *Stream) deliver(f *Frame, buf *[]byte) {
 	s.mu.Lock()
 	if s.recvErr != nil || s.ended {
 		s.mu.Unlock()
 		return
 	}
-	s.q = append(s.q, f)
+	s.q = append(s.q, message{f, buf})
 	s.qBytes += cost(f)
 	over := s.qBytes > s.maxQueued
 	s.mu.Unlock()
