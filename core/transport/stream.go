@@ -71,7 +71,8 @@ type Stream struct {
 	connBusy  func() bool     // other requests or streams are in progress on the connection
 
 	mu       sync.Mutex
-	q        []message
+	q        []message // q[head:] are queued; the array is reused
+	head     int
 	qBytes   int64
 	consumed int64 // bytes read but not yet granted back
 	recvErr  error // returned by Recv once the queue is empty
@@ -205,7 +206,7 @@ func (s *Stream) streaming() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.recvErr != nil || len(s.q) > 0
+	return s.recvErr != nil || len(s.q) > s.head
 }
 
 func (s *Stream) sendError() error {
@@ -227,10 +228,12 @@ func (s *Stream) Recv() (*Frame, error) {
 func (s *Stream) recv() (message, error) {
 	for {
 		s.mu.Lock()
-		if len(s.q) > 0 {
-			m := s.q[0]
-			s.q[0] = message{}
-			s.q = s.q[1:]
+		if len(s.q) > s.head {
+			m := s.q[s.head]
+			s.q[s.head] = message{}
+			if s.head++; s.head == len(s.q) {
+				s.q, s.head = s.q[:0], 0
+			}
 			c := cost(m.f)
 			s.qBytes -= c
 			s.consumed += c
@@ -254,7 +257,7 @@ func (s *Stream) recv() (message, error) {
 		case <-s.ready:
 		case <-s.ctx.Done():
 			s.mu.Lock()
-			queued := len(s.q) > 0
+			queued := len(s.q) > s.head
 			s.mu.Unlock()
 			if !queued {
 				return message{}, s.ctx.Err()
@@ -315,7 +318,7 @@ func (s *Stream) terminate(recvErr, sendErr error) bool {
 	}
 	if _, ok := recvErr.(*StatusError); !ok && recvErr != io.EOF {
 		// Abandoned or failed: what was queued is no longer wanted.
-		s.q, s.qBytes = nil, 0
+		s.q, s.head, s.qBytes = nil, 0, 0
 	}
 	s.sendErr = sendErr
 	close(s.term)
@@ -350,6 +353,12 @@ func (s *Stream) deliver(f *Frame, buf *[]byte) {
 	if s.recvErr != nil || s.ended {
 		s.mu.Unlock()
 		return
+	}
+	if len(s.q) == cap(s.q) && s.head > 0 {
+		// Reuse the room of the messages already received.
+		n := copy(s.q, s.q[s.head:])
+		clear(s.q[n:])
+		s.q, s.head = s.q[:n], 0
 	}
 	s.q = append(s.q, message{f, buf})
 	s.qBytes += cost(f)

@@ -147,9 +147,14 @@ func (w *frameWriter) write(f *Frame, busy bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	alone := w.waiting.Add(-1) == 0
-	for w.err == nil && w.writing && len(w.buf) >= writeBatch {
-		// The next batch is full: wait for the one being written.
-		w.cond.Wait()
+	for w.err == nil && len(w.buf) >= writeBatch {
+		// The next batch is full: wait for the one being written, or
+		// write it when none is.
+		if w.writing {
+			w.cond.Wait()
+		} else {
+			_ = w.drain(true) // an error is sticky: the loop ends
+		}
 	}
 	if w.err != nil {
 		return w.err
