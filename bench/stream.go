@@ -162,7 +162,10 @@ func StartGRPCStreams() (*StreamSystem, error) {
 			if err != nil {
 				return nil, err
 			}
-			return func() error { _, err := s.Recv(); return err }, nil
+			// One message received into again and again, as micro's side
+			// does.
+			var m benchpb.Chunk
+			return func() error { return s.RecvMsg(&m) }, nil
 		},
 		Echo: func(ctx context.Context, payload []byte) (func() error, error) {
 			s, err := c.Echo(ctx)
@@ -170,12 +173,12 @@ func StartGRPCStreams() (*StreamSystem, error) {
 				return nil, err
 			}
 			req := &benchpb.Chunk{Payload: payload}
+			var m benchpb.Chunk
 			return func() error {
 				if err := s.Send(req); err != nil {
 					return err
 				}
-				_, err := s.Recv()
-				return err
+				return s.RecvMsg(&m)
 			}, nil
 		},
 		Close: func() { cc.Close(); gs.Stop() },
