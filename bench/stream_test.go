@@ -28,6 +28,24 @@ func cpuPerOp(b *testing.B) func() {
 	}
 }
 
+// loop opens a stream with open and runs the function it returns once per
+// iteration of b.
+func loop(b *testing.B, open func(context.Context) (func() error, error)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	op, err := open(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for b.Loop() {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkStream receives a server stream of 1 KiB messages and runs a
 // 1 KiB bidirectional echo, with micro and with grpc-go. `make bench` prints
 // the side-by-side comparison with ratios (bench/cmd/streambench); this
@@ -40,34 +58,10 @@ func BenchmarkStream(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(s.Name+"/feed", func(b *testing.B) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			recv, err := s.Feed(ctx, len(payload))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			defer cpuPerOp(b)()
-			for b.Loop() {
-				if err := recv(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			loop(b, func(ctx context.Context) (func() error, error) { return s.Feed(ctx, len(payload)) })
 		})
 		b.Run(s.Name+"/echo", func(b *testing.B) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			rt, err := s.Echo(ctx, payload)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			defer cpuPerOp(b)()
-			for b.Loop() {
-				if err := rt(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			loop(b, func(ctx context.Context) (func() error, error) { return s.Echo(ctx, payload) })
 		})
 		b.Run(s.Name+"/echo16", func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
