@@ -35,26 +35,38 @@ type Streams struct{}
 
 // Feed sends req.Count chunks of req.Size bytes.
 func (Streams) Feed(ctx context.Context, req *benchpb.FeedRequest, s server.ServerStream[benchpb.Chunk]) error {
+	return feedChunks(req, s.Send)
+}
+
+// Echo sends back every chunk.
+func (Streams) Echo(ctx context.Context, s server.BidiStream[benchpb.Chunk, benchpb.Chunk]) error {
+	return echoChunks(s.Recv, s.Send)
+}
+
+// feedChunks is the handler of the server stream, on either stack: it sends
+// req.Count chunks of req.Size bytes, the same message each time.
+func feedChunks(req *benchpb.FeedRequest, send func(*benchpb.Chunk) error) error {
 	msg := &benchpb.Chunk{Payload: make([]byte, req.Size)}
 	for i := int64(0); i < req.Count; i++ {
-		if err := s.Send(msg); err != nil {
+		if err := send(msg); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Echo sends back every chunk.
-func (Streams) Echo(ctx context.Context, s server.BidiStream[benchpb.Chunk, benchpb.Chunk]) error {
+// echoChunks is the handler of the bidirectional stream, on either stack:
+// it sends back every chunk until the client half-closes.
+func echoChunks(recv func() (*benchpb.Chunk, error), send func(*benchpb.Chunk) error) error {
 	for {
-		m, err := s.Recv()
+		m, err := recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := s.Send(m); err != nil {
+		if err := send(m); err != nil {
 			return err
 		}
 	}
@@ -115,28 +127,11 @@ type grpcStreams struct {
 }
 
 func (grpcStreams) Feed(req *benchpb.FeedRequest, s grpc.ServerStreamingServer[benchpb.Chunk]) error {
-	msg := &benchpb.Chunk{Payload: make([]byte, req.Size)}
-	for i := int64(0); i < req.Count; i++ {
-		if err := s.Send(msg); err != nil {
-			return err
-		}
-	}
-	return nil
+	return feedChunks(req, s.Send)
 }
 
 func (grpcStreams) Echo(s grpc.BidiStreamingServer[benchpb.Chunk, benchpb.Chunk]) error {
-	for {
-		m, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := s.Send(m); err != nil {
-			return err
-		}
-	}
+	return echoChunks(s.Recv, s.Send)
 }
 
 // StartGRPCStreams starts a grpc-go server and client on loopback with
@@ -162,7 +157,10 @@ func StartGRPCStreams() (*StreamSystem, error) {
 			if err != nil {
 				return nil, err
 			}
-			return func() error { _, err := s.Recv(); return err }, nil
+			// One message received into again and again, as micro's side
+			// does.
+			var m benchpb.Chunk
+			return func() error { return s.RecvMsg(&m) }, nil
 		},
 		Echo: func(ctx context.Context, payload []byte) (func() error, error) {
 			s, err := c.Echo(ctx)
@@ -170,12 +168,12 @@ func StartGRPCStreams() (*StreamSystem, error) {
 				return nil, err
 			}
 			req := &benchpb.Chunk{Payload: payload}
+			var m benchpb.Chunk
 			return func() error {
 				if err := s.Send(req); err != nil {
 					return err
 				}
-				_, err := s.Recv()
-				return err
+				return s.RecvMsg(&m)
 			}, nil
 		},
 		Close: func() { cc.Close(); gs.Stop() },

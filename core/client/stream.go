@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/seedmicro/micro/core/codec"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/metadata"
 	"github.com/seedmicro/micro/core/registry"
@@ -136,14 +135,13 @@ func (c *Client) openStream(ctx context.Context, service, endpoint string, co *c
 // as JSON otherwise. It waits while the server's window is full. Once the
 // server ended the stream it returns io.EOF; Recv then returns why.
 func (s *Stream) Send(msg any) error {
-	cd := codec.For(msg)
-	b, err := cd.Marshal(msg)
-	if err != nil {
-		return merrors.Errorf(merrors.InvalidArgument, "encode message for %s.%s: %v", s.service, s.endpoint, err)
-	}
-	if err := s.ts.Send(&transport.Frame{ContentType: cd.Name(), Body: b}); err != nil {
-		if err == io.EOF {
+	if err := s.ts.SendMsg(msg); err != nil {
+		var ce *transport.CodecError
+		switch {
+		case err == io.EOF:
 			return io.EOF
+		case errors.As(err, &ce):
+			return merrors.Errorf(merrors.InvalidArgument, "encode message for %s.%s: %v", s.service, s.endpoint, ce.Err)
 		}
 		return s.error(err)
 	}
@@ -154,26 +152,22 @@ func (s *Stream) Send(msg any) error {
 // server ended the stream cleanly and the handler's error (see
 // errors.CodeOf) when it ended with one, after every message sent before.
 func (s *Stream) Recv(msg any) error {
-	f, err := s.ts.Recv()
-	if err != nil {
-		if err == io.EOF {
-			s.release()
-			return io.EOF
-		}
-		var st *transport.StatusError
-		if errors.As(err, &st) {
-			s.release()
-		}
-		return s.error(err)
+	err := s.ts.RecvMsg(msg)
+	if err == nil {
+		return nil
 	}
-	cd, err := codec.ByName(f.ContentType)
-	if err != nil {
-		return merrors.Wrap(merrors.Internal, err)
+	var st *transport.StatusError
+	var ce *transport.CodecError
+	switch {
+	case err == io.EOF:
+		s.release()
+		return io.EOF
+	case errors.As(err, &ce):
+		return merrors.Errorf(merrors.Internal, "decode message of %s.%s into %T: %v", s.service, s.endpoint, msg, ce.Err)
+	case errors.As(err, &st):
+		s.release()
 	}
-	if err := cd.Unmarshal(f.Body, msg); err != nil {
-		return merrors.Errorf(merrors.Internal, "decode message of %s.%s into %T: %v", s.service, s.endpoint, msg, err)
-	}
-	return nil
+	return s.error(err)
 }
 
 // CloseSend tells the server that no more messages follow; the server's

@@ -18,6 +18,26 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
+// Appender is implemented by codecs that can encode into a caller's buffer,
+// which spares an allocation per message when the buffer is reused.
+type Appender interface {
+	// MarshalAppend appends the encoding of v to b.
+	MarshalAppend(b []byte, v any) ([]byte, error)
+}
+
+// Append appends the encoding of v by c to b: in place when c is an
+// Appender, through Marshal otherwise.
+func Append(c Codec, b []byte, v any) ([]byte, error) {
+	if a, ok := c.(Appender); ok {
+		return a.MarshalAppend(b, v)
+	}
+	m, err := c.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, m...), nil
+}
+
 // Content types of the built-in codecs.
 const (
 	JSONName  = "application/json"
@@ -87,27 +107,49 @@ func (m *RawJSON) UnmarshalJSON(data []byte) error {
 // Proto encodes protocol buffer messages. Values must implement proto.Message.
 type Proto struct{}
 
-var _ Codec = Proto{}
+var (
+	_ Codec    = Proto{}
+	_ Appender = Proto{}
+)
 
 // Name returns "application/protobuf".
 func (Proto) Name() string { return ProtoName }
 
 // Marshal encodes v, which must be a proto.Message.
 func (Proto) Marshal(v any) ([]byte, error) {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("codec: proto codec cannot marshal %T: it is not a proto.Message", v)
+	m, err := protoMessage(v, "marshal")
+	if err != nil {
+		return nil, err
 	}
 	return proto.Marshal(m)
 }
 
+// MarshalAppend appends the encoding of v, which must be a proto.Message, to b.
+func (Proto) MarshalAppend(b []byte, v any) ([]byte, error) {
+	m, err := protoMessage(v, "marshal")
+	if err != nil {
+		return b, err
+	}
+	return proto.MarshalOptions{}.MarshalAppend(b, m)
+}
+
 // Unmarshal decodes data into v, which must be a proto.Message.
 func (Proto) Unmarshal(data []byte, v any) error {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return fmt.Errorf("codec: proto codec cannot unmarshal into %T: it is not a proto.Message", v)
+	m, err := protoMessage(v, "unmarshal into")
+	if err != nil {
+		return err
 	}
 	return proto.Unmarshal(data, m)
+}
+
+// protoMessage returns v as a proto.Message, or an error naming what the
+// proto codec cannot do with v.
+func protoMessage(v any, what string) (proto.Message, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("codec: proto codec cannot %s %T: it is not a proto.Message", what, v)
+	}
+	return m, nil
 }
 
 // For returns the codec to use for v: Proto when v is a proto.Message, JSON

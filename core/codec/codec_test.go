@@ -60,6 +60,41 @@ func TestRoundTrip(t *testing.T) {
 	})
 }
 
+// Append encodes after what the buffer holds, in place for proto and through
+// Marshal for JSON, and the result decodes to the value.
+func TestAppend(t *testing.T) {
+	prefix := []byte("head")
+	for _, tt := range []struct {
+		c   codec.Codec
+		in  any
+		out any
+	}{
+		{codec.Proto{}, wrapperspb.String("grace"), new(wrapperspb.StringValue)},
+		{codec.JSON{}, &hello{Name: "ada", Count: 3}, new(hello)},
+	} {
+		t.Run(tt.c.Name(), func(t *testing.T) {
+			buf := append(make([]byte, 0, 64), prefix...)
+			b, err := codec.Append(tt.c, buf, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b[:len(prefix)]) != string(prefix) {
+				t.Fatalf("Append overwrote the buffer's contents: %q", b[:len(prefix)])
+			}
+			want, _ := tt.c.Marshal(tt.in)
+			if string(b[len(prefix):]) != string(want) {
+				t.Fatalf("Append wrote %q, Marshal %q", b[len(prefix):], want)
+			}
+			if err := tt.c.Unmarshal(b[len(prefix):], tt.out); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if _, err := codec.Append(codec.Proto{}, nil, &hello{}); err == nil {
+		t.Fatal("Append of a non-proto value with the proto codec succeeded")
+	}
+}
+
 func TestProtoRefusesNonProto(t *testing.T) {
 	if _, err := (codec.Proto{}).Marshal(&hello{}); err == nil {
 		t.Fatal("Marshal of a non-proto value succeeded")

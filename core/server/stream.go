@@ -6,7 +6,6 @@ import (
 	"io"
 	"reflect"
 
-	"github.com/seedmicro/micro/core/codec"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/transport"
 )
@@ -97,41 +96,33 @@ func streamKindOf(t reflect.Type) (kind string, req, rsp reflect.Type) {
 type streamConn struct {
 	ts       *transport.Stream
 	endpoint string
-	send     func(m any) error
 }
 
 func newStreamConn(ts *transport.Stream, endpoint string) *streamConn {
-	c := &streamConn{ts: ts, endpoint: endpoint}
-	c.send = func(m any) error {
-		cd := codec.For(m)
-		b, err := cd.Marshal(m)
-		if err != nil {
-			return merrors.Errorf(merrors.Internal, "encode %s message: %v", endpoint, err)
-		}
-		if err := ts.Send(&transport.Frame{ContentType: cd.Name(), Body: b}); err != nil {
-			return streamError(err)
-		}
-		return nil
-	}
-	return c
+	return &streamConn{ts: ts, endpoint: endpoint}
 }
 
-func (c *streamConn) recv(m any) error {
-	f, err := c.ts.Recv()
-	if err != nil {
-		if err == io.EOF {
-			return io.EOF
+func (c *streamConn) send(m any) error {
+	if err := c.ts.SendMsg(m); err != nil {
+		var ce *transport.CodecError
+		if errors.As(err, &ce) {
+			return merrors.Errorf(merrors.Internal, "encode %s message: %v", c.endpoint, ce.Err)
 		}
 		return streamError(err)
 	}
-	cd, err := codec.ByName(f.ContentType)
-	if err != nil {
-		return merrors.Wrap(merrors.InvalidArgument, err)
-	}
-	if err := cd.Unmarshal(f.Body, m); err != nil {
-		return merrors.Errorf(merrors.InvalidArgument, "decode %s message: %v", c.endpoint, err)
-	}
 	return nil
+}
+
+func (c *streamConn) recv(m any) error {
+	err := c.ts.RecvMsg(m)
+	if err == nil || err == io.EOF {
+		return err
+	}
+	var ce *transport.CodecError
+	if errors.As(err, &ce) {
+		return merrors.Errorf(merrors.InvalidArgument, "decode %s message: %v", c.endpoint, ce.Err)
+	}
+	return streamError(err)
 }
 
 func streamError(err error) error {

@@ -67,13 +67,18 @@ func (c *Conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 32<<10)
 	var in Interner
 	for {
-		f := new(Frame)
-		if err := ReadFrame(br, f, c.max, &in); err != nil {
+		buf, p, err := readFrameContents(br, c.max, true)
+		var f *Frame
+		if err == nil {
+			f = newFrameFor(p)
+			err = DecodeFrame(buf, f, &in)
+		}
+		if err != nil {
 			c.fail(&Error{Op: "read", Addr: c.addr, Err: err})
 			return
 		}
 		if f.Kind != KindResponse {
-			if err := c.streamFrame(f); err != nil {
+			if err := c.streamFrame(f, p); err != nil {
 				c.fail(&Error{Op: "read", Addr: c.addr, Err: err})
 				return
 			}
@@ -115,9 +120,9 @@ func (c *Conn) fail(err error) {
 	}
 }
 
-// streamFrame routes a frame of a stream to it. Frames of streams that are
-// over are dropped.
-func (c *Conn) streamFrame(f *Frame) error {
+// streamFrame routes a frame of a stream to it, with the pooled buffer it
+// was read into (nil if none). Frames of streams that are over are dropped.
+func (c *Conn) streamFrame(f *Frame, buf *[]byte) error {
 	c.mu.Lock()
 	s := c.streams[f.ID]
 	if s != nil && f.Kind == KindEnd {
@@ -129,7 +134,7 @@ func (c *Conn) streamFrame(f *Frame) error {
 	}
 	switch f.Kind {
 	case KindData:
-		s.deliver(f)
+		s.deliver(f, buf)
 	case KindWindow:
 		return s.addCredit(f)
 	case KindEnd:

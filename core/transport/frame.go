@@ -120,31 +120,69 @@ func appendString(b []byte, s string) []byte {
 // DefaultMaxFrameSize) are refused with ErrFrameTooLarge before anything is
 // allocated for them. Strings are interned through in when it is not nil.
 func ReadFrame(r *bufio.Reader, f *Frame, max int, in *Interner) error {
+	buf, _, err := readFrameContents(r, max, false)
+	if err != nil {
+		return err
+	}
+	return DecodeFrame(buf, f, in)
+}
+
+// readFrameContents reads the next frame's contents, without its length, as
+// ReadFrame does. With pool set, a stream message is read into a pooled
+// buffer, returned as p too (see newFrameFor).
+func readFrameContents(r *bufio.Reader, max int, pool bool) (buf []byte, p *[]byte, err error) {
+	n, err := readLength(r, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pool {
+		buf, p = frameBuf(r, n)
+	} else {
+		buf = make([]byte, n)
+	}
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, io.ErrUnexpectedEOF
+		}
+		return nil, nil, err
+	}
+	return buf, p, nil
+}
+
+// readLength reads a frame's 4-byte length and checks it against max (0
+// means DefaultMaxFrameSize).
+func readLength(r *bufio.Reader, max int) (int, error) {
 	if max <= 0 {
 		max = DefaultMaxFrameSize
 	}
 	hdr, err := r.Peek(4)
 	if err != nil {
 		if errors.Is(err, io.EOF) && len(hdr) > 0 {
-			return io.ErrUnexpectedEOF
+			return 0, io.ErrUnexpectedEOF
 		}
-		return err
+		return 0, err
 	}
 	n := binary.BigEndian.Uint32(hdr)
 	if _, err := r.Discard(4); err != nil {
-		return err
+		return 0, err
 	}
 	if uint64(n) > uint64(max) {
-		return fmt.Errorf("%w: %d bytes announced, limit %d", ErrFrameTooLarge, n, max)
+		return 0, fmt.Errorf("%w: %d bytes announced, limit %d", ErrFrameTooLarge, n, max)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			return io.ErrUnexpectedEOF
+	return int(n), nil
+}
+
+// frameBuf returns a buffer for the n bytes of the frame that r reads next:
+// a pooled one (also returned as p) for a stream message, which the
+// stream's reader gives back, a new one for any other frame.
+func frameBuf(r *bufio.Reader, n int) (buf []byte, p *[]byte) {
+	if n > 0 && n <= maxPooled {
+		if k, err := r.Peek(1); err == nil && Kind(k[0]) == KindData {
+			p = pooledBuf(n)
+			return *p, p
 		}
-		return err
 	}
-	return DecodeFrame(buf, f, in)
+	return make([]byte, n), nil
 }
 
 // DecodeFrame parses the contents of one frame (without its length prefix)
@@ -249,7 +287,8 @@ func (d *decoder) string(intern bool) string {
 // are allocated once. It holds at most a bounded number of strings. It is
 // not safe for concurrent use; give each connection its own.
 type Interner struct {
-	m map[string]string
+	m    map[string]string
+	last string // the string returned last: a stream's messages repeat their content type
 }
 
 const maxInterned = 512
@@ -259,7 +298,11 @@ func (in *Interner) String(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	if string(b) == in.last {
+		return in.last
+	}
 	if s, ok := in.m[string(b)]; ok {
+		in.last = s
 		return s
 	}
 	s := string(b)

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -173,44 +171,39 @@ func (b *byteBudget) release(n int64) {
 
 // readFrame reads one frame from the connection under the server's limits.
 // It returns the number of bytes it counted against the connection's
-// budget, which the caller releases when the frame is no longer held.
-func (sc *serverConn) readFrame(f *Frame) (held int64, err error) {
+// budget, which the caller releases when the frame is no longer held, and
+// the pooled buffer of a stream message (see newFrameFor).
+func (sc *serverConn) readFrame() (f *Frame, p *[]byte, held int64, err error) {
 	br := sc.br
-	hdr, err := br.Peek(4)
+	n, err := readLength(br, sc.s.max)
 	if err != nil {
-		if errors.Is(err, io.EOF) && len(hdr) > 0 {
-			return 0, io.ErrUnexpectedEOF
-		}
-		return 0, err
-	}
-	n := int(binary.BigEndian.Uint32(hdr))
-	if _, err := br.Discard(4); err != nil {
-		return 0, err
+		return nil, nil, 0, err
 	}
 	sc.frames.Add(1)
-	if n > sc.s.max {
-		return 0, fmt.Errorf("%w: %d bytes announced, limit %d", ErrFrameTooLarge, n, sc.s.max)
-	}
 	if !sc.held.tryAcquire(int64(n), 0) {
 		// Requests of this connection hold its share: read nothing more
 		// until they finish.
 		if err := sc.held.acquire(int64(n), 0, time.Time{}, sc.ctx.Done()); err != nil {
-			return 0, err
+			return nil, nil, 0, err
 		}
 	}
 	var buf []byte
 	if br.Buffered() >= n {
-		buf = make([]byte, n)
+		buf, p = frameBuf(br, n)
 		_, _ = io.ReadFull(br, buf) // cannot fail: the bytes are buffered
+		f = newFrameFor(p)
 	} else if buf, err = sc.readSlow(br, n); err != nil {
 		sc.held.release(int64(n))
-		return 0, err
+		return nil, nil, 0, err
+	}
+	if f == nil {
+		f = new(Frame)
 	}
 	if err := DecodeFrame(buf, f, &sc.in); err != nil {
 		sc.held.release(int64(n))
-		return 0, err
+		return nil, nil, 0, err
 	}
-	return int64(n), nil
+	return f, p, int64(n), nil
 }
 
 // readSlow receives a frame of n bytes that has not fully arrived: within

@@ -313,21 +313,16 @@ var errDraining = &Frame{Code: uint32(merrors.Unavailable), Message: "server is 
 // happens off the request's path.
 func (sc *serverConn) read() {
 	for {
-		f := new(Frame)
-		held, err := sc.readFrame(f)
+		f, p, held, err := sc.readFrame()
 		if err != nil {
 			sc.finish()
 			return
 		}
 		switch f.Kind {
 		case KindRequest:
-			sc.s.inflight.Add(1)
-			if sc.s.draining.Load() {
+			if refused, err := sc.refuse(f, KindResponse); refused {
 				sc.held.release(held)
-				sc.s.inflight.Add(-1)
-				rsp := *errDraining
-				rsp.Kind, rsp.ID = KindResponse, f.ID
-				if sc.w.write(&rsp, false) != nil {
+				if err != nil {
 					sc.finish()
 					return
 				}
@@ -340,12 +335,8 @@ func (sc *serverConn) read() {
 			return
 		case KindStream:
 			sc.held.release(held)
-			sc.s.inflight.Add(1)
-			if sc.s.draining.Load() {
-				sc.s.inflight.Add(-1)
-				end := *errDraining
-				end.Kind, end.ID = KindEnd, f.ID
-				if sc.w.write(&end, false) != nil {
+			if refused, err := sc.refuse(f, KindEnd); refused {
+				if err != nil {
 					sc.finish()
 					return
 				}
@@ -367,7 +358,7 @@ func (sc *serverConn) read() {
 			}
 			switch f.Kind {
 			case KindData:
-				st.deliver(f)
+				st.deliver(f, p)
 			case KindEnd:
 				st.peerDone()
 			case KindWindow:
@@ -391,6 +382,21 @@ func (sc *serverConn) read() {
 			sc.held.release(held)
 		}
 	}
+}
+
+// refuse counts the request or stream that f opens as in flight or, while
+// the server drains, answers it at once with a retryable Unavailable in a
+// frame of kind answer and reports that it did; err is the failure to
+// write that answer.
+func (sc *serverConn) refuse(f *Frame, answer Kind) (refused bool, err error) {
+	sc.s.inflight.Add(1)
+	if !sc.s.draining.Load() {
+		return false, nil
+	}
+	sc.s.inflight.Add(-1)
+	rsp := *errDraining
+	rsp.Kind, rsp.ID = answer, f.ID
+	return true, sc.w.write(&rsp, false)
 }
 
 // finish tears the connection down once reading failed.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/seedmicro/micro/core/codec"
 )
 
 // Stream frames. A stream is opened by the client with KindStream (the
@@ -69,7 +71,8 @@ type Stream struct {
 	connBusy  func() bool     // other requests or streams are in progress on the connection
 
 	mu       sync.Mutex
-	q        []*Frame
+	q        []message // q[head:] are queued; the array is reused
+	head     int
 	qBytes   int64
 	consumed int64 // bytes read but not yet granted back
 	recvErr  error // returned by Recv once the queue is empty
@@ -107,6 +110,7 @@ func cost(f *Frame) int64 { return int64(len(f.Body)) + streamFrameCost }
 
 // Send sends one message: f's ContentType and Body (and Meta, if any). It
 // waits while the peer's window is used up, until ctx of the stream ends.
+// It keeps neither f nor its Body once it returned.
 // On the client, once the server ended the stream Send returns io.EOF and
 // Recv returns the status.
 func (s *Stream) Send(f *Frame) error {
@@ -137,6 +141,58 @@ func (s *Stream) Send(f *Frame) error {
 	return err
 }
 
+// SendMsg encodes v with the codec that codec.For picks (proto for a
+// proto.Message, JSON otherwise) and sends it as one message, as Send does.
+// The encoding goes into a reused buffer. A value that does not encode is
+// reported as a *CodecError.
+func (s *Stream) SendMsg(v any) error {
+	cd := codec.For(v)
+	p := encodePool.Get().(*[]byte)
+	b, err := codec.Append(cd, (*p)[:0], v)
+	if err != nil {
+		encodePool.Put(p)
+		return &CodecError{Op: "encode", Err: err}
+	}
+	err = s.Send(&Frame{ContentType: cd.Name(), Body: b})
+	if cap(b) <= maxPooled {
+		// Send copied the message: the buffer is free again.
+		*p = b[:0]
+		encodePool.Put(p)
+	}
+	return err
+}
+
+// RecvMsg receives the next message, as Recv does, and decodes it into v
+// with the codec its content type names; the message's buffers are reused.
+// A message that does not decode is reported as a *CodecError.
+func (s *Stream) RecvMsg(v any) error {
+	m, err := s.recv()
+	if err != nil {
+		return err
+	}
+	defer releaseFrame(m.f, m.buf)
+	cd, err := codec.ByName(m.f.ContentType)
+	if err == nil {
+		err = cd.Unmarshal(m.f.Body, v)
+	}
+	if err != nil {
+		return &CodecError{Op: "decode", Err: err}
+	}
+	return nil
+}
+
+// CodecError is how SendMsg and RecvMsg report a message that does not
+// encode or decode; the stream itself is unharmed.
+type CodecError struct {
+	Op  string // "encode" or "decode"
+	Err error
+}
+
+func (e *CodecError) Error() string { return "transport: " + e.Op + " message: " + e.Err.Error() }
+
+// Unwrap returns the codec's error.
+func (e *CodecError) Unwrap() error { return e.Err }
+
 // streaming guesses whether more frames follow this one soon, so that its
 // flush may wait for them: when other requests or streams share the
 // connection, when the peer sends nothing more (a server stream's feed) or
@@ -150,7 +206,7 @@ func (s *Stream) streaming() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.recvErr != nil || len(s.q) > 0
+	return s.recvErr != nil || len(s.q) > s.head
 }
 
 func (s *Stream) sendError() error {
@@ -164,13 +220,21 @@ func (s *Stream) sendError() error {
 // *StatusError; when the connection failed, an *Error; after the stream's
 // context ended, the context's error.
 func (s *Stream) Recv() (*Frame, error) {
+	m, err := s.recv()
+	return m.f, err
+}
+
+// recv is Recv, which also returns the pooled buffer of the message.
+func (s *Stream) recv() (message, error) {
 	for {
 		s.mu.Lock()
-		if len(s.q) > 0 {
-			f := s.q[0]
-			s.q[0] = nil
-			s.q = s.q[1:]
-			c := cost(f)
+		if len(s.q) > s.head {
+			m := s.q[s.head]
+			s.q[s.head] = message{}
+			if s.head++; s.head == len(s.q) {
+				s.q, s.head = s.q[:0], 0
+			}
+			c := cost(m.f)
 			s.qBytes -= c
 			s.consumed += c
 			var grant int64
@@ -181,22 +245,22 @@ func (s *Stream) Recv() (*Frame, error) {
 			if grant > 0 {
 				s.grant(grant)
 			}
-			return f, nil
+			return m, nil
 		}
 		if s.recvErr != nil {
 			err := s.recvErr
 			s.mu.Unlock()
-			return nil, err
+			return message{}, err
 		}
 		s.mu.Unlock()
 		select {
 		case <-s.ready:
 		case <-s.ctx.Done():
 			s.mu.Lock()
-			queued := len(s.q) > 0
+			queued := len(s.q) > s.head
 			s.mu.Unlock()
 			if !queued {
-				return nil, s.ctx.Err()
+				return message{}, s.ctx.Err()
 			}
 		}
 	}
@@ -254,7 +318,7 @@ func (s *Stream) terminate(recvErr, sendErr error) bool {
 	}
 	if _, ok := recvErr.(*StatusError); !ok && recvErr != io.EOF {
 		// Abandoned or failed: what was queued is no longer wanted.
-		s.q, s.qBytes = nil, 0
+		s.q, s.head, s.qBytes = nil, 0, 0
 	}
 	s.sendErr = sendErr
 	close(s.term)
@@ -275,14 +339,28 @@ func (s *Stream) signal() {
 	}
 }
 
-// deliver queues a message that arrived from the peer.
-func (s *Stream) deliver(f *Frame) {
+// message is a frame queued for Recv, with the pooled buffer it was read
+// into (nil if none).
+type message struct {
+	f   *Frame
+	buf *[]byte
+}
+
+// deliver queues a message that arrived from the peer, read into the pooled
+// buffer buf (nil if none).
+func (s *Stream) deliver(f *Frame, buf *[]byte) {
 	s.mu.Lock()
 	if s.recvErr != nil || s.ended {
 		s.mu.Unlock()
 		return
 	}
-	s.q = append(s.q, f)
+	if len(s.q) == cap(s.q) && s.head > 0 {
+		// Reuse the room of the messages already received.
+		n := copy(s.q, s.q[s.head:])
+		clear(s.q[n:])
+		s.q, s.head = s.q[:n], 0
+	}
+	s.q = append(s.q, message{f, buf})
 	s.qBytes += cost(f)
 	over := s.qBytes > s.maxQueued
 	s.mu.Unlock()

@@ -9,6 +9,13 @@
 // connections are closed, connections are limited in number, and the bytes
 // of frames held per connection and in reception overall are capped (see
 // DefaultFrameTimeout and the constants beside it).
+//
+// Writes are batched: a frame is encoded into the connection's pending
+// bytes under a short lock, and one system call sends what accumulated while
+// the previous one was on its way (a frame on an otherwise idle connection
+// is sent at once). A stream's messages cost no allocation per message in
+// the transport: Stream.SendMsg encodes into a reused buffer, and
+// Stream.RecvMsg decodes from a pooled buffer that it then gives back.
 package transport
 
 import (
