@@ -343,7 +343,7 @@ func (r *orderedRegistry) Deregister(ctx context.Context, svc *registry.Service)
 func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	reg := &orderedRegistry{Registry: newRegistry(t)}
 	k := &killable{}
-	s, _ := startGreeter(t, reg, "a", server.WithTransport(k))
+	s, g := startGreeter(t, reg, "a", server.WithTransport(k))
 	c := newClient(t, reg)
 	// Warm the connections so the 100 calls start at once.
 	if err := c.Call(context.Background(), "greeter", "Greeter.Hello", &HelloRequest{}, &HelloResponse{}); err != nil {
@@ -356,7 +356,12 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 			errs <- c.Call(context.Background(), "greeter", "Greeter.Hello", &HelloRequest{Name: "x", Sleep: 300 * time.Millisecond}, &rsp)
 		}()
 	}
-	time.Sleep(100 * time.Millisecond) // the 100 calls are in the handler now
+	// Stop once the 100 calls are in the handler (the warm-up call was 1).
+	for deadline := time.Now().Add(10 * time.Second); g.calls.Load() < 101; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of the 100 calls reached the handler in 10s", g.calls.Load()-1)
+		}
+	}
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
