@@ -1,11 +1,6 @@
 package nats
 
 import (
-	"context"
-	"log/slog"
-
-	natsgo "github.com/nats-io/nats.go"
-
 	"github.com/seedmicro/micro/plugins/internal/natsconn"
 	"github.com/seedmicro/micro/plugins/internal/natskv"
 	"github.com/seedmicro/micro/plugins/internal/settings"
@@ -65,11 +60,6 @@ func (c Config) validate() error {
 // bucket is how to create the bucket of c.
 func (c Config) bucket() natskv.BucketConfig {
 	return natskv.BucketConfig{Bucket: c.Bucket, Description: "micro service registry", Storage: c.Storage, Replicas: c.Replicas}
-}
-
-// connect dials the server of cfg, retrying until ctx ends.
-func connect(ctx context.Context, cfg Config, log *slog.Logger) (*natsgo.Conn, error) {
-	return natsconn.Connect(ctx, cfg.Connection, log)
 }
 
 // Connection is the connection part of a Config, the same in every NATS

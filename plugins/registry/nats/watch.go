@@ -17,7 +17,7 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 	}
 	// Every change made before Watch returns is in the index before the
 	// watcher is added; every later one reaches the watcher.
-	if err := r.index.sync(ctx); err != nil {
+	if err := r.b.Sync(ctx); err != nil {
 		return nil, r.wrap("watch", err)
 	}
 	w := &watcher{
