@@ -48,7 +48,7 @@ func next(t *testing.T, w registry.Watcher) *registry.Event {
 // other finds at once, and sees go when the first process dies.
 func TestTwoProcesses(t *testing.T) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 
@@ -105,7 +105,7 @@ func TestTwoProcesses(t *testing.T) {
 // registry writes, and what it writes in that format is a node.
 func TestWireFormat(t *testing.T) {
 	bucket := testBucket(t)
-	r := newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"})
+	r := newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}})
 	ctx := t.Context()
 	if err := r.Register(ctx, service("go.greeter", "1.0.0", "n1"), time.Hour); err != nil {
 		t.Fatal(err)
@@ -150,9 +150,9 @@ func TestConfigInvalid(t *testing.T) {
 		cfg   micronats.Config
 		field string
 	}{
-		{micronats.Config{Bucket: "a.b"}, "Bucket"},
-		{micronats.Config{Storage: "disk"}, "Storage"},
-		{micronats.Config{Replicas: 9}, "Replicas"},
+		{micronats.Config{KV: micronats.KV{Bucket: "a.b"}}, "Bucket"},
+		{micronats.Config{KV: micronats.KV{Storage: "disk"}}, "Storage"},
+		{micronats.Config{KV: micronats.KV{Replicas: 9}}, "Replicas"},
 		{micronats.Config{WatchQueue: -1}, "WatchQueue"},
 		{micronats.Config{Connection: micronats.Connection{TLSKeyFile: "k"}}, "TLSCertFile"},
 	}

@@ -17,7 +17,7 @@ import (
 
 func testStores(t *testing.T, n int, mod func(*micronats.Config)) (string, []*micronats.Store) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -198,9 +198,9 @@ func TestConfigInvalid(t *testing.T) {
 		cfg   micronats.Config
 		field string
 	}{
-		{micronats.Config{Bucket: "a b"}, "Bucket"},
-		{micronats.Config{Storage: "disk"}, "Storage"},
-		{micronats.Config{Replicas: -1}, "Replicas"},
+		{micronats.Config{KV: micronats.KV{Bucket: "a b"}}, "Bucket"},
+		{micronats.Config{KV: micronats.KV{Storage: "disk"}}, "Storage"},
+		{micronats.Config{KV: micronats.KV{Replicas: -1}}, "Replicas"},
 		{micronats.Config{Connection: micronats.Connection{ReconnectWait: -1}}, "ReconnectWait"},
 	}
 	for _, tt := range tests {

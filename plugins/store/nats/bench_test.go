@@ -22,7 +22,7 @@ const benchValueSize = 1024
 
 func benchStore(b *testing.B) (*micronats.Store, jetstream.KeyValue) {
 	bucket := testBucket(b)
-	s := newStore(b, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket})
+	s := newStore(b, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket}})
 	kv, err := rawJS(b).KeyValue(context.Background(), bucket)
 	if err != nil {
 		b.Fatal(err)
