@@ -196,3 +196,29 @@ func Deleted(h nats.Header) bool {
 	op := h.Get("KV-Operation")
 	return op == "DEL" || op == "PURGE"
 }
+
+// Option configures a NATS plugin beyond its Config; a plugin's Option is
+// this type.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger sets the logger of the plugin; nil keeps slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+// Logger is the logger opts set, or slog.Default(), with args added.
+func Logger(opts []Option, args ...any) *slog.Logger {
+	o := options{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.log.With(args...)
+}

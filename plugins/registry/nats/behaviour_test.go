@@ -1,7 +1,6 @@
 package nats_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
 
@@ -146,22 +146,13 @@ func TestWireFormat(t *testing.T) {
 }
 
 func TestConfigInvalid(t *testing.T) {
-	tests := []struct {
-		cfg   micronats.Config
-		field string
-	}{
-		{micronats.Config{KV: micronats.KV{Bucket: "a.b"}}, "Bucket"},
-		{micronats.Config{KV: micronats.KV{Storage: "disk"}}, "Storage"},
-		{micronats.Config{KV: micronats.KV{Replicas: 9}}, "Replicas"},
-		{micronats.Config{WatchQueue: -1}, "WatchQueue"},
-		{micronats.Config{Connection: micronats.Connection{TLSKeyFile: "k"}}, "TLSCertFile"},
-	}
-	for _, tt := range tests {
-		_, err := micronats.New(context.Background(), tt.cfg)
-		if err == nil || !strings.Contains(err.Error(), "Config."+tt.field) {
-			t.Errorf("New(%+v) = %v, want an error naming Config.%s", tt.cfg, err, tt.field)
-		}
-	}
+	settingstest.Check(t, newFn, []settingstest.Case[micronats.Config]{
+		{Name: "Bucket", Config: micronats.Config{KV: micronats.KV{Bucket: "a.b"}}, Field: "Bucket"},
+		{Name: "Storage", Config: micronats.Config{KV: micronats.KV{Storage: "disk"}}, Field: "Storage"},
+		{Name: "Replicas", Config: micronats.Config{KV: micronats.KV{Replicas: 9}}, Field: "Replicas"},
+		{Name: "WatchQueue", Config: micronats.Config{WatchQueue: -1}, Field: "WatchQueue"},
+		{Name: "TLSCertFile", Config: micronats.Config{Connection: micronats.Connection{TLSKeyFile: "k"}}, Field: "TLSCertFile"},
+	})
 }
 
 func TestConfigJSON(t *testing.T) {

@@ -50,7 +50,7 @@ func (ix *index) apply(key string, seq uint64, m jetstream.Msg) {
 			ix.r.log.Debug("nats: ignoring a key that is not a node", "key", key, "err", err)
 		}
 	}
-	now := ix.r.now()
+	now := time.Now()
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -165,7 +165,7 @@ func (ix *index) arm(now time.Time) {
 
 // expire removes the nodes whose expiry has passed.
 func (ix *index) expire() {
-	now := ix.r.now()
+	now := time.Now()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.expiryAt = time.Time{}
@@ -186,7 +186,7 @@ func (ix *index) expire() {
 // live returns copies of the live nodes of one service, or of all with
 // name "", reaping the expired ones.
 func (ix *index) live(name string) []*node {
-	now := ix.r.now()
+	now := time.Now()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var out []*node

@@ -58,35 +58,17 @@ var ErrWatcherOverflow = errors.New("nats: watcher fell behind and lost events; 
 var _ registry.Registry = (*Registry)(nil)
 
 // Option configures what a Config cannot: Go values.
-type Option interface {
-	apply(*options)
-}
-
-type options struct {
-	log *slog.Logger
-	now func() time.Time
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
+type Option = natskv.Option
 
 // WithLogger sets the logger for connection events and unreadable keys.
 // Default slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	})
-}
+func WithLogger(l *slog.Logger) Option { return natskv.WithLogger(l) }
 
 // Registry is a registry.Registry on a NATS key-value bucket. Create it with
 // New; it is safe for concurrent use. Close it to release its connection.
 type Registry struct {
 	cfg   Config
 	log   *slog.Logger
-	now   func() time.Time
 	b     *natskv.Bucket
 	index *index
 }
@@ -98,16 +80,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default(), now: time.Now}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	log := o.log.With("registry", "nats", "bucket", cfg.Bucket)
+	log := natskv.Logger(opts, "registry", "nats", "bucket", cfg.Bucket)
 	b, err := natskv.Open(ctx, cfg.Connection, cfg.bucket(), log, ErrClosed)
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{cfg: cfg, log: log, now: o.now, b: b}
+	r := &Registry{cfg: cfg, log: log, b: b}
 	r.index = newIndex(r)
 	if err := b.Follow(ctx, false, r.index.apply); err != nil {
 		b.Close(nil)
@@ -188,7 +166,7 @@ func (r *Registry) Register(ctx context.Context, svc *registry.Service, ttl time
 	}
 	v := value{Format: format}
 	if ttl > 0 {
-		exp := r.now().Add(ttl).UTC()
+		exp := time.Now().Add(ttl).UTC()
 		v.Expires = &exp
 	}
 	for _, n := range svc.Nodes {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/plugins/internal/plugintest"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
 
@@ -41,14 +41,11 @@ func testBucket(t testing.TB) string { return plugintest.NATSBucket(t, "microtes
 
 func newRegistry(t testing.TB, cfg micronats.Config) *micronats.Registry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r, err := micronats.New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return settingstest.Open(t, newFn, cfg)
+}
+
+func newFn(ctx context.Context, cfg micronats.Config) (*micronats.Registry, error) {
+	return micronats.New(ctx, cfg)
 }
 
 func TestConformance(t *testing.T) { suite(t).InProcess(t) }

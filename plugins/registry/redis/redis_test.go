@@ -17,6 +17,7 @@ import (
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
 	"github.com/seedmicro/micro/plugins/internal/plugintest"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
@@ -42,18 +43,9 @@ func quietLogger() *slog.Logger {
 
 func newRegistry(t testing.TB, cfg redis.Config) *redis.Registry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r, err := redis.New(ctx, cfg, redis.WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return r
+	return settingstest.Open(t, func(ctx context.Context, cfg redis.Config) (*redis.Registry, error) {
+		return redis.New(ctx, cfg, redis.WithLogger(quietLogger()))
+	}, cfg)
 }
 
 func TestConformance(t *testing.T) {
@@ -264,30 +256,13 @@ func killClients(t *testing.T, c *goredis.Client, name string) {
 }
 
 func TestConfig(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  redis.Config
-		want string
-	}{
-		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
-		{"bad URL", redis.Config{Connection: redis.Connection{URL: "nats://x"}}, "Config.URL"},
-		{"bad SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: -1}, "Config.SweepInterval"},
-		{"ResyncInterval below SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, "Config.ResyncInterval"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := redis.New(t.Context(), tt.cfg)
-			if err == nil {
-				r.Close()
-			}
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("New: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("New error = %v, want one naming %s", err, tt.want)
-			}
+	settingstest.Check(t, func(ctx context.Context, cfg redis.Config) (*redis.Registry, error) { return redis.New(ctx, cfg) },
+		[]settingstest.Case[redis.Config]{
+			{Name: "defaults", Config: redis.Config{Connection: redis.Connection{URL: testURL()}}, Field: ""},
+			{Name: "bad URL", Config: redis.Config{Connection: redis.Connection{URL: "nats://x"}}, Field: "URL"},
+			{Name: "bad SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: -1}, Field: "SweepInterval"},
+			{Name: "ResyncInterval below SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, Field: "ResyncInterval"},
 		})
-	}
 	var cfg redis.Config
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/0","prefix":"p:","sweep_interval":"2s","resync_interval":"1m"}`), &cfg); err != nil {
 		t.Fatal(err)
@@ -301,12 +276,9 @@ func TestConfig(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://:secret@127.0.0.1:1/0"}})
-	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
-		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
-	}
+	settingstest.Unreachable(t, func(ctx context.Context, url string) (*redis.Registry, error) {
+		return redis.New(ctx, redis.Config{Connection: redis.Connection{URL: url}})
+	}, "redis://:secret@127.0.0.1:1/0", "127.0.0.1:1")
 }
 
 func TestClosed(t *testing.T) {

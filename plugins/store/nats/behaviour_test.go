@@ -1,7 +1,6 @@
 package nats_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/store/nats"
 )
 
@@ -194,21 +194,12 @@ func TestInvalidKeys(t *testing.T) {
 }
 
 func TestConfigInvalid(t *testing.T) {
-	tests := []struct {
-		cfg   micronats.Config
-		field string
-	}{
-		{micronats.Config{KV: micronats.KV{Bucket: "a b"}}, "Bucket"},
-		{micronats.Config{KV: micronats.KV{Storage: "disk"}}, "Storage"},
-		{micronats.Config{KV: micronats.KV{Replicas: -1}}, "Replicas"},
-		{micronats.Config{Connection: micronats.Connection{ReconnectWait: -1}}, "ReconnectWait"},
-	}
-	for _, tt := range tests {
-		_, err := micronats.New(context.Background(), tt.cfg)
-		if err == nil || !strings.Contains(err.Error(), "Config."+tt.field) {
-			t.Errorf("New(%+v) = %v, want an error naming Config.%s", tt.cfg, err, tt.field)
-		}
-	}
+	settingstest.Check(t, newFn, []settingstest.Case[micronats.Config]{
+		{Name: "Bucket", Config: micronats.Config{KV: micronats.KV{Bucket: "a b"}}, Field: "Bucket"},
+		{Name: "Storage", Config: micronats.Config{KV: micronats.KV{Storage: "disk"}}, Field: "Storage"},
+		{Name: "Replicas", Config: micronats.Config{KV: micronats.KV{Replicas: -1}}, Field: "Replicas"},
+		{Name: "ReconnectWait", Config: micronats.Config{Connection: micronats.Connection{ReconnectWait: -1}}, Field: "ReconnectWait"},
+	})
 	dec := json.NewDecoder(strings.NewReader(`{"bucket":"b","sweep_interval":"-1s"}`))
 	dec.DisallowUnknownFields()
 	var cfg micronats.Config

@@ -50,27 +50,11 @@ var ErrInvalidKey = errors.New("nats: invalid key")
 var _ store.Store = (*Store)(nil)
 
 // Option configures what a Config cannot: Go values.
-type Option interface {
-	apply(*options)
-}
-
-type options struct {
-	log *slog.Logger
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
+type Option = natskv.Option
 
 // WithLogger sets the logger for connection events and failed sweeps.
 // Default slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	})
-}
+func WithLogger(l *slog.Logger) Option { return natskv.WithLogger(l) }
 
 // Store is a store.Store on a NATS key-value bucket. Create it with New; it
 // is safe for concurrent use. Close it to release its connection.
@@ -88,11 +72,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default()}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	log := o.log.With("store", "nats", "bucket", cfg.Bucket)
+	log := natskv.Logger(opts, "store", "nats", "bucket", cfg.Bucket)
 	b, err := natskv.Open(ctx, cfg.Connection, cfg.bucket(), log, ErrClosed)
 	if err != nil {
 		return nil, err
