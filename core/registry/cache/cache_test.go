@@ -88,17 +88,6 @@ func ids(svcs []*registry.Service) []string {
 	return out
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // sees reports whether the cache now returns exactly want for name.
 func sees(c *cache.Cache, name string, want ...string) func() bool {
 	return func() bool {
@@ -156,7 +145,7 @@ func TestWarmLookupDoesNoIO(t *testing.T) {
 			if err := st.do(); err != nil {
 				t.Fatal(err)
 			}
-			waitUntil(t, st.name, sees(c, "s", st.want...))
+			registrytest.WaitUntil(t, st.name, sees(c, "s", st.want...))
 		})
 	}
 	if n := cnt.lookups.Load(); n != 1 {
@@ -181,7 +170,7 @@ func TestNotFoundIsCached(t *testing.T) {
 	if err := mem.Register(ctx, svc("later", "1", "a"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the service to appear", sees(c, "later", "1:a"))
+	registrytest.WaitUntil(t, "the service to appear", sees(c, "later", "1:a"))
 	if n := cnt.lookups.Load(); n != 1 {
 		t.Fatalf("registry lookups = %d, want 1", n)
 	}
@@ -225,7 +214,7 @@ func TestSnapshotIdentity(t *testing.T) {
 	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "a new Snapshot", func() bool {
+	registrytest.WaitUntil(t, "a new Snapshot", func() bool {
 		s, err := c.Snapshot(ctx, "s")
 		return err == nil && s != first && len(s.Services()[0].Nodes) == 2
 	})
@@ -257,7 +246,7 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 			errs <- err
 		})
 	}
-	waitUntil(t, "the first registry lookup", func() bool { return cnt.lookups.Load() == 1 })
+	registrytest.WaitUntil(t, "the first registry lookup", func() bool { return cnt.lookups.Load() == 1 })
 	time.Sleep(20 * time.Millisecond) // let the others pile up; the test holds either way
 	close(cnt.gate)
 	wg.Wait()
@@ -288,7 +277,7 @@ func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
 		_, err := c.Lookup(impatient, "s")
 		errc <- err
 	}()
-	waitUntil(t, "the registry lookup", func() bool { return cnt.lookups.Load() == 1 })
+	registrytest.WaitUntil(t, "the registry lookup", func() bool { return cnt.lookups.Load() == 1 })
 	patient := make(chan error, 1)
 	go func() {
 		_, err := c.Lookup(t.Context(), "s")
@@ -375,14 +364,14 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	first := current
 	mu.Unlock()
 	first.breakNow()
-	waitUntil(t, "a failed attempt to rewatch", func() bool { return cnt.watches.Load() >= 3 })
+	registrytest.WaitUntil(t, "a failed attempt to rewatch", func() bool { return cnt.watches.Load() >= 3 })
 	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
 		t.Fatal(err)
 	}
 	failWatch.Store(false)
 
 	// Once the watch is back, the cache looks the name up again.
-	waitUntil(t, "the change made while the watch was down", sees(c, "s", "1:a", "1:b"))
+	registrytest.WaitUntil(t, "the change made while the watch was down", sees(c, "s", "1:a", "1:b"))
 	if n := cnt.lookups.Load(); n != 2 {
 		t.Fatalf("registry lookups = %d, want 2 (first use and resync)", n)
 	}
@@ -390,7 +379,7 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	if err := mem.Register(ctx, svc("s", "1", "c"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "a change after the watch came back", sees(c, "s", "1:a", "1:b", "1:c"))
+	registrytest.WaitUntil(t, "a change after the watch came back", sees(c, "s", "1:a", "1:b", "1:c"))
 }
 
 // silent is a watcher that never reports anything.
@@ -429,7 +418,7 @@ func TestTTLIsASafetyNet(t *testing.T) {
 	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the entry to expire and be looked up again", sees(c, "s", "1:a", "1:b"))
+	registrytest.WaitUntil(t, "the entry to expire and be looked up again", sees(c, "s", "1:a", "1:b"))
 }
 
 func TestServesStaleWhenRegistryFails(t *testing.T) {
@@ -451,7 +440,7 @@ func TestServesStaleWhenRegistryFails(t *testing.T) {
 	cnt.failLookup.Store(true)
 	// Each Lookup past the TTL starts a refresh in the background, which
 	// fails; meanwhile the cached entry is served.
-	waitUntil(t, "two failed refreshes", func() bool {
+	registrytest.WaitUntil(t, "two failed refreshes", func() bool {
 		if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
 			t.Fatalf("Lookup while the registry fails = %v, %v; want the cached node", ids(got), err)
 		}

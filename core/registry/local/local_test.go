@@ -98,18 +98,6 @@ func nodeIDs(svcs []*registry.Service) []string {
 	return ids
 }
 
-// waitUntil polls cond for up to 15 seconds.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Environment of the helper process.
 const (
 	envMode = "MICRO_LOCAL_TEST_HELPER"
@@ -335,7 +323,7 @@ func TestKilledProcessExpires(t *testing.T) {
 	}
 	<-c.done
 
-	waitUntil(t, "the killed child's node to expire", func() bool {
+	registrytest.WaitUntil(t, "the killed child's node to expire", func() bool {
 		_, err := r.Lookup(t.Context(), "doomed")
 		return errors.Is(err, registry.ErrNotFound)
 	})
@@ -561,7 +549,7 @@ func TestGarbageCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "the expired node and the junk to be removed", func() bool {
+	registrytest.WaitUntil(t, "the expired node and the junk to be removed", func() bool {
 		svcs, err := r.Lookup(ctx, "gc")
 		if err != nil {
 			t.Fatalf("Lookup: %v", err)
@@ -585,7 +573,7 @@ func TestGarbageCollection(t *testing.T) {
 	if err := os.Remove(filepath.Join(svcDir, "not-a-node.json")); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the empty directories to be removed", func() bool {
+	registrytest.WaitUntil(t, "the empty directories to be removed", func() bool {
 		if _, err := r.Lookup(ctx, "gc"); !errors.Is(err, registry.ErrNotFound) {
 			t.Fatalf("Lookup = %v, want ErrNotFound", err)
 		}
@@ -641,31 +629,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := w.Next(); !errors.Is(err, registry.ErrWatcherStopped) {
-		t.Fatalf("Next after Close = %v, want ErrWatcherStopped", err)
-	}
-	calls := map[string]error{}
-	calls["Register"] = r.Register(ctx, service("s", "1", "a"), 0)
-	calls["Deregister"] = r.Deregister(ctx, service("s", "1", "a"))
-	_, calls["Lookup"] = r.Lookup(ctx, "s")
-	_, calls["List"] = r.List(ctx)
-	_, calls["Watch"] = r.Watch(ctx)
-	for name, err := range calls {
-		if !errors.Is(err, local.ErrClosed) {
-			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
-		}
-	}
+	registrytest.CheckClose(t, r, local.ErrClosed)
 }
 
 // FuzzNodeFile feeds arbitrary bytes to readers as a node file: they must

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/core/registry/registrytest"
 	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
@@ -20,28 +21,6 @@ func service(name, version string, ids ...string) *registry.Service {
 		s.Nodes = append(s.Nodes, &registry.Node{ID: id, Address: "127.0.0.1:" + id})
 	}
 	return s
-}
-
-func next(t *testing.T, w registry.Watcher) *registry.Event {
-	t.Helper()
-	got := make(chan *registry.Event, 1)
-	go func() {
-		ev, err := w.Next()
-		if err != nil {
-			t.Errorf("Next: %v", err)
-		}
-		got <- ev
-	}()
-	select {
-	case ev := <-got:
-		if ev == nil {
-			t.FailNow()
-		}
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10s")
-		return nil
-	}
 }
 
 // Two registries on one bucket are two processes: what one registers the
@@ -65,7 +44,7 @@ func TestTwoProcesses(t *testing.T) {
 	if err != nil || len(svcs) != 1 || len(svcs[0].Nodes) != 1 {
 		t.Fatalf("Lookup in the other process right after Register = %v, %v", svcs, err)
 	}
-	if ev := next(t, w); ev.Type != registry.Added {
+	if ev := registrytest.Next(t, w); ev.Type != registry.Added {
 		t.Fatalf("event = %v, want Added", ev.Type)
 	}
 
@@ -73,11 +52,11 @@ func TestTwoProcesses(t *testing.T) {
 	if err := a.Register(ctx, service("greeter", "1.0.0", "2"), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if ev := next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 2 {
+	if ev := registrytest.Next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 2 {
 		t.Fatalf("event = %v with %d nodes, want Updated with 2", ev.Type, len(ev.Service.Nodes))
 	}
 	a.Close()
-	if ev := next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 1 || ev.Service.Nodes[0].ID != "1" {
+	if ev := registrytest.Next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 1 || ev.Service.Nodes[0].ID != "1" {
 		t.Fatalf("event after expiry = %v %+v, want Updated with node 1 only", ev.Type, ev.Service.Nodes)
 	}
 	// The reader deleted the expired key from the bucket.
