@@ -78,15 +78,24 @@ func deregister(t testing.TB, r registry.Registry, version, id string) {
 // first returns the first node Select offers.
 func first(t testing.TB, ctx context.Context, s selector.Selector) string {
 	t.Helper()
+	n, err := pick(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.ID
+}
+
+// pick selects service "s" and takes the first node offered.
+func pick(ctx context.Context, s selector.Selector) (*registry.Node, error) {
 	next, err := s.Select(ctx, "s")
 	if err != nil {
-		t.Fatalf("Select: %v", err)
+		return nil, fmt.Errorf("Select: %w", err)
 	}
 	n, err := next()
 	if err != nil {
-		t.Fatalf("Next: %v", err)
+		return nil, fmt.Errorf("Next: %w", err)
 	}
-	return n.ID
+	return n, nil
 }
 
 // all returns every node a Select offers, in order.
@@ -462,11 +471,7 @@ func BenchmarkSelectRoundRobin(b *testing.B) {
 	first(b, ctx, s)
 	b.ReportAllocs()
 	for b.Loop() {
-		next, err := s.Select(ctx, "s")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := next(); err != nil {
+		if _, err := pick(ctx, s); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -479,11 +484,7 @@ func BenchmarkSelectRoundRobinParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			next, err := s.Select(ctx, "s")
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := next(); err != nil {
+			if _, err := pick(ctx, s); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -496,11 +497,7 @@ func BenchmarkSelectHash(b *testing.B) {
 	first(b, ctx, s)
 	b.ReportAllocs()
 	for b.Loop() {
-		next, err := s.Select(ctx, "s")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := next(); err != nil {
+		if _, err := pick(ctx, s); err != nil {
 			b.Fatal(err)
 		}
 	}

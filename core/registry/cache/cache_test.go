@@ -69,6 +69,22 @@ func setup(t *testing.T, opts ...cache.Option) (*memory.Registry, *counting, *ca
 	return mem, cnt, c
 }
 
+// register registers s in r, failing t when it cannot.
+func register(t testing.TB, r registry.Registry, s *registry.Service, ttl time.Duration) {
+	t.Helper()
+	if err := r.Register(context.Background(), s, ttl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantCalls fails t unless the registry saw n calls, counted by calls.
+func wantCalls(t testing.TB, what string, calls *atomic.Int64, n int64) {
+	t.Helper()
+	if got := calls.Load(); got != n {
+		t.Fatalf("registry %s = %d, want %d", what, got, n)
+	}
+}
+
 func svc(name, version string, ids ...string) *registry.Service {
 	s := &registry.Service{Name: name, Version: version}
 	for _, id := range ids {
@@ -114,18 +130,14 @@ func TestConformance(t *testing.T) {
 func TestWarmLookupDoesNoIO(t *testing.T) {
 	mem, cnt, c := setup(t)
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	for range 1000 {
 		got, err := c.Lookup(ctx, "s")
 		if err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
 			t.Fatalf("Lookup = %v, %v", ids(got), err)
 		}
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 
 	// Changes arrive through the watch, not through more lookups.
 	steps := []struct {
@@ -148,12 +160,8 @@ func TestWarmLookupDoesNoIO(t *testing.T) {
 			registrytest.WaitUntil(t, st.name, sees(c, "s", st.want...))
 		})
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
-	if n := cnt.watches.Load(); n != 1 {
-		t.Fatalf("registry watches = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
+	wantCalls(t, "watches", &cnt.watches, 1)
 }
 
 func TestNotFoundIsCached(t *testing.T) {
@@ -164,24 +172,16 @@ func TestNotFoundIsCached(t *testing.T) {
 			t.Fatalf("Lookup = %v, want ErrNotFound", err)
 		}
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
-	if err := mem.Register(ctx, svc("later", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
+	register(t, mem, svc("later", "1", "a"), 0)
 	registrytest.WaitUntil(t, "the service to appear", sees(c, "later", "1:a"))
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 }
 
 func TestSnapshotDoesNotAllocate(t *testing.T) {
 	mem, _, c := setup(t)
 	ctx := context.Background()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Snapshot(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +198,7 @@ func TestSnapshotDoesNotAllocate(t *testing.T) {
 func TestSnapshotIdentity(t *testing.T) {
 	mem, _, c := setup(t)
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	first, err := c.Snapshot(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -211,9 +209,7 @@ func TestSnapshotIdentity(t *testing.T) {
 	if first.Name() != "s" || !slices.Equal(ids(first.Services()), []string{"1:a"}) {
 		t.Fatalf("Snapshot = %s %v", first.Name(), ids(first.Services()))
 	}
-	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "b"), 0)
 	registrytest.WaitUntil(t, "a new Snapshot", func() bool {
 		s, err := c.Snapshot(ctx, "s")
 		return err == nil && s != first && len(s.Services()[0].Nodes) == 2
@@ -230,9 +226,7 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 	c := cache.New(cnt)
 	defer c.Close()
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 
 	const callers = 50
 	var wg sync.WaitGroup
@@ -256,9 +250,7 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 }
 
 func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
@@ -291,9 +283,7 @@ func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
 	if err := <-patient; err != nil {
 		t.Fatalf("patient caller got %v", err)
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 }
 
 // breakable is a watcher that fails when told to.
@@ -350,9 +340,7 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	defer c.Close()
 	ctx := t.Context()
 
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
 		t.Fatalf("Lookup = %v, %v", ids(got), err)
 	}
@@ -365,9 +353,7 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	mu.Unlock()
 	first.breakNow()
 	registrytest.WaitUntil(t, "a failed attempt to rewatch", func() bool { return cnt.watches.Load() >= 3 })
-	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "b"), 0)
 	failWatch.Store(false)
 
 	// Once the watch is back, the cache looks the name up again.
@@ -376,9 +362,7 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 		t.Fatalf("registry lookups = %d, want 2 (first use and resync)", n)
 	}
 	// And the new watch works.
-	if err := mem.Register(ctx, svc("s", "1", "c"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "c"), 0)
 	registrytest.WaitUntil(t, "a change after the watch came back", sees(c, "s", "1:a", "1:b", "1:c"))
 }
 
@@ -409,15 +393,11 @@ func TestTTLIsASafetyNet(t *testing.T) {
 	c := cache.New(cnt, cache.WithTTL(50*time.Millisecond))
 	defer c.Close()
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Lookup(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
-	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "b"), 0)
 	registrytest.WaitUntil(t, "the entry to expire and be looked up again", sees(c, "s", "1:a", "1:b"))
 }
 
@@ -431,9 +411,7 @@ func TestServesStaleWhenRegistryFails(t *testing.T) {
 	c := cache.New(cnt, cache.WithTTL(10*time.Millisecond), cache.WithBackoff(time.Millisecond, time.Millisecond))
 	defer c.Close()
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Lookup(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
@@ -459,9 +437,7 @@ func TestWritesThroughTheCacheAreReadBack(t *testing.T) {
 	if _, err := c.Lookup(ctx, "s"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Lookup = %v, want ErrNotFound", err)
 	}
-	if err := c.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, c, svc("s", "1", "a"), 0)
 	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
 		t.Fatalf("Lookup right after Register = %v, %v", ids(got), err)
 	}
@@ -476,9 +452,7 @@ func TestWritesThroughTheCacheAreReadBack(t *testing.T) {
 func TestClose(t *testing.T) {
 	mem, _, c := setup(t)
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Lookup(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
