@@ -93,17 +93,6 @@ func svc(name, version string, ids ...string) *registry.Service {
 	return s
 }
 
-func ids(svcs []*registry.Service) []string {
-	var out []string
-	for _, s := range svcs {
-		for _, n := range s.Nodes {
-			out = append(out, s.Version+":"+n.ID)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // sees reports whether the cache now returns exactly want for name.
 func sees(c *cache.Cache, name string, want ...string) func() bool {
 	return func() bool {
@@ -111,7 +100,7 @@ func sees(c *cache.Cache, name string, want ...string) func() bool {
 		if len(want) == 0 {
 			return errors.Is(err, registry.ErrNotFound)
 		}
-		return err == nil && slices.Equal(ids(got), want)
+		return err == nil && slices.Equal(registrytest.NodeIDs(got), want)
 	}
 }
 
@@ -133,8 +122,8 @@ func TestWarmLookupDoesNoIO(t *testing.T) {
 	register(t, mem, svc("s", "1", "a"), 0)
 	for range 1000 {
 		got, err := c.Lookup(ctx, "s")
-		if err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-			t.Fatalf("Lookup = %v, %v", ids(got), err)
+		if err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+			t.Fatalf("Lookup = %v, %v", registrytest.NodeIDs(got), err)
 		}
 	}
 	wantCalls(t, "lookups", &cnt.lookups, 1)
@@ -206,15 +195,15 @@ func TestSnapshotIdentity(t *testing.T) {
 	if again, _ := c.Snapshot(ctx, "s"); again != first {
 		t.Fatal("unchanged service gave a new Snapshot")
 	}
-	if first.Name() != "s" || !slices.Equal(ids(first.Services()), []string{"1:a"}) {
-		t.Fatalf("Snapshot = %s %v", first.Name(), ids(first.Services()))
+	if first.Name() != "s" || !slices.Equal(registrytest.NodeIDs(first.Services()), []string{"1:a"}) {
+		t.Fatalf("Snapshot = %s %v", first.Name(), registrytest.NodeIDs(first.Services()))
 	}
 	register(t, mem, svc("s", "1", "b"), 0)
 	registrytest.WaitUntil(t, "a new Snapshot", func() bool {
 		s, err := c.Snapshot(ctx, "s")
 		return err == nil && s != first && len(s.Services()[0].Nodes) == 2
 	})
-	if !slices.Equal(ids(first.Services()), []string{"1:a"}) {
+	if !slices.Equal(registrytest.NodeIDs(first.Services()), []string{"1:a"}) {
 		t.Fatal("an old Snapshot changed")
 	}
 }
@@ -234,7 +223,7 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			got, err := c.Lookup(ctx, "s")
-			if err == nil && !slices.Equal(ids(got), []string{"1:a"}) {
+			if err == nil && !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
 				err = errors.New("wrong nodes")
 			}
 			errs <- err
@@ -341,8 +330,8 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	ctx := t.Context()
 
 	register(t, mem, svc("s", "1", "a"), 0)
-	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-		t.Fatalf("Lookup = %v, %v", ids(got), err)
+	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+		t.Fatalf("Lookup = %v, %v", registrytest.NodeIDs(got), err)
 	}
 
 	// The watch breaks, and stays unavailable for a few attempts while the
@@ -419,8 +408,8 @@ func TestServesStaleWhenRegistryFails(t *testing.T) {
 	// Each Lookup past the TTL starts a refresh in the background, which
 	// fails; meanwhile the cached entry is served.
 	registrytest.WaitUntil(t, "two failed refreshes", func() bool {
-		if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-			t.Fatalf("Lookup while the registry fails = %v, %v; want the cached node", ids(got), err)
+		if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+			t.Fatalf("Lookup while the registry fails = %v, %v; want the cached node", registrytest.NodeIDs(got), err)
 		}
 		return cnt.lookups.Load() >= 3
 	})
@@ -438,8 +427,8 @@ func TestWritesThroughTheCacheAreReadBack(t *testing.T) {
 		t.Fatalf("Lookup = %v, want ErrNotFound", err)
 	}
 	register(t, c, svc("s", "1", "a"), 0)
-	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-		t.Fatalf("Lookup right after Register = %v, %v", ids(got), err)
+	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+		t.Fatalf("Lookup right after Register = %v, %v", registrytest.NodeIDs(got), err)
 	}
 	if err := c.Deregister(ctx, svc("s", "1", "a")); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
@@ -27,7 +28,7 @@ func service(name, version string, ids ...string) *registry.Service {
 // other finds at once, and sees go when the first process dies.
 func TestTwoProcesses(t *testing.T) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 
@@ -60,7 +61,7 @@ func TestTwoProcesses(t *testing.T) {
 		t.Fatalf("event after expiry = %v %+v, want Updated with node 1 only", ev.Type, ev.Service.Nodes)
 	}
 	// The reader deleted the expired key from the bucket.
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +85,12 @@ func TestTwoProcesses(t *testing.T) {
 // registry writes, and what it writes in that format is a node.
 func TestWireFormat(t *testing.T) {
 	bucket := testBucket(t)
-	r := newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}})
+	r := newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}})
 	ctx := t.Context()
 	if err := r.Register(ctx, service("go.greeter", "1.0.0", "n1"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,14 +25,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
-// default.
-func testURL() string { return plugintest.RedisURL() }
-
-// client returns a client of the test server, failing t when the server does
-// not answer.
-func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
-
 // testPrefix returns a key prefix unique to t and deletes every key under
 // it when t ends.
 func testPrefix(t testing.TB) string { return plugintest.RedisPrefix(t, "microtest:registry:", nil) }
@@ -49,17 +41,17 @@ func newRegistry(t testing.TB, cfg redis.Config) *redis.Registry {
 }
 
 func TestConformance(t *testing.T) {
-	client(t)
+	plugintest.Redis(t)
 	tests := []struct {
 		name string
 		cfg  func(prefix string) redis.Config
 	}{
 		{"default", func(prefix string) redis.Config {
-			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix}
+			return redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix}
 		}},
 		{"fast sweep", func(prefix string) redis.Config {
 			return redis.Config{
-				Connection: redis.Connection{URL: testURL()}, Prefix: prefix,
+				Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix,
 				SweepInterval: redis.Duration(50 * time.Millisecond), ResyncInterval: redis.Duration(time.Second),
 			}
 		}},
@@ -76,7 +68,7 @@ func TestConformance(t *testing.T) {
 // see each other's services and changes.
 func TestShared(t *testing.T) {
 	prefix := testPrefix(t)
-	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
+	cfg := redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 	w, err := b.Watch(ctx, registry.WatchService("greeter"))
@@ -107,8 +99,8 @@ func TestShared(t *testing.T) {
 // The keys, fields and channel are as documented.
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
-	c := client(t)
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
+	c := plugintest.Redis(t)
 	ctx := t.Context()
 	ps := c.Subscribe(ctx, prefix+"events")
 	defer ps.Close()
@@ -202,21 +194,21 @@ func TestWireFormat(t *testing.T) {
 func TestWatchReconnect(t *testing.T) {
 	prefix := testPrefix(t)
 	name := "microtest-" + prefix[len(prefix)-13:len(prefix)-1]
-	url := testURL()
+	url := plugintest.RedisURL()
 	if strings.Contains(url, "?") {
 		url += "&client_name=" + name
 	} else {
 		url += "?client_name=" + name
 	}
 	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: url}, Prefix: prefix})
-	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
+	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
 	ctx := t.Context()
 	w, err := r.Watch(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	c := client(t)
+	c := plugintest.Redis(t)
 	for i := range 3 {
 		killClients(t, c, name)
 		svc := &registry.Service{Name: "svc" + string(rune('a'+i)), Nodes: []*registry.Node{{ID: "n", Address: "a"}}}
@@ -258,10 +250,10 @@ func killClients(t *testing.T, c *goredis.Client, name string) {
 func TestConfig(t *testing.T) {
 	settingstest.Check(t, func(ctx context.Context, cfg redis.Config) (*redis.Registry, error) { return redis.New(ctx, cfg) },
 		[]settingstest.Case[redis.Config]{
-			{Name: "defaults", Config: redis.Config{Connection: redis.Connection{URL: testURL()}}, Field: ""},
+			{Name: "defaults", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}}, Field: ""},
 			{Name: "bad URL", Config: redis.Config{Connection: redis.Connection{URL: "nats://x"}}, Field: "URL"},
-			{Name: "bad SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: -1}, Field: "SweepInterval"},
-			{Name: "ResyncInterval below SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, Field: "ResyncInterval"},
+			{Name: "bad SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, SweepInterval: -1}, Field: "SweepInterval"},
+			{Name: "ResyncInterval below SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, Field: "ResyncInterval"},
 		})
 	var cfg redis.Config
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/0","prefix":"p:","sweep_interval":"2s","resync_interval":"1m"}`), &cfg); err != nil {
@@ -282,7 +274,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t)})
 	w, err := r.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -11,13 +11,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/store/nats"
 )
 
 func testStores(t *testing.T, n int, mod func(*micronats.Config)) (string, []*micronats.Store) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -79,7 +80,7 @@ func TestTwoProcesses(t *testing.T) {
 	if _, err := b.Read(ctx, "session"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Read of an expired record = %v, want ErrNotFound", err)
 	}
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSweep(t *testing.T) {
 	if err := s[0].Write(ctx, &store.Record{Key: "a/b", Value: []byte("v"), TTL: 200 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestWireFormat(t *testing.T) {
 	bucket, s := testStores(t, 1, nil)
 	st := s[0]
 	ctx := t.Context()
-	js := rawJS(t)
+	js := plugintest.NATSJetStream(t)
 	kv, err := js.KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/plugin"
@@ -22,14 +21,6 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
-// default.
-func testURL() string { return plugintest.RedisURL() }
-
-// client returns a client of the test server, failing t when the server does
-// not answer.
-func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
 
 // testPrefix returns a key prefix unique to t and deletes every key under
 // it when t ends.
@@ -45,16 +36,16 @@ func newStore(t testing.TB, cfg redis.Config) *redis.Store {
 func newFn(ctx context.Context, cfg redis.Config) (*redis.Store, error) { return redis.New(ctx, cfg) }
 
 func TestConformance(t *testing.T) {
-	client(t)
+	plugintest.Redis(t)
 	tests := []struct {
 		name string
 		cfg  func(t *testing.T) redis.Config
 	}{
 		{"prefix with glob characters", func(t *testing.T) redis.Config {
-			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
+			return redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t)}
 		}},
 		{"scan count 3", func(t *testing.T) redis.Config {
-			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t), ScanCount: 3}
+			return redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t), ScanCount: 3}
 		}},
 	}
 	for _, tt := range tests {
@@ -67,16 +58,16 @@ func TestConformance(t *testing.T) {
 
 // The default prefix and the empty-prefix List over a shared database.
 func TestDefaultPrefix(t *testing.T) {
-	client(t)
+	plugintest.Redis(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}})
+		return newStore(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}})
 	})
 }
 
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	s := newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
-	c := client(t)
+	s := newStore(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
+	c := plugintest.Redis(t)
 	ctx := t.Context()
 	if err := s.Write(ctx, &store.Record{Key: "users/1", Value: []byte("ada"), TTL: time.Hour}); err != nil {
 		t.Fatal(err)
@@ -120,9 +111,9 @@ func TestEscapeGlob(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	settingstest.Check(t, newFn, []settingstest.Case[redis.Config]{
-		{Name: "defaults", Config: redis.Config{Connection: redis.Connection{URL: testURL()}}, Field: ""},
+		{Name: "defaults", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}}, Field: ""},
 		{Name: "bad URL", Config: redis.Config{Connection: redis.Connection{URL: "mysql://x"}}, Field: "URL"},
-		{Name: "bad ScanCount", Config: redis.Config{Connection: redis.Connection{URL: testURL()}, ScanCount: -1}, Field: "ScanCount"},
+		{Name: "bad ScanCount", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, ScanCount: -1}, Field: "ScanCount"},
 	})
 
 	var cfg redis.Config
@@ -144,7 +135,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 func TestInvalidRecords(t *testing.T) {
-	s := newStore(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
+	s := newStore(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t)})
 	for _, rec := range []*store.Record{nil, {Key: ""}, {Key: "k", TTL: -time.Second}} {
 		if err := s.Write(t.Context(), rec); err == nil {
 			t.Errorf("Write(%+v) accepted it", rec)
