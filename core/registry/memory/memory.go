@@ -248,7 +248,6 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 		reg:     r,
 		service: o.Service,
 		limit:   r.opts.watchQueue,
-		done:    make(chan struct{}),
 		signal:  make(chan struct{}, 1),
 	}
 	r.mu.Lock()
@@ -258,10 +257,7 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 	}
 	r.watchers[w] = struct{}{}
 	r.mu.Unlock()
-	stop := context.AfterFunc(ctx, w.Stop)
-	w.mu.Lock()
-	w.stopAfter = stop
-	w.mu.Unlock()
+	w.end.StopWith(ctx, w.Stop)
 	return w, nil
 }
 
@@ -393,14 +389,11 @@ type watcher struct {
 	reg     *Registry
 	service string
 	limit   int
+	end     registry.WatchEnd // ended under mu
 
-	mu    sync.Mutex
-	queue []*registry.Event
-	// stopAfter releases the context.AfterFunc that stops the watcher.
-	stopAfter func() bool
-	err       error         // set once the watcher has ended
-	done      chan struct{} // closed once the watcher has ended
-	signal    chan struct{} // has a token when the queue may be non-empty
+	mu     sync.Mutex
+	queue  []*registry.Event
+	signal chan struct{} // has a token when the queue may be non-empty
 }
 
 // push queues ev; it reports false if the watcher has ended and should be
@@ -408,7 +401,7 @@ type watcher struct {
 func (w *watcher) push(ev *registry.Event) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
+	if w.end.Err() != nil {
 		return false
 	}
 	if len(w.queue) >= w.limit {
@@ -424,10 +417,7 @@ func (w *watcher) push(ev *registry.Event) bool {
 }
 
 func (w *watcher) endLocked(err error) {
-	if w.err == nil {
-		close(w.done)
-	}
-	w.err = err
+	w.end.End(err)
 	w.queue = nil
 }
 
@@ -436,8 +426,7 @@ func (w *watcher) endLocked(err error) {
 func (w *watcher) Next() (*registry.Event, error) {
 	for {
 		w.mu.Lock()
-		if w.err != nil {
-			err := w.err
+		if err := w.end.Err(); err != nil {
 			w.mu.Unlock()
 			return nil, err
 		}
@@ -454,7 +443,7 @@ func (w *watcher) Next() (*registry.Event, error) {
 		w.mu.Unlock()
 		select {
 		case <-w.signal:
-		case <-w.done:
+		case <-w.end.Done():
 		}
 	}
 }
@@ -463,11 +452,7 @@ func (w *watcher) Next() (*registry.Event, error) {
 func (w *watcher) Stop() {
 	w.mu.Lock()
 	w.endLocked(registry.ErrWatcherStopped)
-	stopAfter := w.stopAfter
 	w.mu.Unlock()
-	if stopAfter != nil {
-		stopAfter()
-	}
 	w.reg.mu.Lock()
 	delete(w.reg.watchers, w)
 	w.reg.mu.Unlock()
