@@ -190,25 +190,28 @@ func (r *Registry) Deregister(ctx context.Context, svc *registry.Service) error 
 // Lookup returns copies of the live versions of the service, sorted by
 // version, each with its live nodes sorted by ID.
 func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
-		return nil, ErrClosed
-	}
-	out := r.lookupLocked(name, now)
-	if len(out) == 0 {
+	out, err := r.read(ctx, func(now time.Time) []*registry.Service { return r.lookupLocked(name, now) })
+	if err == nil && len(out) == 0 {
 		return nil, registry.ErrNotFound
 	}
-	return out, nil
+	return out, err
 }
 
 // List returns copies of every live service version, sorted by name and
 // version.
 func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
+	return r.read(ctx, func(now time.Time) []*registry.Service {
+		var out []*registry.Service
+		for _, name := range slices.Sorted(maps.Keys(r.services)) {
+			out = append(out, r.lookupLocked(name, now)...)
+		}
+		return out
+	})
+}
+
+// read returns what f finds with the registry read-locked, unless ctx is
+// done or the registry is closed.
+func (r *Registry) read(ctx context.Context, f func(now time.Time) []*registry.Service) ([]*registry.Service, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -218,11 +221,7 @@ func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	var out []*registry.Service
-	for _, name := range slices.Sorted(maps.Keys(r.services)) {
-		out = append(out, r.lookupLocked(name, now)...)
-	}
-	return out, nil
+	return f(now), nil
 }
 
 func (r *Registry) lookupLocked(name string, now time.Time) []*registry.Service {
