@@ -269,11 +269,7 @@ func (c *child) expect(t *testing.T, prefix string) string {
 func TestCrossProcessLookup(t *testing.T) {
 	dir := t.TempDir()
 	r := newRegistry(t, dir)
-	w, err := r.Watch(t.Context(), registry.WatchService("cross"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, t.Context(), r, registry.WatchService("cross"))
 
 	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"=cross", envTTL+"=0s")
 	id := c.expect(t, "ready")
@@ -305,11 +301,7 @@ func TestCrossProcessLookup(t *testing.T) {
 func TestKilledProcessExpires(t *testing.T) {
 	dir := t.TempDir()
 	r := newRegistry(t, dir)
-	w, err := r.Watch(t.Context(), registry.WatchService("doomed"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, t.Context(), r, registry.WatchService("doomed"))
 
 	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"=doomed", envTTL+"=1s")
 	id := c.expect(t, "ready")

@@ -44,11 +44,7 @@ func svc(name, version string, ids ...string) *registry.Service {
 func TestEvents(t *testing.T) {
 	ctx := t.Context()
 	r := newRegistry(t)
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, r)
 
 	steps := []struct {
 		name  string
@@ -87,11 +83,7 @@ func TestEvents(t *testing.T) {
 func TestRefreshWithoutChangeIsSilent(t *testing.T) {
 	ctx := t.Context()
 	r := newRegistry(t)
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, r)
 	for range 3 {
 		if err := r.Register(ctx, svc("s", "1", "a"), time.Minute); err != nil {
 			t.Fatal(err)
@@ -112,11 +104,7 @@ func TestRefreshWithoutChangeIsSilent(t *testing.T) {
 func TestWatcherOverflow(t *testing.T) {
 	ctx := t.Context()
 	r := newRegistry(t, memory.WithWatchQueue(4))
-	slow, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Stop()
+	slow := registrytest.Watch(t, ctx, r)
 	fast, err := r.Watch(ctx, registry.WatchService("s0"))
 	if err != nil {
 		t.Fatal(err)

@@ -88,3 +88,15 @@ func Next(t testing.TB, w registry.Watcher) *registry.Event {
 		return nil
 	}
 }
+
+// Watch watches r with ctx and opts, failing t when it cannot, and stops
+// the watcher when t ends.
+func Watch(t testing.TB, ctx context.Context, r registry.Registry, opts ...registry.WatchOption) registry.Watcher {
+	t.Helper()
+	w, err := r.Watch(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}

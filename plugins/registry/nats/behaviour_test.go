@@ -32,11 +32,7 @@ func TestTwoProcesses(t *testing.T) {
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 
-	w, err := b.Watch(ctx, registry.WatchService("greeter"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, b, registry.WatchService("greeter"))
 
 	if err := a.Register(ctx, service("greeter", "1.0.0", "1"), 0); err != nil {
 		t.Fatal(err)

@@ -71,11 +71,7 @@ func TestShared(t *testing.T) {
 	cfg := redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
-	w, err := b.Watch(ctx, registry.WatchService("greeter"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, b, registry.WatchService("greeter"))
 
 	svc := &registry.Service{Name: "greeter", Version: "1.0.0", Nodes: []*registry.Node{{ID: "n1", Address: "10.0.0.1:8080"}}}
 	if err := a.Register(ctx, svc, 500*time.Millisecond); err != nil {
@@ -203,11 +199,7 @@ func TestWatchReconnect(t *testing.T) {
 	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: url}, Prefix: prefix})
 	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
 	ctx := t.Context()
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, r)
 	c := plugintest.Redis(t)
 	for i := range 3 {
 		killClients(t, c, name)
