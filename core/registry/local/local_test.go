@@ -266,21 +266,25 @@ func (c *child) expect(t *testing.T, prefix string) string {
 	}
 }
 
-func TestCrossProcessLookup(t *testing.T) {
+// serveChild starts a child process that registers service name with ttl
+// in a directory of its own, and returns a registry on that directory
+// watching the service, the child and its node ID, once the registry finds
+// that node.
+func serveChild(t *testing.T, name, ttl string) (*local.Registry, registry.Watcher, *child, string) {
+	t.Helper()
 	dir := t.TempDir()
 	r := newRegistry(t, dir)
-	w := registrytest.Watch(t, t.Context(), r, registry.WatchService("cross"))
-
-	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"=cross", envTTL+"=0s")
+	w := registrytest.Watch(t, t.Context(), r, registry.WatchService(name))
+	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"="+name, envTTL+"="+ttl)
 	id := c.expect(t, "ready")
+	if svcs, err := r.Lookup(t.Context(), name); err != nil || !slices.Equal(nodeIDs(svcs), []string{id}) {
+		t.Fatalf("Lookup of the child's service = %v, %v; want node %s", nodeIDs(svcs), err, id)
+	}
+	return r, w, c, id
+}
 
-	svcs, err := r.Lookup(t.Context(), "cross")
-	if err != nil {
-		t.Fatalf("Lookup of the child's service: %v", err)
-	}
-	if got := nodeIDs(svcs); !slices.Equal(got, []string{id}) {
-		t.Fatalf("nodes = %v, want [%s]", got, id)
-	}
+func TestCrossProcessLookup(t *testing.T) {
+	r, w, c, id := serveChild(t, "cross", "0s")
 	ev, err := w.Next()
 	if err != nil || ev.Type != registry.Added || ev.Service.Nodes[0].ID != id {
 		t.Fatalf("first event = %+v, %v; want Added %s", ev, err, id)
@@ -299,15 +303,7 @@ func TestCrossProcessLookup(t *testing.T) {
 }
 
 func TestKilledProcessExpires(t *testing.T) {
-	dir := t.TempDir()
-	r := newRegistry(t, dir)
-	w := registrytest.Watch(t, t.Context(), r, registry.WatchService("doomed"))
-
-	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"=doomed", envTTL+"=1s")
-	id := c.expect(t, "ready")
-	if svcs, err := r.Lookup(t.Context(), "doomed"); err != nil || !slices.Equal(nodeIDs(svcs), []string{id}) {
-		t.Fatalf("Lookup = %v, %v; want node %s", nodeIDs(svcs), err, id)
-	}
+	r, w, c, id := serveChild(t, "doomed", "1s")
 
 	killed := time.Now()
 	if err := c.cmd.Process.Kill(); err != nil { // SIGKILL: no chance to deregister
