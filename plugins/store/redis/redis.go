@@ -151,13 +151,8 @@ func (s *Store) Read(ctx context.Context, key string) (*store.Record, error) {
 // (but above zero) is rounded up to one; a zero TTL makes the record
 // permanent, also when it replaces one with a TTL.
 func (s *Store) Write(ctx context.Context, rec *store.Record) error {
-	switch {
-	case rec == nil:
-		return errors.New("store/redis: write: nil record")
-	case rec.Key == "":
-		return errors.New("store/redis: write: empty key")
-	case rec.TTL < 0:
-		return fmt.Errorf("store/redis: write %q: negative TTL %v", rec.Key, rec.TTL)
+	if err := rec.Validate(); err != nil {
+		return err
 	}
 	ttl := rec.TTL
 	if ttl > 0 && ttl < time.Millisecond {
