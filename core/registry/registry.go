@@ -2,7 +2,9 @@
 // with a time to live, and clients look them up or watch for changes.
 //
 // Two implementations ship with the core: memory (one process) and local
-// (many processes on one machine, no server). Plugins add others.
+// (many processes on one machine, no server). Plugins add others; what
+// implementations share is here too: NewWatchOptions reads the options of
+// Watch, and WatchEnd ends a Watcher and serves its Next.
 package registry
 
 import (

@@ -16,6 +16,7 @@ import (
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/cache"
 	"github.com/seedmicro/micro/core/registry/memory"
+	"github.com/seedmicro/micro/core/registry/registrytest"
 	"github.com/seedmicro/micro/core/selector"
 )
 
@@ -77,15 +78,24 @@ func deregister(t testing.TB, r registry.Registry, version, id string) {
 // first returns the first node Select offers.
 func first(t testing.TB, ctx context.Context, s selector.Selector) string {
 	t.Helper()
+	n, err := pick(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.ID
+}
+
+// pick selects service "s" and takes the first node offered.
+func pick(ctx context.Context, s selector.Selector) (*registry.Node, error) {
 	next, err := s.Select(ctx, "s")
 	if err != nil {
-		t.Fatalf("Select: %v", err)
+		return nil, fmt.Errorf("Select: %w", err)
 	}
 	n, err := next()
 	if err != nil {
-		t.Fatalf("Next: %v", err)
+		return nil, fmt.Errorf("Next: %w", err)
 	}
-	return n.ID
+	return n, nil
 }
 
 // all returns every node a Select offers, in order.
@@ -113,17 +123,6 @@ func all(t testing.TB, ctx context.Context, s selector.Selector) []string {
 		t.Fatalf("Next after the end = %v, want ErrNoneAvailable", err)
 	}
 	return ids
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func TestRoundRobinRotatesAcrossCalls(t *testing.T) {
@@ -189,7 +188,7 @@ func TestHash(t *testing.T) {
 
 	removed := nodeID(2)
 	deregister(t, mem, "1", removed)
-	waitUntil(t, "the selector to see the node leave", func() bool {
+	registrytest.WaitUntil(t, "the selector to see the node leave", func() bool {
 		return !slices.Contains(all(t, t.Context(), b), removed)
 	})
 	moved := 0
@@ -276,7 +275,7 @@ func TestNextOffersEveryNodeOnce(t *testing.T) {
 func TestAllVersionsAreCandidates(t *testing.T) {
 	mem, _, b := setup(t, 1)
 	register(t, mem, "2", "v2-node")
-	waitUntil(t, "the new version", func() bool { return len(all(t, t.Context(), b)) == 2 })
+	registrytest.WaitUntil(t, "the new version", func() bool { return len(all(t, t.Context(), b)) == 2 })
 	got := all(t, t.Context(), b)
 	slices.Sort(got)
 	if !slices.Equal(got, []string{nodeID(0), "v2-node"}) {
@@ -289,7 +288,7 @@ func TestFilter(t *testing.T) {
 	mem, _, b := setup(t, 3, selector.WithFilter(onlyV2))
 	register(t, mem, "2", "v2-a")
 	register(t, mem, "2", "v2-b")
-	waitUntil(t, "the new version", func() bool { return len(all(t, t.Context(), b)) == 2 })
+	registrytest.WaitUntil(t, "the new version", func() bool { return len(all(t, t.Context(), b)) == 2 })
 	for range 10 {
 		got := all(t, t.Context(), b)
 		slices.Sort(got)
@@ -336,7 +335,7 @@ func TestCoolDownEnds(t *testing.T) {
 	ctx := t.Context()
 	failed := &registry.Node{ID: nodeID(0)}
 	b.Mark("s", failed, errors.New("timeout"))
-	waitUntil(t, "the cool-down to end", func() bool { return first(t, ctx, b) == failed.ID })
+	registrytest.WaitUntil(t, "the cool-down to end", func() bool { return first(t, ctx, b) == failed.ID })
 }
 
 func TestEveryNodeCooledDownIsStillOffered(t *testing.T) {
@@ -385,9 +384,9 @@ func TestWatchedChangesNeedNoLookup(t *testing.T) {
 		all(t, ctx, b)
 	}
 	register(t, mem, "1", "late")
-	waitUntil(t, "the added node", func() bool { return slices.Contains(all(t, ctx, b), "late") })
+	registrytest.WaitUntil(t, "the added node", func() bool { return slices.Contains(all(t, ctx, b), "late") })
 	deregister(t, mem, "1", nodeID(0))
-	waitUntil(t, "the removed node", func() bool { return !slices.Contains(all(t, ctx, b), nodeID(0)) })
+	registrytest.WaitUntil(t, "the removed node", func() bool { return !slices.Contains(all(t, ctx, b), nodeID(0)) })
 	if n := cnt.lookups.Load(); n != 1 {
 		t.Fatalf("registry lookups = %d, want 1", n)
 	}
@@ -472,11 +471,7 @@ func BenchmarkSelectRoundRobin(b *testing.B) {
 	first(b, ctx, s)
 	b.ReportAllocs()
 	for b.Loop() {
-		next, err := s.Select(ctx, "s")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := next(); err != nil {
+		if _, err := pick(ctx, s); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -489,11 +484,7 @@ func BenchmarkSelectRoundRobinParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			next, err := s.Select(ctx, "s")
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := next(); err != nil {
+			if _, err := pick(ctx, s); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -506,11 +497,7 @@ func BenchmarkSelectHash(b *testing.B) {
 	first(b, ctx, s)
 	b.ReportAllocs()
 	for b.Loop() {
-		next, err := s.Select(ctx, "s")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := next(); err != nil {
+		if _, err := pick(ctx, s); err != nil {
 			b.Fatal(err)
 		}
 	}

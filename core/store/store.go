@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -18,6 +19,20 @@ type Record struct {
 	// TTL is how long the record lives after Write; zero means forever.
 	// Read reports the time left, rounded down, or zero for no expiry.
 	TTL time.Duration
+}
+
+// Validate reports what makes rec unfit for Write: nil, an empty key or a
+// negative TTL.
+func (rec *Record) Validate() error {
+	switch {
+	case rec == nil:
+		return errors.New("store: write: nil record; pass a *Record with a Key")
+	case rec.Key == "":
+		return errors.New("store: write: empty key; set Record.Key")
+	case rec.TTL < 0:
+		return fmt.Errorf("store: write %q: negative TTL %v; use 0 for a record that does not expire", rec.Key, rec.TTL)
+	}
+	return nil
 }
 
 // Store reads and writes records.

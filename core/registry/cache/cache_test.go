@@ -69,34 +69,28 @@ func setup(t *testing.T, opts ...cache.Option) (*memory.Registry, *counting, *ca
 	return mem, cnt, c
 }
 
+// register registers s in r, failing t when it cannot.
+func register(t testing.TB, r registry.Registry, s *registry.Service, ttl time.Duration) {
+	t.Helper()
+	if err := r.Register(context.Background(), s, ttl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantCalls fails t unless the registry saw n calls, counted by calls.
+func wantCalls(t testing.TB, what string, calls *atomic.Int64, n int64) {
+	t.Helper()
+	if got := calls.Load(); got != n {
+		t.Fatalf("registry %s = %d, want %d", what, got, n)
+	}
+}
+
 func svc(name, version string, ids ...string) *registry.Service {
 	s := &registry.Service{Name: name, Version: version}
 	for _, id := range ids {
 		s.Nodes = append(s.Nodes, &registry.Node{ID: id, Address: "10.0.0.1:" + id})
 	}
 	return s
-}
-
-func ids(svcs []*registry.Service) []string {
-	var out []string
-	for _, s := range svcs {
-		for _, n := range s.Nodes {
-			out = append(out, s.Version+":"+n.ID)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // sees reports whether the cache now returns exactly want for name.
@@ -106,7 +100,7 @@ func sees(c *cache.Cache, name string, want ...string) func() bool {
 		if len(want) == 0 {
 			return errors.Is(err, registry.ErrNotFound)
 		}
-		return err == nil && slices.Equal(ids(got), want)
+		return err == nil && slices.Equal(registrytest.NodeIDs(got), want)
 	}
 }
 
@@ -125,18 +119,14 @@ func TestConformance(t *testing.T) {
 func TestWarmLookupDoesNoIO(t *testing.T) {
 	mem, cnt, c := setup(t)
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	for range 1000 {
 		got, err := c.Lookup(ctx, "s")
-		if err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-			t.Fatalf("Lookup = %v, %v", ids(got), err)
+		if err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+			t.Fatalf("Lookup = %v, %v", registrytest.NodeIDs(got), err)
 		}
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 
 	// Changes arrive through the watch, not through more lookups.
 	steps := []struct {
@@ -156,15 +146,11 @@ func TestWarmLookupDoesNoIO(t *testing.T) {
 			if err := st.do(); err != nil {
 				t.Fatal(err)
 			}
-			waitUntil(t, st.name, sees(c, "s", st.want...))
+			registrytest.WaitUntil(t, st.name, sees(c, "s", st.want...))
 		})
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
-	if n := cnt.watches.Load(); n != 1 {
-		t.Fatalf("registry watches = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
+	wantCalls(t, "watches", &cnt.watches, 1)
 }
 
 func TestNotFoundIsCached(t *testing.T) {
@@ -175,24 +161,16 @@ func TestNotFoundIsCached(t *testing.T) {
 			t.Fatalf("Lookup = %v, want ErrNotFound", err)
 		}
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
-	if err := mem.Register(ctx, svc("later", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the service to appear", sees(c, "later", "1:a"))
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
+	register(t, mem, svc("later", "1", "a"), 0)
+	registrytest.WaitUntil(t, "the service to appear", sees(c, "later", "1:a"))
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 }
 
 func TestSnapshotDoesNotAllocate(t *testing.T) {
 	mem, _, c := setup(t)
 	ctx := context.Background()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Snapshot(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
@@ -209,9 +187,7 @@ func TestSnapshotDoesNotAllocate(t *testing.T) {
 func TestSnapshotIdentity(t *testing.T) {
 	mem, _, c := setup(t)
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	first, err := c.Snapshot(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -219,17 +195,15 @@ func TestSnapshotIdentity(t *testing.T) {
 	if again, _ := c.Snapshot(ctx, "s"); again != first {
 		t.Fatal("unchanged service gave a new Snapshot")
 	}
-	if first.Name() != "s" || !slices.Equal(ids(first.Services()), []string{"1:a"}) {
-		t.Fatalf("Snapshot = %s %v", first.Name(), ids(first.Services()))
+	if first.Name() != "s" || !slices.Equal(registrytest.NodeIDs(first.Services()), []string{"1:a"}) {
+		t.Fatalf("Snapshot = %s %v", first.Name(), registrytest.NodeIDs(first.Services()))
 	}
-	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "a new Snapshot", func() bool {
+	register(t, mem, svc("s", "1", "b"), 0)
+	registrytest.WaitUntil(t, "a new Snapshot", func() bool {
 		s, err := c.Snapshot(ctx, "s")
 		return err == nil && s != first && len(s.Services()[0].Nodes) == 2
 	})
-	if !slices.Equal(ids(first.Services()), []string{"1:a"}) {
+	if !slices.Equal(registrytest.NodeIDs(first.Services()), []string{"1:a"}) {
 		t.Fatal("an old Snapshot changed")
 	}
 }
@@ -241,9 +215,7 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 	c := cache.New(cnt)
 	defer c.Close()
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 
 	const callers = 50
 	var wg sync.WaitGroup
@@ -251,13 +223,13 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			got, err := c.Lookup(ctx, "s")
-			if err == nil && !slices.Equal(ids(got), []string{"1:a"}) {
+			if err == nil && !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
 				err = errors.New("wrong nodes")
 			}
 			errs <- err
 		})
 	}
-	waitUntil(t, "the first registry lookup", func() bool { return cnt.lookups.Load() == 1 })
+	registrytest.WaitUntil(t, "the first registry lookup", func() bool { return cnt.lookups.Load() == 1 })
 	time.Sleep(20 * time.Millisecond) // let the others pile up; the test holds either way
 	close(cnt.gate)
 	wg.Wait()
@@ -267,9 +239,7 @@ func TestConcurrentFirstLookupsShareOneCall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 }
 
 func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
@@ -288,7 +258,7 @@ func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
 		_, err := c.Lookup(impatient, "s")
 		errc <- err
 	}()
-	waitUntil(t, "the registry lookup", func() bool { return cnt.lookups.Load() == 1 })
+	registrytest.WaitUntil(t, "the registry lookup", func() bool { return cnt.lookups.Load() == 1 })
 	patient := make(chan error, 1)
 	go func() {
 		_, err := c.Lookup(t.Context(), "s")
@@ -302,9 +272,7 @@ func TestCallerCancelDoesNotCancelOthers(t *testing.T) {
 	if err := <-patient; err != nil {
 		t.Fatalf("patient caller got %v", err)
 	}
-	if n := cnt.lookups.Load(); n != 1 {
-		t.Fatalf("registry lookups = %d, want 1", n)
-	}
+	wantCalls(t, "lookups", &cnt.lookups, 1)
 }
 
 // breakable is a watcher that fails when told to.
@@ -361,11 +329,9 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	defer c.Close()
 	ctx := t.Context()
 
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-		t.Fatalf("Lookup = %v, %v", ids(got), err)
+	register(t, mem, svc("s", "1", "a"), 0)
+	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+		t.Fatalf("Lookup = %v, %v", registrytest.NodeIDs(got), err)
 	}
 
 	// The watch breaks, and stays unavailable for a few attempts while the
@@ -375,22 +341,18 @@ func TestWatchFailureReestablishesAndResyncs(t *testing.T) {
 	first := current
 	mu.Unlock()
 	first.breakNow()
-	waitUntil(t, "a failed attempt to rewatch", func() bool { return cnt.watches.Load() >= 3 })
-	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
-		t.Fatal(err)
-	}
+	registrytest.WaitUntil(t, "a failed attempt to rewatch", func() bool { return cnt.watches.Load() >= 3 })
+	register(t, mem, svc("s", "1", "b"), 0)
 	failWatch.Store(false)
 
 	// Once the watch is back, the cache looks the name up again.
-	waitUntil(t, "the change made while the watch was down", sees(c, "s", "1:a", "1:b"))
+	registrytest.WaitUntil(t, "the change made while the watch was down", sees(c, "s", "1:a", "1:b"))
 	if n := cnt.lookups.Load(); n != 2 {
 		t.Fatalf("registry lookups = %d, want 2 (first use and resync)", n)
 	}
 	// And the new watch works.
-	if err := mem.Register(ctx, svc("s", "1", "c"), 0); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "a change after the watch came back", sees(c, "s", "1:a", "1:b", "1:c"))
+	register(t, mem, svc("s", "1", "c"), 0)
+	registrytest.WaitUntil(t, "a change after the watch came back", sees(c, "s", "1:a", "1:b", "1:c"))
 }
 
 // silent is a watcher that never reports anything.
@@ -420,16 +382,12 @@ func TestTTLIsASafetyNet(t *testing.T) {
 	c := cache.New(cnt, cache.WithTTL(50*time.Millisecond))
 	defer c.Close()
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Lookup(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
-	if err := mem.Register(ctx, svc("s", "1", "b"), 0); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the entry to expire and be looked up again", sees(c, "s", "1:a", "1:b"))
+	register(t, mem, svc("s", "1", "b"), 0)
+	registrytest.WaitUntil(t, "the entry to expire and be looked up again", sees(c, "s", "1:a", "1:b"))
 }
 
 func TestServesStaleWhenRegistryFails(t *testing.T) {
@@ -442,18 +400,16 @@ func TestServesStaleWhenRegistryFails(t *testing.T) {
 	c := cache.New(cnt, cache.WithTTL(10*time.Millisecond), cache.WithBackoff(time.Millisecond, time.Millisecond))
 	defer c.Close()
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Lookup(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
 	cnt.failLookup.Store(true)
 	// Each Lookup past the TTL starts a refresh in the background, which
 	// fails; meanwhile the cached entry is served.
-	waitUntil(t, "two failed refreshes", func() bool {
-		if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-			t.Fatalf("Lookup while the registry fails = %v, %v; want the cached node", ids(got), err)
+	registrytest.WaitUntil(t, "two failed refreshes", func() bool {
+		if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+			t.Fatalf("Lookup while the registry fails = %v, %v; want the cached node", registrytest.NodeIDs(got), err)
 		}
 		return cnt.lookups.Load() >= 3
 	})
@@ -470,11 +426,9 @@ func TestWritesThroughTheCacheAreReadBack(t *testing.T) {
 	if _, err := c.Lookup(ctx, "s"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Lookup = %v, want ErrNotFound", err)
 	}
-	if err := c.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(ids(got), []string{"1:a"}) {
-		t.Fatalf("Lookup right after Register = %v, %v", ids(got), err)
+	register(t, c, svc("s", "1", "a"), 0)
+	if got, err := c.Lookup(ctx, "s"); err != nil || !slices.Equal(registrytest.NodeIDs(got), []string{"1:a"}) {
+		t.Fatalf("Lookup right after Register = %v, %v", registrytest.NodeIDs(got), err)
 	}
 	if err := c.Deregister(ctx, svc("s", "1", "a")); err != nil {
 		t.Fatal(err)
@@ -487,9 +441,7 @@ func TestWritesThroughTheCacheAreReadBack(t *testing.T) {
 func TestClose(t *testing.T) {
 	mem, _, c := setup(t)
 	ctx := t.Context()
-	if err := mem.Register(ctx, svc("s", "1", "a"), 0); err != nil {
-		t.Fatal(err)
-	}
+	register(t, mem, svc("s", "1", "a"), 0)
 	if _, err := c.Lookup(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}

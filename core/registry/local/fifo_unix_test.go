@@ -15,6 +15,7 @@ import (
 
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
+	"github.com/seedmicro/micro/core/registry/registrytest"
 )
 
 // specialKinds are the kinds of non-regular file a directory may hold.
@@ -79,11 +80,7 @@ func TestFIFOInRegistryDirDoesNotHangLookup(t *testing.T) {
 
 				wctx, wcancel := context.WithTimeout(t.Context(), 5*time.Second)
 				defer wcancel()
-				w, err := r.Watch(wctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer w.Stop()
+				w := registrytest.Watch(t, wctx, r)
 
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 				defer cancel()

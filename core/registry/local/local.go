@@ -191,26 +191,21 @@ func (r *Registry) Deregister(ctx context.Context, svc *registry.Service) error 
 // Lookup returns the live versions of the service, sorted by version, each
 // with its live nodes sorted by ID.
 func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	r.life.RLock()
-	defer r.life.RUnlock()
-	if r.closed {
-		return nil, ErrClosed
-	}
-	snap, err := r.scanService(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if len(snap) == 0 {
+	svcs, err := r.read(ctx, func(ctx context.Context) (snapshot, error) { return r.scanService(ctx, name) })
+	if err == nil && len(svcs) == 0 {
 		return nil, registry.ErrNotFound
 	}
-	return snap.services(), nil
+	return svcs, err
 }
 
 // List returns every live service version, sorted by name and version.
 func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
+	return r.read(ctx, r.scanAll)
+}
+
+// read returns the services of the snapshot scan takes, unless ctx is done
+// or the registry is closed.
+func (r *Registry) read(ctx context.Context, scan func(context.Context) (snapshot, error)) ([]*registry.Service, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -219,7 +214,7 @@ func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	snap, err := r.scanAll(ctx)
+	snap, err := scan(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -98,18 +98,6 @@ func nodeIDs(svcs []*registry.Service) []string {
 	return ids
 }
 
-// waitUntil polls cond for up to 15 seconds.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Environment of the helper process.
 const (
 	envMode = "MICRO_LOCAL_TEST_HELPER"
@@ -278,25 +266,25 @@ func (c *child) expect(t *testing.T, prefix string) string {
 	}
 }
 
-func TestCrossProcessLookup(t *testing.T) {
+// serveChild starts a child process that registers service name with ttl
+// in a directory of its own, and returns a registry on that directory
+// watching the service, the child and its node ID, once the registry finds
+// that node.
+func serveChild(t *testing.T, name, ttl string) (*local.Registry, registry.Watcher, *child, string) {
+	t.Helper()
 	dir := t.TempDir()
 	r := newRegistry(t, dir)
-	w, err := r.Watch(t.Context(), registry.WatchService("cross"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-
-	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"=cross", envTTL+"=0s")
+	w := registrytest.Watch(t, t.Context(), r, registry.WatchService(name))
+	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"="+name, envTTL+"="+ttl)
 	id := c.expect(t, "ready")
+	if svcs, err := r.Lookup(t.Context(), name); err != nil || !slices.Equal(nodeIDs(svcs), []string{id}) {
+		t.Fatalf("Lookup of the child's service = %v, %v; want node %s", nodeIDs(svcs), err, id)
+	}
+	return r, w, c, id
+}
 
-	svcs, err := r.Lookup(t.Context(), "cross")
-	if err != nil {
-		t.Fatalf("Lookup of the child's service: %v", err)
-	}
-	if got := nodeIDs(svcs); !slices.Equal(got, []string{id}) {
-		t.Fatalf("nodes = %v, want [%s]", got, id)
-	}
+func TestCrossProcessLookup(t *testing.T) {
+	r, w, c, id := serveChild(t, "cross", "0s")
 	ev, err := w.Next()
 	if err != nil || ev.Type != registry.Added || ev.Service.Nodes[0].ID != id {
 		t.Fatalf("first event = %+v, %v; want Added %s", ev, err, id)
@@ -315,19 +303,7 @@ func TestCrossProcessLookup(t *testing.T) {
 }
 
 func TestKilledProcessExpires(t *testing.T) {
-	dir := t.TempDir()
-	r := newRegistry(t, dir)
-	w, err := r.Watch(t.Context(), registry.WatchService("doomed"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-
-	c := startChild(t, envMode+"=serve", envDir+"="+dir, envName+"=doomed", envTTL+"=1s")
-	id := c.expect(t, "ready")
-	if svcs, err := r.Lookup(t.Context(), "doomed"); err != nil || !slices.Equal(nodeIDs(svcs), []string{id}) {
-		t.Fatalf("Lookup = %v, %v; want node %s", nodeIDs(svcs), err, id)
-	}
+	r, w, c, id := serveChild(t, "doomed", "1s")
 
 	killed := time.Now()
 	if err := c.cmd.Process.Kill(); err != nil { // SIGKILL: no chance to deregister
@@ -335,7 +311,7 @@ func TestKilledProcessExpires(t *testing.T) {
 	}
 	<-c.done
 
-	waitUntil(t, "the killed child's node to expire", func() bool {
+	registrytest.WaitUntil(t, "the killed child's node to expire", func() bool {
 		_, err := r.Lookup(t.Context(), "doomed")
 		return errors.Is(err, registry.ErrNotFound)
 	})
@@ -561,7 +537,7 @@ func TestGarbageCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "the expired node and the junk to be removed", func() bool {
+	registrytest.WaitUntil(t, "the expired node and the junk to be removed", func() bool {
 		svcs, err := r.Lookup(ctx, "gc")
 		if err != nil {
 			t.Fatalf("Lookup: %v", err)
@@ -585,7 +561,7 @@ func TestGarbageCollection(t *testing.T) {
 	if err := os.Remove(filepath.Join(svcDir, "not-a-node.json")); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the empty directories to be removed", func() bool {
+	registrytest.WaitUntil(t, "the empty directories to be removed", func() bool {
 		if _, err := r.Lookup(ctx, "gc"); !errors.Is(err, registry.ErrNotFound) {
 			t.Fatalf("Lookup = %v, want ErrNotFound", err)
 		}
@@ -641,31 +617,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := w.Next(); !errors.Is(err, registry.ErrWatcherStopped) {
-		t.Fatalf("Next after Close = %v, want ErrWatcherStopped", err)
-	}
-	calls := map[string]error{}
-	calls["Register"] = r.Register(ctx, service("s", "1", "a"), 0)
-	calls["Deregister"] = r.Deregister(ctx, service("s", "1", "a"))
-	_, calls["Lookup"] = r.Lookup(ctx, "s")
-	_, calls["List"] = r.List(ctx)
-	_, calls["Watch"] = r.Watch(ctx)
-	for name, err := range calls {
-		if !errors.Is(err, local.ErrClosed) {
-			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
-		}
-	}
+	registrytest.CheckClose(t, r, local.ErrClosed)
 }
 
 // FuzzNodeFile feeds arbitrary bytes to readers as a node file: they must

@@ -22,7 +22,6 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 		reg:     r,
 		service: o.Service,
 		events:  make(chan *registry.Event),
-		done:    make(chan struct{}),
 	}
 	base, err := w.scan()
 	if err != nil {
@@ -42,10 +41,7 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 	r.watchMu.Unlock()
 
 	go w.poll(base)
-	stop := context.AfterFunc(ctx, w.Stop)
-	w.mu.Lock()
-	w.stopAfter = stop
-	w.mu.Unlock()
+	w.end.StopWith(ctx, w.Stop)
 	return w, nil
 }
 
@@ -55,12 +51,8 @@ type watcher struct {
 	reg     *Registry
 	service string
 	events  chan *registry.Event
-	done    chan struct{}
+	end     registry.WatchEnd
 	wg      sync.WaitGroup
-
-	mu        sync.Mutex
-	stopped   bool
-	stopAfter func() bool
 }
 
 func (w *watcher) scan() (snapshot, error) {
@@ -79,9 +71,10 @@ func (w *watcher) poll(last snapshot) {
 	defer w.wg.Done()
 	ticker := time.NewTicker(w.reg.opts.poll)
 	defer ticker.Stop()
+	done := w.end.Done()
 	for {
 		select {
-		case <-w.done:
+		case <-done:
 			return
 		case <-ticker.C:
 		}
@@ -94,7 +87,7 @@ func (w *watcher) poll(last snapshot) {
 		for _, ev := range diff(last, cur) {
 			select {
 			case w.events <- ev:
-			case <-w.done:
+			case <-done:
 				return
 			}
 		}
@@ -104,33 +97,12 @@ func (w *watcher) poll(last snapshot) {
 
 // Next returns the next change, blocking until there is one or the watcher
 // ends.
-func (w *watcher) Next() (*registry.Event, error) {
-	select {
-	case <-w.done:
-		return nil, registry.ErrWatcherStopped
-	default:
-	}
-	select {
-	case ev := <-w.events:
-		return ev, nil
-	case <-w.done:
-		return nil, registry.ErrWatcherStopped
-	}
-}
+func (w *watcher) Next() (*registry.Event, error) { return w.end.Next(w.events) }
 
 // Stop ends the watcher and waits for its poller to finish.
 func (w *watcher) Stop() {
-	w.mu.Lock()
-	if w.stopped {
-		w.mu.Unlock()
+	if !w.end.End(registry.ErrWatcherStopped) {
 		return
-	}
-	w.stopped = true
-	close(w.done)
-	stopAfter := w.stopAfter
-	w.mu.Unlock()
-	if stopAfter != nil {
-		stopAfter()
 	}
 	w.wg.Wait()
 	w.reg.watchMu.Lock()

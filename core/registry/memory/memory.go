@@ -190,25 +190,28 @@ func (r *Registry) Deregister(ctx context.Context, svc *registry.Service) error 
 // Lookup returns copies of the live versions of the service, sorted by
 // version, each with its live nodes sorted by ID.
 func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
-		return nil, ErrClosed
-	}
-	out := r.lookupLocked(name, now)
-	if len(out) == 0 {
+	out, err := r.read(ctx, func(now time.Time) []*registry.Service { return r.lookupLocked(name, now) })
+	if err == nil && len(out) == 0 {
 		return nil, registry.ErrNotFound
 	}
-	return out, nil
+	return out, err
 }
 
 // List returns copies of every live service version, sorted by name and
 // version.
 func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
+	return r.read(ctx, func(now time.Time) []*registry.Service {
+		var out []*registry.Service
+		for _, name := range slices.Sorted(maps.Keys(r.services)) {
+			out = append(out, r.lookupLocked(name, now)...)
+		}
+		return out
+	})
+}
+
+// read returns what f finds with the registry read-locked, unless ctx is
+// done or the registry is closed.
+func (r *Registry) read(ctx context.Context, f func(now time.Time) []*registry.Service) ([]*registry.Service, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -218,11 +221,7 @@ func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	var out []*registry.Service
-	for _, name := range slices.Sorted(maps.Keys(r.services)) {
-		out = append(out, r.lookupLocked(name, now)...)
-	}
-	return out, nil
+	return f(now), nil
 }
 
 func (r *Registry) lookupLocked(name string, now time.Time) []*registry.Service {
@@ -248,7 +247,6 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 		reg:     r,
 		service: o.Service,
 		limit:   r.opts.watchQueue,
-		done:    make(chan struct{}),
 		signal:  make(chan struct{}, 1),
 	}
 	r.mu.Lock()
@@ -258,10 +256,7 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 	}
 	r.watchers[w] = struct{}{}
 	r.mu.Unlock()
-	stop := context.AfterFunc(ctx, w.Stop)
-	w.mu.Lock()
-	w.stopAfter = stop
-	w.mu.Unlock()
+	w.end.StopWith(ctx, w.Stop)
 	return w, nil
 }
 
@@ -393,14 +388,11 @@ type watcher struct {
 	reg     *Registry
 	service string
 	limit   int
+	end     registry.WatchEnd // ended under mu
 
-	mu    sync.Mutex
-	queue []*registry.Event
-	// stopAfter releases the context.AfterFunc that stops the watcher.
-	stopAfter func() bool
-	err       error         // set once the watcher has ended
-	done      chan struct{} // closed once the watcher has ended
-	signal    chan struct{} // has a token when the queue may be non-empty
+	mu     sync.Mutex
+	queue  []*registry.Event
+	signal chan struct{} // has a token when the queue may be non-empty
 }
 
 // push queues ev; it reports false if the watcher has ended and should be
@@ -408,7 +400,7 @@ type watcher struct {
 func (w *watcher) push(ev *registry.Event) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
+	if w.end.Err() != nil {
 		return false
 	}
 	if len(w.queue) >= w.limit {
@@ -424,10 +416,7 @@ func (w *watcher) push(ev *registry.Event) bool {
 }
 
 func (w *watcher) endLocked(err error) {
-	if w.err == nil {
-		close(w.done)
-	}
-	w.err = err
+	w.end.End(err)
 	w.queue = nil
 }
 
@@ -436,8 +425,7 @@ func (w *watcher) endLocked(err error) {
 func (w *watcher) Next() (*registry.Event, error) {
 	for {
 		w.mu.Lock()
-		if w.err != nil {
-			err := w.err
+		if err := w.end.Err(); err != nil {
 			w.mu.Unlock()
 			return nil, err
 		}
@@ -454,7 +442,7 @@ func (w *watcher) Next() (*registry.Event, error) {
 		w.mu.Unlock()
 		select {
 		case <-w.signal:
-		case <-w.done:
+		case <-w.end.Done():
 		}
 	}
 }
@@ -463,11 +451,7 @@ func (w *watcher) Next() (*registry.Event, error) {
 func (w *watcher) Stop() {
 	w.mu.Lock()
 	w.endLocked(registry.ErrWatcherStopped)
-	stopAfter := w.stopAfter
 	w.mu.Unlock()
-	if stopAfter != nil {
-		stopAfter()
-	}
 	w.reg.mu.Lock()
 	delete(w.reg.watchers, w)
 	w.reg.mu.Unlock()

@@ -41,39 +41,10 @@ func svc(name, version string, ids ...string) *registry.Service {
 	return s
 }
 
-func next(t *testing.T, w registry.Watcher) *registry.Event {
-	t.Helper()
-	type result struct {
-		ev  *registry.Event
-		err error
-	}
-	c := make(chan result, 1)
-	go func() {
-		ev, err := w.Next()
-		c <- result{ev, err}
-	}()
-	select {
-	case r := <-c:
-		if r.err != nil {
-			t.Fatalf("Next: %v", r.err)
-		}
-		return r.ev
-	case <-time.After(5 * time.Second):
-		w.Stop()
-		<-c
-		t.Fatal("no event within 5s")
-		return nil
-	}
-}
-
 func TestEvents(t *testing.T) {
 	ctx := t.Context()
 	r := newRegistry(t)
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, r)
 
 	steps := []struct {
 		name  string
@@ -102,7 +73,7 @@ func TestEvents(t *testing.T) {
 		if err := st.do(); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		ev := next(t, w)
+		ev := registrytest.Next(t, w)
 		if ev.Type != st.typ || len(ev.Service.Nodes) != st.nodes {
 			t.Fatalf("%s: event %v with %d nodes, want %v with %d", st.name, ev.Type, len(ev.Service.Nodes), st.typ, st.nodes)
 		}
@@ -112,11 +83,7 @@ func TestEvents(t *testing.T) {
 func TestRefreshWithoutChangeIsSilent(t *testing.T) {
 	ctx := t.Context()
 	r := newRegistry(t)
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, r)
 	for range 3 {
 		if err := r.Register(ctx, svc("s", "1", "a"), time.Minute); err != nil {
 			t.Fatal(err)
@@ -128,7 +95,7 @@ func TestRefreshWithoutChangeIsSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"s", "marker"} {
-		if ev := next(t, w); ev.Service.Name != want || ev.Type != registry.Added {
+		if ev := registrytest.Next(t, w); ev.Service.Name != want || ev.Type != registry.Added {
 			t.Fatalf("event %v %s, want added %s", ev.Type, ev.Service.Name, want)
 		}
 	}
@@ -137,11 +104,7 @@ func TestRefreshWithoutChangeIsSilent(t *testing.T) {
 func TestWatcherOverflow(t *testing.T) {
 	ctx := t.Context()
 	r := newRegistry(t, memory.WithWatchQueue(4))
-	slow, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Stop()
+	slow := registrytest.Watch(t, ctx, r)
 	fast, err := r.Watch(ctx, registry.WatchService("s0"))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +135,7 @@ func TestWatcherOverflow(t *testing.T) {
 	if !errors.Is(err2, memory.ErrWatcherOverflow) {
 		t.Fatalf("overflowed watcher: Next error = %v, want ErrWatcherOverflow", err2)
 	}
-	if ev := next(t, fast); ev.Service.Name != "s0" {
+	if ev := registrytest.Next(t, fast); ev.Service.Name != "s0" {
 		t.Fatalf("the other watcher got %s, want s0", ev.Service.Name)
 	}
 	slow.Stop()
@@ -182,35 +145,11 @@ func TestWatcherOverflow(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	ctx := context.Background()
 	r := memory.New()
-	if err := r.Register(ctx, svc("s", "1", "a"), time.Hour); err != nil { // starts the reaper
+	if err := r.Register(context.Background(), svc("s", "1", "a"), time.Hour); err != nil { // starts the reaper
 		t.Fatal(err)
 	}
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := w.Next(); !errors.Is(err, registry.ErrWatcherStopped) {
-		t.Fatalf("Next after Close = %v, want ErrWatcherStopped", err)
-	}
-	calls := map[string]error{}
-	calls["Register"] = r.Register(ctx, svc("s", "1", "a"), 0)
-	calls["Deregister"] = r.Deregister(ctx, svc("s", "1", "a"))
-	_, calls["Lookup"] = r.Lookup(ctx, "s")
-	_, calls["List"] = r.List(ctx)
-	_, calls["Watch"] = r.Watch(ctx)
-	for name, err := range calls {
-		if !errors.Is(err, memory.ErrClosed) {
-			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
-		}
-	}
+	registrytest.CheckClose(t, r, memory.ErrClosed)
 }
 
 func TestNegativeTTL(t *testing.T) {

@@ -139,8 +139,8 @@ func lookup(t *testing.T, r registry.Registry, name string) []*registry.Service 
 	return svcs
 }
 
-// nodeIDs returns "version:id" for every node of svcs, sorted.
-func nodeIDs(svcs []*registry.Service) []string {
+// NodeIDs returns "version:id" for every node of svcs, sorted.
+func NodeIDs(svcs []*registry.Service) []string {
 	var ids []string
 	for _, s := range svcs {
 		for _, n := range s.Nodes {
@@ -179,7 +179,7 @@ func lookupState(r registry.Registry, name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nodeIDs(svcs), nil
+	return NodeIDs(svcs), nil
 }
 
 func checkService(t *testing.T, got, want *registry.Service) {
@@ -249,7 +249,7 @@ func testNodesMerge(t *testing.T, r registry.Registry) {
 	register(t, r, again, 0)
 
 	got := lookup(t, r, name)
-	if ids := nodeIDs(got); !slices.Equal(ids, []string{"1.0.0:a", "1.0.0:b"}) {
+	if ids := NodeIDs(got); !slices.Equal(ids, []string{"1.0.0:a", "1.0.0:b"}) {
 		t.Fatalf("nodes = %v, want [1.0.0:a 1.0.0:b]", ids)
 	}
 	for _, n := range got[0].Nodes {
@@ -269,7 +269,7 @@ func testMultipleVersions(t *testing.T, r registry.Registry) {
 	if len(got) != 2 {
 		t.Fatalf("Lookup returned %d versions, want 2", len(got))
 	}
-	if ids := nodeIDs(got); !slices.Equal(ids, []string{"1.0.0:a", "2.0.0:b"}) {
+	if ids := NodeIDs(got); !slices.Equal(ids, []string{"1.0.0:a", "2.0.0:b"}) {
 		t.Fatalf("nodes = %v, want [1.0.0:a 2.0.0:b]", ids)
 	}
 	for _, s := range got {
@@ -281,7 +281,7 @@ func testMultipleVersions(t *testing.T, r registry.Registry) {
 	}
 
 	deregister(t, r, v1)
-	if ids := nodeIDs(lookup(t, r, name)); !slices.Equal(ids, []string{"2.0.0:b"}) {
+	if ids := NodeIDs(lookup(t, r, name)); !slices.Equal(ids, []string{"2.0.0:b"}) {
 		t.Fatalf("after deregistering 1.0.0: nodes = %v, want [2.0.0:b]", ids)
 	}
 }
@@ -291,7 +291,7 @@ func testDeregisterOneNode(t *testing.T, r registry.Registry) {
 	register(t, r, newService(name, "1.0.0", "a", "b"), 0)
 	register(t, r, newService(name, "1.0.0", "c"), 0)
 	deregister(t, r, newService(name, "1.0.0", "b"))
-	if ids := nodeIDs(lookup(t, r, name)); !slices.Equal(ids, []string{"1.0.0:a", "1.0.0:c"}) {
+	if ids := NodeIDs(lookup(t, r, name)); !slices.Equal(ids, []string{"1.0.0:a", "1.0.0:c"}) {
 		t.Fatalf("nodes = %v, want [1.0.0:a 1.0.0:c]", ids)
 	}
 }
@@ -352,7 +352,7 @@ func testTTLExpiry(t *testing.T, r registry.Registry) {
 	register(t, r, newService(name, "1.0.0", "short"), shortTTL)
 	register(t, r, newService(name, "1.0.0", "forever"), 0)
 	register(t, r, newService(only, "1.0.0", "a"), shortTTL)
-	if ids := nodeIDs(lookup(t, r, name)); !slices.Equal(ids, []string{"1.0.0:forever", "1.0.0:short"}) {
+	if ids := NodeIDs(lookup(t, r, name)); !slices.Equal(ids, []string{"1.0.0:forever", "1.0.0:short"}) {
 		t.Fatalf("right after Register: nodes = %v, want both", ids)
 	}
 	eventually(t, "the node with a ttl should expire; the one without should stay", func() (bool, string) {
@@ -690,7 +690,7 @@ func testConcurrentRegister(t *testing.T, r registry.Registry) {
 		t.Errorf("concurrent Register/Lookup: %v", err)
 	}
 	got := lookup(t, r, name)
-	if n := len(nodeIDs(got)); n != workers*perWorker {
+	if n := len(NodeIDs(got)); n != workers*perWorker {
 		t.Fatalf("nodes = %d, want %d", n, workers*perWorker)
 	}
 }

@@ -11,8 +11,6 @@ package memory
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -124,13 +122,8 @@ func (s *Store) Write(ctx context.Context, rec *store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	switch {
-	case rec == nil:
-		return errors.New("store/memory: write: nil record")
-	case rec.Key == "":
-		return errors.New("store/memory: write: empty key")
-	case rec.TTL < 0:
-		return fmt.Errorf("store/memory: write %q: negative TTL %v", rec.Key, rec.TTL)
+	if err := rec.Validate(); err != nil {
+		return err
 	}
 	e := entry{value: bytes.Clone(rec.Value)}
 	if rec.TTL > 0 {

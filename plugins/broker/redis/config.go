@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -135,7 +134,7 @@ func (c Config) validate() error {
 }
 
 func badField(field, format string, args ...any) error {
-	return fmt.Errorf("broker/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	return redisconn.Invalid("broker/redis", field, format, args...)
 }
 
 // Connection is the connection part of a Config, the same in every Redis

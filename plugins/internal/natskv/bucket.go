@@ -3,19 +3,41 @@ package natskv
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seedmicro/micro/plugins/internal/natsconn"
+	"github.com/seedmicro/micro/plugins/internal/settings"
 )
+
+// Settings are the bucket fields of the Config of a NATS plugin that keeps
+// its data in a key-value bucket, which embeds them: their JSON names are
+// the plugin's settings.
+type Settings struct {
+	// Bucket is the key-value bucket; New creates it when it does not
+	// exist (history 1). Default: the plugin's DefaultBucket.
+	Bucket string `json:"bucket,omitempty"`
+	// Storage is "file" (default) or "memory", for a bucket New creates.
+	Storage string `json:"storage,omitempty"`
+	// Replicas is the number of replicas of a bucket New creates, in a
+	// cluster. Default 1.
+	Replicas int `json:"replicas,omitempty"`
+}
+
+// WithDefaults returns s with its zero fields set to their defaults,
+// bucket being the plugin's default bucket.
+func (s Settings) WithDefaults(bucket string) Settings {
+	settings.SetDefault(&s.Bucket, bucket)
+	settings.SetDefault(&s.Storage, "file")
+	settings.SetDefault(&s.Replicas, 1)
+	return s
+}
 
 // BucketConfig says how to create a key-value bucket that does not exist yet.
 type BucketConfig struct {
-	Bucket      string
+	Settings
 	Description string
-	// Storage is "memory" or anything else for file storage.
-	Storage  string
-	Replicas int
 }
 
 // OpenBucket opens the key-value bucket of cfg, creating it (with one value
@@ -55,10 +77,8 @@ func OpenBucket(ctx context.Context, nc *nats.Conn, cfg BucketConfig) (jetstream
 
 // Validate reports the first invalid field of c, after defaults, named as a
 // field of the plugin's Config (Bucket, Storage, Replicas).
-func (c BucketConfig) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("nats: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
-	}
+func (c Settings) Validate() error {
+	bad := natsconn.Invalid
 	if !ValidBucket(c.Bucket) {
 		return bad("Bucket", "%q; a bucket name holds only ASCII letters, digits, '-' and '_'", c.Bucket)
 	}

@@ -43,7 +43,7 @@ func (s Settings) Validate(component string) error {
 }
 
 func invalidURL(component string, err *BadURLError) error {
-	return fmt.Errorf("%s: invalid Config.URL: %w", component, err)
+	return Invalid(component, "URL", "%w", err)
 }
 
 // Open is the package's Open for s.URL, with a URL that cannot be parsed

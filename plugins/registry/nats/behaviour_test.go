@@ -1,7 +1,6 @@
 package nats_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -11,6 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/core/registry/registrytest"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/registry/nats"
 )
 
@@ -22,41 +24,15 @@ func service(name, version string, ids ...string) *registry.Service {
 	return s
 }
 
-func next(t *testing.T, w registry.Watcher) *registry.Event {
-	t.Helper()
-	got := make(chan *registry.Event, 1)
-	go func() {
-		ev, err := w.Next()
-		if err != nil {
-			t.Errorf("Next: %v", err)
-		}
-		got <- ev
-	}()
-	select {
-	case ev := <-got:
-		if ev == nil {
-			t.FailNow()
-		}
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10s")
-		return nil
-	}
-}
-
 // Two registries on one bucket are two processes: what one registers the
 // other finds at once, and sees go when the first process dies.
 func TestTwoProcesses(t *testing.T) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
 
-	w, err := b.Watch(ctx, registry.WatchService("greeter"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, b, registry.WatchService("greeter"))
 
 	if err := a.Register(ctx, service("greeter", "1.0.0", "1"), 0); err != nil {
 		t.Fatal(err)
@@ -65,7 +41,7 @@ func TestTwoProcesses(t *testing.T) {
 	if err != nil || len(svcs) != 1 || len(svcs[0].Nodes) != 1 {
 		t.Fatalf("Lookup in the other process right after Register = %v, %v", svcs, err)
 	}
-	if ev := next(t, w); ev.Type != registry.Added {
+	if ev := registrytest.Next(t, w); ev.Type != registry.Added {
 		t.Fatalf("event = %v, want Added", ev.Type)
 	}
 
@@ -73,15 +49,15 @@ func TestTwoProcesses(t *testing.T) {
 	if err := a.Register(ctx, service("greeter", "1.0.0", "2"), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if ev := next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 2 {
+	if ev := registrytest.Next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 2 {
 		t.Fatalf("event = %v with %d nodes, want Updated with 2", ev.Type, len(ev.Service.Nodes))
 	}
 	a.Close()
-	if ev := next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 1 || ev.Service.Nodes[0].ID != "1" {
+	if ev := registrytest.Next(t, w); ev.Type != registry.Updated || len(ev.Service.Nodes) != 1 || ev.Service.Nodes[0].ID != "1" {
 		t.Fatalf("event after expiry = %v %+v, want Updated with node 1 only", ev.Type, ev.Service.Nodes)
 	}
 	// The reader deleted the expired key from the bucket.
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +81,12 @@ func TestTwoProcesses(t *testing.T) {
 // registry writes, and what it writes in that format is a node.
 func TestWireFormat(t *testing.T) {
 	bucket := testBucket(t)
-	r := newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"})
+	r := newRegistry(t, micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}})
 	ctx := t.Context()
 	if err := r.Register(ctx, service("go.greeter", "1.0.0", "n1"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,22 +122,13 @@ func TestWireFormat(t *testing.T) {
 }
 
 func TestConfigInvalid(t *testing.T) {
-	tests := []struct {
-		cfg   micronats.Config
-		field string
-	}{
-		{micronats.Config{Bucket: "a.b"}, "Bucket"},
-		{micronats.Config{Storage: "disk"}, "Storage"},
-		{micronats.Config{Replicas: 9}, "Replicas"},
-		{micronats.Config{WatchQueue: -1}, "WatchQueue"},
-		{micronats.Config{Connection: micronats.Connection{TLSKeyFile: "k"}}, "TLSCertFile"},
-	}
-	for _, tt := range tests {
-		_, err := micronats.New(context.Background(), tt.cfg)
-		if err == nil || !strings.Contains(err.Error(), "Config."+tt.field) {
-			t.Errorf("New(%+v) = %v, want an error naming Config.%s", tt.cfg, err, tt.field)
-		}
-	}
+	settingstest.Check(t, newFn, []settingstest.Case[micronats.Config]{
+		{Name: "Bucket", Config: micronats.Config{KV: micronats.KV{Bucket: "a.b"}}, Field: "Bucket"},
+		{Name: "Storage", Config: micronats.Config{KV: micronats.KV{Storage: "disk"}}, Field: "Storage"},
+		{Name: "Replicas", Config: micronats.Config{KV: micronats.KV{Replicas: 9}}, Field: "Replicas"},
+		{Name: "WatchQueue", Config: micronats.Config{WatchQueue: -1}, Field: "WatchQueue"},
+		{Name: "TLSCertFile", Config: micronats.Config{Connection: micronats.Connection{TLSKeyFile: "k"}}, Field: "TLSCertFile"},
+	})
 }
 
 func TestConfigJSON(t *testing.T) {

@@ -1,11 +1,6 @@
 package nats
 
 import (
-	"context"
-	"log/slog"
-
-	natsgo "github.com/nats-io/nats.go"
-
 	"github.com/seedmicro/micro/plugins/internal/natsconn"
 	"github.com/seedmicro/micro/plugins/internal/natskv"
 	"github.com/seedmicro/micro/plugins/internal/settings"
@@ -30,14 +25,11 @@ type Config struct {
 	// "micro-registry".
 	Connection
 
-	// Bucket is the key-value bucket of the registry; New creates it when
-	// it does not exist (history 1). Default DefaultBucket.
-	Bucket string `json:"bucket,omitempty"`
-	// Storage is "file" (default) or "memory", for a bucket New creates.
-	Storage string `json:"storage,omitempty"`
-	// Replicas is the number of replicas of a bucket New creates, in a
-	// cluster. Default 1.
-	Replicas int `json:"replicas,omitempty"`
+	// KV holds the settings of the key-value bucket of the registry:
+	// bucket (default DefaultBucket), storage and replicas. New creates
+	// the bucket when it does not exist (history 1).
+	KV
+
 	// WatchQueue is how many events a watcher holds for its reader before
 	// it is ended with ErrWatcherOverflow. Default DefaultWatchQueue.
 	WatchQueue int `json:"watch_queue,omitempty"`
@@ -45,15 +37,13 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.Connection = c.Connection.WithDefaults("micro-registry")
-	settings.SetDefault(&c.Bucket, DefaultBucket)
-	settings.SetDefault(&c.Storage, "file")
-	settings.SetDefault(&c.Replicas, 1)
+	c.KV = c.KV.WithDefaults(DefaultBucket)
 	settings.SetDefault(&c.WatchQueue, DefaultWatchQueue)
 	return c
 }
 
 func (c Config) validate() error {
-	if err := c.bucket().Validate(); err != nil {
+	if err := c.KV.Validate(); err != nil {
 		return err
 	}
 	if c.WatchQueue < 1 {
@@ -64,17 +54,16 @@ func (c Config) validate() error {
 
 // bucket is how to create the bucket of c.
 func (c Config) bucket() natskv.BucketConfig {
-	return natskv.BucketConfig{Bucket: c.Bucket, Description: "micro service registry", Storage: c.Storage, Replicas: c.Replicas}
-}
-
-// connect dials the server of cfg, retrying until ctx ends.
-func connect(ctx context.Context, cfg Config, log *slog.Logger) (*natsgo.Conn, error) {
-	return natsconn.Connect(ctx, cfg.Connection, log)
+	return natskv.BucketConfig{Settings: c.KV, Description: "micro service registry"}
 }
 
 // Connection is the connection part of a Config, the same in every NATS
 // plugin.
 type Connection = natsconn.Settings
+
+// KV is the bucket part of a Config, the same in every NATS plugin that
+// keeps its data in a key-value bucket.
+type KV = natskv.Settings
 
 // Duration is a time.Duration that reads and writes JSON as a string such as
 // "1m30s". It also reads a number, as nanoseconds.

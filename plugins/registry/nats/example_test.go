@@ -14,7 +14,7 @@ func Example() {
 	ctx := context.Background()
 	r, err := micronats.New(ctx, micronats.Config{
 		Connection: micronats.Connection{URL: os.Getenv("MICRO_TEST_NATS")}, // empty: nats://127.0.0.1:4222
-		Bucket:     micronats.DefaultBucket + "_example",
+		KV:         micronats.KV{Bucket: micronats.DefaultBucket + "_example"},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -3,9 +3,7 @@ package nats
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,66 +13,44 @@ import (
 	"github.com/seedmicro/micro/plugins/internal/natskv"
 )
 
-// index follows the whole bucket with one ordered consumer, keeps every
-// node in memory, and tells the watchers what changed. Lookup, List and
-// Watch read it, so that none of them needs a consumer of its own: creating
-// consumers costs the server far more than reading a map.
+// index keeps every node of the bucket in memory, as the Bucket's
+// consumer delivers them, and tells the watchers what changed. Lookup, List
+// and Watch read it, so that none of them needs a consumer of its own:
+// creating consumers costs the server far more than reading a map.
 type index struct {
-	r    *Registry
-	cons jetstream.Consumer
-	cc   jetstream.ConsumeContext
+	r *Registry
 
 	mu       sync.Mutex
 	nodes    map[string]*node // by key
 	versions map[versionKey]map[string]*node
 	watchers map[*watcher]struct{}
-	progress natskv.Progress // of the stream; advanced under mu
-	expiry   *time.Timer     // fires at the earliest expiry of a node
-	expiryAt time.Time       // when expiry fires; zero: not armed
+	expiry   *time.Timer // fires at the earliest expiry of a node
+	expiryAt time.Time   // when expiry fires; zero: not armed
 	stopped  bool
 }
 
 type versionKey struct{ name, version string }
 
-func newIndex(ctx context.Context, r *Registry, stream string) (*index, error) {
-	cons, err := r.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$KV." + r.cfg.Bucket + ".>"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
-	if err != nil {
-		return nil, err
-	}
-	ix := &index{
+func newIndex(r *Registry) *index {
+	return &index{
 		r:        r,
-		cons:     cons,
 		nodes:    make(map[string]*node),
 		versions: make(map[versionKey]map[string]*node),
 		watchers: make(map[*watcher]struct{}),
 	}
-	ix.cc, err = cons.Consume(ix.apply, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		r.log.Debug("nats: registry index consumer", "err", err)
-	}))
-	if err != nil {
-		return nil, err
-	}
-	return ix, nil
 }
 
 // apply applies one message of the bucket.
-func (ix *index) apply(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		return
-	}
-	key := strings.TrimPrefix(m.Subject(), "$KV."+ix.r.cfg.Bucket+".")
+func (ix *index) apply(key string, seq uint64, m jetstream.Msg) {
 	var n *node
-	if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
-		n, err = decodeEntry(key, md.Sequence.Stream, m.Data())
+	if !natskv.Deleted(m.Headers()) {
+		var err error
+		n, err = decodeEntry(key, seq, m.Data())
 		if err != nil {
 			ix.r.log.Debug("nats: ignoring a key that is not a node", "key", key, "err", err)
 		}
 	}
-	now := ix.r.now()
+	now := time.Now()
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -82,12 +58,11 @@ func (ix *index) apply(m jetstream.Msg) {
 	case n == nil:
 		ix.remove(key)
 	case !n.live(now):
-		ix.r.reapLater(n)
+		ix.r.b.ReapLater(n.key, n.rev)
 		ix.remove(key)
 	default:
 		ix.put(n)
 	}
-	ix.progress.Applied(md.Sequence.Stream)
 	ix.arm(now)
 }
 
@@ -190,7 +165,7 @@ func (ix *index) arm(now time.Time) {
 
 // expire removes the nodes whose expiry has passed.
 func (ix *index) expire() {
-	now := ix.r.now()
+	now := time.Now()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.expiryAt = time.Time{}
@@ -202,7 +177,7 @@ func (ix *index) expire() {
 	}
 	slices.SortFunc(gone, func(a, b *node) int { return cmp.Compare(a.key, b.key) })
 	for _, n := range gone {
-		ix.r.reapLater(n)
+		ix.r.b.ReapLater(n.key, n.rev)
 		ix.remove(n.key)
 	}
 	ix.arm(now)
@@ -211,7 +186,7 @@ func (ix *index) expire() {
 // live returns copies of the live nodes of one service, or of all with
 // name "", reaping the expired ones.
 func (ix *index) live(name string) []*node {
-	now := ix.r.now()
+	now := time.Now()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var out []*node
@@ -246,10 +221,9 @@ func (ix *index) removeWatcher(w *watcher) {
 	delete(ix.watchers, w)
 }
 
-// stop ends the consumer and the timer, and returns the watchers.
+// stop ends the timer and returns the watchers. The Bucket's consumer has
+// stopped.
 func (ix *index) stop() []*watcher {
-	ix.cc.Stop()
-	<-ix.cc.Closed()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.stopped = true
@@ -261,10 +235,4 @@ func (ix *index) stop() []*watcher {
 		ws = append(ws, w)
 	}
 	return ws
-}
-
-// sync waits until the index holds every message the bucket held when sync
-// was called.
-func (ix *index) sync(ctx context.Context) error {
-	return ix.progress.Sync(ctx, ix.r.stream, ix.cons)
 }

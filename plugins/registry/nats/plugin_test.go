@@ -12,7 +12,7 @@ import (
 // suite is the conformance harness of the registry, with one bucket for t's
 // components.
 func suite(t *testing.T) plugintest.Suite[micronats.Config] {
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: testBucket(t), Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: testBucket(t), Storage: "memory"}}
 	return plugintest.Suite[micronats.Config]{
 		Kind:    plugin.KindRegistry,
 		Command: "github.com/seedmicro/micro/plugins/registry/nats/cmd/micro-plugin-registry-nats",

@@ -42,11 +42,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
-
-	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/plugins/internal/natskv"
@@ -62,51 +58,19 @@ var ErrWatcherOverflow = errors.New("nats: watcher fell behind and lost events; 
 var _ registry.Registry = (*Registry)(nil)
 
 // Option configures what a Config cannot: Go values.
-type Option interface {
-	apply(*options)
-}
-
-type options struct {
-	log *slog.Logger
-	now func() time.Time
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
+type Option = natskv.Option
 
 // WithLogger sets the logger for connection events and unreadable keys.
 // Default slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	})
-}
+func WithLogger(l *slog.Logger) Option { return natskv.WithLogger(l) }
 
 // Registry is a registry.Registry on a NATS key-value bucket. Create it with
 // New; it is safe for concurrent use. Close it to release its connection.
 type Registry struct {
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	nc     *natsgo.Conn
-	js     jetstream.JetStream
-	kv     jetstream.KeyValue
-	stream jetstream.Stream
-	index  *index
-
-	reap chan reapReq // expired keys to delete
-	wg   sync.WaitGroup
-
-	mu     sync.Mutex
-	closed bool
-}
-
-type reapReq struct {
-	key string
-	rev uint64
+	cfg   Config
+	log   *slog.Logger
+	b     *natskv.Bucket
+	index *index
 }
 
 // New connects to the server of cfg and opens the bucket, creating it when
@@ -116,38 +80,18 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default(), now: time.Now}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	log := o.log.With("registry", "nats", "bucket", cfg.Bucket)
-	nc, err := connect(ctx, cfg, log)
+	log := natskv.Logger(opts, "registry", "nats", "bucket", cfg.Bucket)
+	b, err := natskv.Open(ctx, cfg.Connection, cfg.bucket(), log, ErrClosed)
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{
-		cfg:  cfg,
-		log:  log,
-		now:  o.now,
-		nc:   nc,
-		reap: make(chan reapReq, 1024),
+	r := &Registry{cfg: cfg, log: log, b: b}
+	r.index = newIndex(r)
+	if err := b.Follow(ctx, false, r.index.apply); err != nil {
+		b.Close(nil)
+		return nil, err
 	}
-	if err := r.open(ctx); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
-	}
-	r.wg.Go(r.reaper)
 	return r, nil
-}
-
-func (r *Registry) open(ctx context.Context) error {
-	js, kv, stream, err := natskv.OpenBucket(ctx, r.nc, r.cfg.bucket())
-	if err != nil {
-		return err
-	}
-	r.js, r.kv, r.stream = js, kv, stream
-	r.index, err = newIndex(ctx, r, stream.CachedInfo().Config.Name)
-	return err
 }
 
 // value is the JSON stored under a node's key.
@@ -204,18 +148,9 @@ func decodeEntry(key string, rev uint64, data []byte) (*node, error) {
 	return n, nil
 }
 
-func (r *Registry) isClosed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
-}
+func (r *Registry) isClosed() bool { return r.b.Closed() }
 
-func (r *Registry) wrap(op string, err error) error {
-	if r.isClosed() || errors.Is(err, natsgo.ErrConnectionClosed) {
-		return fmt.Errorf("nats: %s: %w", op, ErrClosed)
-	}
-	return fmt.Errorf("nats: %s: %w", op, err)
-}
+func (r *Registry) wrap(op string, err error) error { return r.b.Wrap(op, err) }
 
 // Register puts one key per node of svc, expiring ttl from now (0: never).
 // Registering a node again replaces its key and so refreshes it.
@@ -231,7 +166,7 @@ func (r *Registry) Register(ctx context.Context, svc *registry.Service, ttl time
 	}
 	v := value{Format: format}
 	if ttl > 0 {
-		exp := r.now().Add(ttl).UTC()
+		exp := time.Now().Add(ttl).UTC()
 		v.Expires = &exp
 	}
 	for _, n := range svc.Nodes {
@@ -242,7 +177,7 @@ func (r *Registry) Register(ctx context.Context, svc *registry.Service, ttl time
 		if err != nil {
 			return fmt.Errorf("nats: encode %s: %w", svc.Name, err)
 		}
-		if _, err := r.kv.Put(ctx, nodeKey(svc.Name, svc.Version, n.ID), data); err != nil {
+		if _, err := r.b.KV.Put(ctx, nodeKey(svc.Name, svc.Version, n.ID), data); err != nil {
 			return r.wrap(fmt.Sprintf("register %s node %s", svc.Name, n.ID), err)
 		}
 	}
@@ -259,7 +194,7 @@ func (r *Registry) Deregister(ctx context.Context, svc *registry.Service) error 
 		return ErrClosed
 	}
 	for _, n := range svc.Nodes {
-		if err := r.kv.Delete(ctx, nodeKey(svc.Name, svc.Version, n.ID)); err != nil {
+		if err := r.b.KV.Delete(ctx, nodeKey(svc.Name, svc.Version, n.ID)); err != nil {
 			return r.wrap(fmt.Sprintf("deregister %s node %s", svc.Name, n.ID), err)
 		}
 	}
@@ -274,7 +209,7 @@ func (r *Registry) Lookup(ctx context.Context, name string) ([]*registry.Service
 	if r.isClosed() {
 		return nil, ErrClosed
 	}
-	if err := r.index.sync(ctx); err != nil {
+	if err := r.b.Sync(ctx); err != nil {
 		return nil, r.wrap("lookup "+name, err)
 	}
 	svcs := group(r.index.live(name))
@@ -289,7 +224,7 @@ func (r *Registry) List(ctx context.Context) ([]*registry.Service, error) {
 	if r.isClosed() {
 		return nil, ErrClosed
 	}
-	if err := r.index.sync(ctx); err != nil {
+	if err := r.b.Sync(ctx); err != nil {
 		return nil, r.wrap("list", err)
 	}
 	return group(r.index.live("")), nil
@@ -326,50 +261,13 @@ func group(nodes []*node) []*registry.Service {
 	return out
 }
 
-// reapLater asks the reaper to delete the key of an expired node.
-func (r *Registry) reapLater(n *node) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	select {
-	case r.reap <- reapReq{n.key, n.rev}:
-	default: // busy; a later reader reaps it
-	}
-}
-
-// reaper deletes the keys of expired nodes, each only if it still holds
-// the expired revision, so that a node registered again meanwhile stays.
-func (r *Registry) reaper() {
-	for req := range r.reap {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := r.kv.Delete(ctx, req.key, jetstream.LastRevision(req.rev))
-		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, natsgo.ErrConnectionClosed) {
-			r.log.Debug("nats: could not delete an expired node", "key", req.key, "err", err)
-		}
-	}
-}
-
 // Close stops the watchers and closes the connection. The registry is
 // unusable afterwards: its methods return ErrClosed.
 func (r *Registry) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	close(r.reap)
-	r.mu.Unlock()
-	for _, w := range r.index.stop() {
-		w.Stop()
-	}
-	r.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = r.nc.FlushWithContext(ctx)
-	r.nc.Close()
+	r.b.Close(func() {
+		for _, w := range r.index.stop() {
+			w.Stop()
+		}
+	})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
@@ -35,7 +36,7 @@ func BenchmarkRegister(b *testing.B) {
 	ctx := context.Background()
 	svc := benchService(1)
 	b.Run("micro", func(b *testing.B) {
-		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
+		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(b)})
 		for b.Loop() {
 			if err := r.Register(ctx, svc, 30*time.Second); err != nil {
 				b.Fatal(err)
@@ -43,7 +44,7 @@ func BenchmarkRegister(b *testing.B) {
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		c, prefix := client(b), testPrefix(b)
+		c, prefix := plugintest.Redis(b), testPrefix(b)
 		head, _ := json.Marshal(&registry.Service{Name: svc.Name, Version: svc.Version, Metadata: svc.Metadata, Endpoints: svc.Endpoints})
 		node, _ := json.Marshal(svc.Nodes[0])
 		key := prefix + "node:bench:1.0.0:n0"
@@ -64,7 +65,7 @@ func BenchmarkLookup(b *testing.B) {
 	ctx := context.Background()
 	svc := benchService(10)
 	b.Run("micro", func(b *testing.B) {
-		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
+		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(b)})
 		if err := r.Register(ctx, svc, time.Minute); err != nil {
 			b.Fatal(err)
 		}
@@ -76,11 +77,11 @@ func BenchmarkLookup(b *testing.B) {
 	})
 	b.Run("raw", func(b *testing.B) {
 		prefix := testPrefix(b)
-		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
+		r := newRegistry(b, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
 		if err := r.Register(ctx, svc, time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		c := client(b)
+		c := plugintest.Redis(b)
 		for b.Loop() {
 			keys, err := c.SMembers(ctx, prefix+"service:bench").Result()
 			if err != nil {

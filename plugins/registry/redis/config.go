@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -71,7 +70,7 @@ func (c Config) validate() error {
 }
 
 func badField(field, format string, args ...any) error {
-	return fmt.Errorf("registry/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	return redisconn.Invalid("registry/redis", field, format, args...)
 }
 
 // Connection is the connection part of a Config, the same in every Redis
@@ -83,27 +82,12 @@ type Connection = redisconn.Settings
 type Duration = settings.Duration
 
 // Option configures a Registry beyond its Config.
-type Option interface {
-	apply(*options)
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-type options struct {
-	client *goredis.Client
-	logger *slog.Logger
-}
+type Option = redisconn.Option
 
 // WithClient makes the registry use c instead of connecting to Config.URL;
 // Close then leaves c open.
-func WithClient(c *goredis.Client) Option {
-	return optionFunc(func(o *options) { o.client = c })
-}
+func WithClient(c *goredis.Client) Option { return redisconn.WithClient(c) }
 
 // WithLogger sets the logger of the errors watchers meet in the background
 // (default slog.Default()).
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *options) { o.logger = l })
-}
+func WithLogger(l *slog.Logger) Option { return redisconn.WithLogger(l) }

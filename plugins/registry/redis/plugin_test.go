@@ -12,7 +12,7 @@ import (
 // suite is the conformance harness of the registry, with one key prefix for
 // t's components.
 func suite(t *testing.T) plugintest.Suite[redis.Config] {
-	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
+	cfg := redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t)}
 	return plugintest.Suite[redis.Config]{
 		Kind:    plugin.KindRegistry,
 		Command: "github.com/seedmicro/micro/plugins/registry/redis/cmd/micro-plugin-registry-redis",

@@ -52,6 +52,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/plugins/internal/redisconn"
 )
 
 // ErrClosed is returned by the methods of a closed Registry.
@@ -207,40 +208,28 @@ var _ registry.Registry = (*Registry)(nil)
 // connections.
 type Registry struct {
 	cfg    Config
+	conn   *redisconn.Conn
 	client *goredis.Client
-	owned  bool
 	log    *slog.Logger
 
 	mu       sync.Mutex
 	closed   bool
 	watchers map[*watcher]struct{}
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New connects to the Redis server of cfg.URL (or uses WithClient) and
 // returns a Registry. It fails when cfg is invalid or the server does not
 // answer a PING within ctx.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Registry, error) {
-	var o options
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Registry{cfg: cfg, client: o.client, log: o.logger, watchers: make(map[*watcher]struct{})}
-	if r.log == nil {
-		r.log = slog.Default()
-	}
-	r.log = r.log.With("plugin", "registry/redis")
-	var err error
-	if r.client, r.owned, err = cfg.Connection.Open(ctx, "registry/redis", DefaultClientName, r.client); err != nil {
+	conn, err := redisconn.Dial(ctx, "registry/redis", DefaultClientName, cfg.Connection, opts)
+	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	return &Registry{cfg: cfg, conn: conn, client: conn.Client, log: conn.Log, watchers: make(map[*watcher]struct{})}, nil
 }
 
 // Client returns the go-redis client of the registry.
@@ -260,14 +249,7 @@ func (r *Registry) Close() error {
 	for _, w := range ws {
 		w.Stop()
 	}
-	r.closeOnce.Do(func() {
-		if r.owned {
-			if err := r.client.Close(); err != nil {
-				r.closeErr = fmt.Errorf("registry/redis: close: %w", err)
-			}
-		}
-	})
-	return r.closeErr
+	return r.conn.Close()
 }
 
 func (r *Registry) isClosed() bool {

@@ -17,20 +17,13 @@ import (
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/registrytest"
 	"github.com/seedmicro/micro/plugins/internal/plugintest"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	"github.com/seedmicro/micro/plugins/registry/redis"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// testURL is the Redis server of the tests: $MICRO_TEST_REDIS, else the
-// default.
-func testURL() string { return plugintest.RedisURL() }
-
-// client returns a client of the test server, failing t when the server does
-// not answer.
-func client(t testing.TB) *goredis.Client { return plugintest.Redis(t) }
 
 // testPrefix returns a key prefix unique to t and deletes every key under
 // it when t ends.
@@ -42,32 +35,23 @@ func quietLogger() *slog.Logger {
 
 func newRegistry(t testing.TB, cfg redis.Config) *redis.Registry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r, err := redis.New(ctx, cfg, redis.WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return r
+	return settingstest.Open(t, func(ctx context.Context, cfg redis.Config) (*redis.Registry, error) {
+		return redis.New(ctx, cfg, redis.WithLogger(quietLogger()))
+	}, cfg)
 }
 
 func TestConformance(t *testing.T) {
-	client(t)
+	plugintest.Redis(t)
 	tests := []struct {
 		name string
 		cfg  func(prefix string) redis.Config
 	}{
 		{"default", func(prefix string) redis.Config {
-			return redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix}
+			return redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix}
 		}},
 		{"fast sweep", func(prefix string) redis.Config {
 			return redis.Config{
-				Connection: redis.Connection{URL: testURL()}, Prefix: prefix,
+				Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix,
 				SweepInterval: redis.Duration(50 * time.Millisecond), ResyncInterval: redis.Duration(time.Second),
 			}
 		}},
@@ -84,14 +68,10 @@ func TestConformance(t *testing.T) {
 // see each other's services and changes.
 func TestShared(t *testing.T) {
 	prefix := testPrefix(t)
-	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
+	cfg := redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix, SweepInterval: redis.Duration(100 * time.Millisecond)}
 	a, b := newRegistry(t, cfg), newRegistry(t, cfg)
 	ctx := t.Context()
-	w, err := b.Watch(ctx, registry.WatchService("greeter"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := registrytest.Watch(t, ctx, b, registry.WatchService("greeter"))
 
 	svc := &registry.Service{Name: "greeter", Version: "1.0.0", Nodes: []*registry.Node{{ID: "n1", Address: "10.0.0.1:8080"}}}
 	if err := a.Register(ctx, svc, 500*time.Millisecond); err != nil {
@@ -115,8 +95,8 @@ func TestShared(t *testing.T) {
 // The keys, fields and channel are as documented.
 func TestWireFormat(t *testing.T) {
 	prefix := testPrefix(t)
-	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
-	c := client(t)
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
+	c := plugintest.Redis(t)
 	ctx := t.Context()
 	ps := c.Subscribe(ctx, prefix+"events")
 	defer ps.Close()
@@ -210,21 +190,17 @@ func TestWireFormat(t *testing.T) {
 func TestWatchReconnect(t *testing.T) {
 	prefix := testPrefix(t)
 	name := "microtest-" + prefix[len(prefix)-13:len(prefix)-1]
-	url := testURL()
+	url := plugintest.RedisURL()
 	if strings.Contains(url, "?") {
 		url += "&client_name=" + name
 	} else {
 		url += "?client_name=" + name
 	}
 	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: url}, Prefix: prefix})
-	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: prefix})
+	other := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: prefix})
 	ctx := t.Context()
-	w, err := r.Watch(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	c := client(t)
+	w := registrytest.Watch(t, ctx, r)
+	c := plugintest.Redis(t)
 	for i := range 3 {
 		killClients(t, c, name)
 		svc := &registry.Service{Name: "svc" + string(rune('a'+i)), Nodes: []*registry.Node{{ID: "n", Address: "a"}}}
@@ -264,30 +240,13 @@ func killClients(t *testing.T, c *goredis.Client, name string) {
 }
 
 func TestConfig(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  redis.Config
-		want string
-	}{
-		{"defaults", redis.Config{Connection: redis.Connection{URL: testURL()}}, ""},
-		{"bad URL", redis.Config{Connection: redis.Connection{URL: "nats://x"}}, "Config.URL"},
-		{"bad SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: -1}, "Config.SweepInterval"},
-		{"ResyncInterval below SweepInterval", redis.Config{Connection: redis.Connection{URL: testURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, "Config.ResyncInterval"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := redis.New(t.Context(), tt.cfg)
-			if err == nil {
-				r.Close()
-			}
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("New: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("New error = %v, want one naming %s", err, tt.want)
-			}
+	settingstest.Check(t, func(ctx context.Context, cfg redis.Config) (*redis.Registry, error) { return redis.New(ctx, cfg) },
+		[]settingstest.Case[redis.Config]{
+			{Name: "defaults", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}}, Field: ""},
+			{Name: "bad URL", Config: redis.Config{Connection: redis.Connection{URL: "nats://x"}}, Field: "URL"},
+			{Name: "bad SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, SweepInterval: -1}, Field: "SweepInterval"},
+			{Name: "ResyncInterval below SweepInterval", Config: redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, SweepInterval: redis.Duration(time.Minute), ResyncInterval: redis.Duration(time.Second)}, Field: "ResyncInterval"},
 		})
-	}
 	var cfg redis.Config
 	if err := json.Unmarshal([]byte(`{"url":"redis://h:1/0","prefix":"p:","sweep_interval":"2s","resync_interval":"1m"}`), &cfg); err != nil {
 		t.Fatal(err)
@@ -301,16 +260,13 @@ func TestConfig(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := redis.New(ctx, redis.Config{Connection: redis.Connection{URL: "redis://:secret@127.0.0.1:1/0"}})
-	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
-		t.Fatalf("New without a server: %v; want an error naming the server, without the password", err)
-	}
+	settingstest.Unreachable(t, func(ctx context.Context, url string) (*redis.Registry, error) {
+		return redis.New(ctx, redis.Config{Connection: redis.Connection{URL: url}})
+	}, "redis://:secret@127.0.0.1:1/0", "127.0.0.1:1")
 }
 
 func TestClosed(t *testing.T) {
-	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)})
+	r := newRegistry(t, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t)})
 	w, err := r.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)

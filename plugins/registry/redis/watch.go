@@ -8,7 +8,6 @@ import (
 	"net"
 	"reflect"
 	"slices"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -35,7 +34,6 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 		r:       r,
 		service: o.Service,
 		events:  make(chan *registry.Event, watchQueue),
-		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		state:   make(map[string]map[string]*registry.Service),
 	}
@@ -59,10 +57,7 @@ func (r *Registry) Watch(ctx context.Context, opts ...registry.WatchOption) (reg
 		return nil, r.fail("watch", err)
 	}
 	go w.run()
-	stop := context.AfterFunc(ctx, w.Stop)
-	w.mu.Lock()
-	w.stopAfter = stop
-	w.mu.Unlock()
+	w.end.StopWith(ctx, w.Stop)
 	return w, nil
 }
 
@@ -80,12 +75,8 @@ type watcher struct {
 	service string // "" for all
 	ps      *goredis.PubSub
 	events  chan *registry.Event
-	done    chan struct{} // closed by Stop
+	end     registry.WatchEnd
 	exited  chan struct{} // closed when run returns
-
-	stopOnce  sync.Once
-	mu        sync.Mutex
-	stopAfter func() bool // releases the context.AfterFunc of Watch
 
 	// Owned by run (and by Watch before run starts).
 	state map[string]map[string]*registry.Service // name → version → as last reported
@@ -93,48 +84,23 @@ type watcher struct {
 
 // Next returns the next event, or registry.ErrWatcherStopped after Stop or
 // once the ctx given to Watch is done.
-func (w *watcher) Next() (*registry.Event, error) {
-	select {
-	case <-w.done:
-		return nil, registry.ErrWatcherStopped
-	default:
-	}
-	select {
-	case ev := <-w.events:
-		return ev, nil
-	case <-w.done:
-		return nil, registry.ErrWatcherStopped
-	}
-}
+func (w *watcher) Next() (*registry.Event, error) { return w.end.Next(w.events) }
 
 // Stop ends the watch, closes its connection and waits for its goroutine.
 func (w *watcher) Stop() {
-	w.stopOnce.Do(func() {
-		close(w.done)
+	if w.end.End(registry.ErrWatcherStopped) {
 		w.ps.Close() // interrupts a receive in progress
 		w.r.forget(w)
-		w.mu.Lock()
-		if w.stopAfter != nil {
-			w.stopAfter()
-		}
-		w.mu.Unlock()
-	})
+	}
 	select {
 	case <-w.exited:
 	case <-time.After(10 * time.Second):
 		// run is stuck in a command bounded by the client's timeouts; it
-		// will see done.
+		// will see the end.
 	}
 }
 
-func (w *watcher) stopped() bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
+func (w *watcher) stopped() bool { return w.end.Err() != nil }
 
 // run receives announcements until Stop. Between them, every SweepInterval,
 // it sweeps expired nodes (whose announcements it then receives) and pings
@@ -146,7 +112,7 @@ func (w *watcher) run() {
 	defer cancel()
 	go func() {
 		select {
-		case <-w.done:
+		case <-w.end.Done():
 			cancel()
 		case <-ctx.Done():
 		}
@@ -195,7 +161,7 @@ func (w *watcher) run() {
 			wait := reconnectPolicy.Delay(failures)
 			w.r.log.Warn("watch: connection lost; reconnecting", "error", err, "retry_in", wait.String())
 			select {
-			case <-w.done:
+			case <-w.end.Done():
 				return
 			case <-time.After(wait):
 			}
@@ -364,7 +330,7 @@ func (w *watcher) send(ev *registry.Event) bool {
 	select {
 	case w.events <- ev:
 		return true
-	case <-w.done:
+	case <-w.end.Done():
 		return false
 	}
 }

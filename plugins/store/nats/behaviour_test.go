@@ -1,7 +1,6 @@
 package nats_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -12,12 +11,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
+	"github.com/seedmicro/micro/plugins/internal/settings/settingstest"
 	micronats "github.com/seedmicro/micro/plugins/store/nats"
 )
 
 func testStores(t *testing.T, n int, mod func(*micronats.Config)) (string, []*micronats.Store) {
 	bucket := testBucket(t)
-	cfg := micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket, Storage: "memory"}
+	cfg := micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket, Storage: "memory"}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -79,7 +80,7 @@ func TestTwoProcesses(t *testing.T) {
 	if _, err := b.Read(ctx, "session"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Read of an expired record = %v, want ErrNotFound", err)
 	}
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSweep(t *testing.T) {
 	if err := s[0].Write(ctx, &store.Record{Key: "a/b", Value: []byte("v"), TTL: 200 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := rawJS(t).KeyValue(ctx, bucket)
+	kv, err := plugintest.NATSJetStream(t).KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestWireFormat(t *testing.T) {
 	bucket, s := testStores(t, 1, nil)
 	st := s[0]
 	ctx := t.Context()
-	js := rawJS(t)
+	js := plugintest.NATSJetStream(t)
 	kv, err := js.KeyValue(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
@@ -194,21 +195,12 @@ func TestInvalidKeys(t *testing.T) {
 }
 
 func TestConfigInvalid(t *testing.T) {
-	tests := []struct {
-		cfg   micronats.Config
-		field string
-	}{
-		{micronats.Config{Bucket: "a b"}, "Bucket"},
-		{micronats.Config{Storage: "disk"}, "Storage"},
-		{micronats.Config{Replicas: -1}, "Replicas"},
-		{micronats.Config{Connection: micronats.Connection{ReconnectWait: -1}}, "ReconnectWait"},
-	}
-	for _, tt := range tests {
-		_, err := micronats.New(context.Background(), tt.cfg)
-		if err == nil || !strings.Contains(err.Error(), "Config."+tt.field) {
-			t.Errorf("New(%+v) = %v, want an error naming Config.%s", tt.cfg, err, tt.field)
-		}
-	}
+	settingstest.Check(t, newFn, []settingstest.Case[micronats.Config]{
+		{Name: "Bucket", Config: micronats.Config{KV: micronats.KV{Bucket: "a b"}}, Field: "Bucket"},
+		{Name: "Storage", Config: micronats.Config{KV: micronats.KV{Storage: "disk"}}, Field: "Storage"},
+		{Name: "Replicas", Config: micronats.Config{KV: micronats.KV{Replicas: -1}}, Field: "Replicas"},
+		{Name: "ReconnectWait", Config: micronats.Config{Connection: micronats.Connection{ReconnectWait: -1}}, Field: "ReconnectWait"},
+	})
 	dec := json.NewDecoder(strings.NewReader(`{"bucket":"b","sweep_interval":"-1s"}`))
 	dec.DisallowUnknownFields()
 	var cfg micronats.Config

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	micronats "github.com/seedmicro/micro/plugins/store/nats"
 )
 
@@ -22,8 +23,8 @@ const benchValueSize = 1024
 
 func benchStore(b *testing.B) (*micronats.Store, jetstream.KeyValue) {
 	bucket := testBucket(b)
-	s := newStore(b, micronats.Config{Connection: micronats.Connection{URL: serverURL()}, Bucket: bucket})
-	kv, err := rawJS(b).KeyValue(context.Background(), bucket)
+	s := newStore(b, micronats.Config{Connection: micronats.Connection{URL: plugintest.NATSURL()}, KV: micronats.KV{Bucket: bucket}})
+	kv, err := plugintest.NATSJetStream(b).KeyValue(context.Background(), bucket)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ func Example() {
 	ctx := context.Background()
 	s, err := micronats.New(ctx, micronats.Config{
 		Connection: micronats.Connection{URL: os.Getenv("MICRO_TEST_NATS")}, // empty: nats://127.0.0.1:4222
-		Bucket:     exampleBucket,
+		KV:         micronats.KV{Bucket: exampleBucket},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -1,28 +1,20 @@
 package nats
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/seedmicro/micro/plugins/internal/natskv"
 )
 
-// index follows the bucket with one ordered consumer that delivers message
-// headers only, and keeps the keys of the bucket with their expiry, so that
-// List needs no consumer of its own: creating a consumer per List costs the
-// server far more than a key lookup.
+// index keeps the keys of the bucket with their expiry, as the Bucket's
+// consumer delivers their headers, so that List needs no consumer of its
+// own: creating a consumer per List costs the server far more than a key
+// lookup.
 type index struct {
-	s    *Store
-	cons jetstream.Consumer
-	cc   jetstream.ConsumeContext
-
-	mu       sync.Mutex
-	keys     map[string]indexEntry // by key-value key
-	progress natskv.Progress       // of the stream; advanced under mu
+	mu   sync.Mutex
+	keys map[string]indexEntry // by key-value key
 }
 
 type indexEntry struct {
@@ -31,32 +23,16 @@ type indexEntry struct {
 	expires time.Time
 }
 
-func newIndex(ctx context.Context, s *Store) (*index, error) {
-	cons, err := s.js.OrderedConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{s.subj + ">"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-		HeadersOnly:    true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	ix := &index{s: s, cons: cons, keys: make(map[string]indexEntry)}
-	ix.cc, err = cons.Consume(ix.apply, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		s.log.Debug("nats: key index consumer", "err", err)
-	}))
-	if err != nil {
-		return nil, err
-	}
-	return ix, nil
+// stale is the key-value key of an expired record and its revision.
+type stale struct {
+	kvKey string
+	rev   uint64
 }
 
+func newIndex() *index { return &index{keys: make(map[string]indexEntry)} }
+
 // apply records one message of the bucket.
-func (ix *index) apply(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		return
-	}
-	kvKey := strings.TrimPrefix(m.Subject(), ix.s.subj)
+func (ix *index) apply(kvKey string, seq uint64, m jetstream.Msg) {
 	e, herr := readEntry(m.Headers())
 	key, kerr := decodeKey(kvKey)
 
@@ -69,14 +45,13 @@ func (ix *index) apply(m jetstream.Msg) {
 	case e.deleted:
 		delete(ix.keys, kvKey)
 	default:
-		ix.keys[kvKey] = indexEntry{key: key, seq: md.Sequence.Stream, expires: e.expires}
+		ix.keys[kvKey] = indexEntry{key: key, seq: seq, expires: e.expires}
 	}
-	ix.progress.Applied(md.Sequence.Stream)
 }
 
 // list returns the keys of the index starting with prefix, and the ones
 // that expired.
-func (ix *index) list(prefix string, now time.Time) (live []string, expired []reapReq) {
+func (ix *index) list(prefix string, now time.Time) (live []string, expired []stale) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for kvKey, e := range ix.keys {
@@ -84,21 +59,10 @@ func (ix *index) list(prefix string, now time.Time) (live []string, expired []re
 			continue
 		}
 		if !e.expires.IsZero() && !now.Before(e.expires) {
-			expired = append(expired, reapReq{kvKey, e.seq})
+			expired = append(expired, stale{kvKey, e.seq})
 			continue
 		}
 		live = append(live, e.key)
 	}
 	return live, expired
-}
-
-func (ix *index) stop() {
-	ix.cc.Stop()
-	<-ix.cc.Closed()
-}
-
-// sync waits until the index holds every message the bucket held when sync
-// was called.
-func (ix *index) sync(ctx context.Context) error {
-	return ix.progress.Sync(ctx, ix.s.stream, ix.cons)
 }

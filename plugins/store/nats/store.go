@@ -26,7 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
+	"strconv"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -50,52 +50,19 @@ var ErrInvalidKey = errors.New("nats: invalid key")
 var _ store.Store = (*Store)(nil)
 
 // Option configures what a Config cannot: Go values.
-type Option interface {
-	apply(*options)
-}
-
-type options struct {
-	log *slog.Logger
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
+type Option = natskv.Option
 
 // WithLogger sets the logger for connection events and failed sweeps.
 // Default slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	})
-}
+func WithLogger(l *slog.Logger) Option { return natskv.WithLogger(l) }
 
 // Store is a store.Store on a NATS key-value bucket. Create it with New; it
 // is safe for concurrent use. Close it to release its connection.
 type Store struct {
-	cfg    Config
-	log    *slog.Logger
-	nc     *natsgo.Conn
-	js     jetstream.JetStream
-	kv     jetstream.KeyValue
-	stream jetstream.Stream
-	subj   string // "$KV.<bucket>."
-
+	cfg   Config
+	log   *slog.Logger
+	b     *natskv.Bucket
 	index *index
-
-	reap chan reapReq
-	stop chan struct{}
-	wg   sync.WaitGroup
-
-	mu     sync.Mutex
-	closed bool
-}
-
-type reapReq struct {
-	kvKey string
-	rev   uint64
 }
 
 // New connects to the server of cfg and opens the bucket, creating it when
@@ -105,55 +72,26 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default()}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	log := o.log.With("store", "nats", "bucket", cfg.Bucket)
-	nc, err := connect(ctx, cfg, log)
+	log := natskv.Logger(opts, "store", "nats", "bucket", cfg.Bucket)
+	b, err := natskv.Open(ctx, cfg.Connection, cfg.bucket(), log, ErrClosed)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
-		cfg:  cfg,
-		log:  log,
-		nc:   nc,
-		subj: "$KV." + cfg.Bucket + ".",
-		reap: make(chan reapReq, 1024),
-		stop: make(chan struct{}),
+	s := &Store{cfg: cfg, log: log, b: b, index: newIndex()}
+	if err := b.Follow(ctx, true, s.index.apply); err != nil {
+		b.Close(nil)
+		return nil, err
 	}
-	if err := s.open(ctx); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
-	}
-	s.wg.Go(s.reaper)
 	if cfg.SweepInterval > 0 {
-		s.wg.Go(s.sweeper)
+		b.Go(s.sweeper)
 	}
 	return s, nil
 }
 
-func (s *Store) open(ctx context.Context) error {
-	js, kv, stream, err := natskv.OpenBucket(ctx, s.nc, s.cfg.bucket())
-	if err != nil {
-		return err
-	}
-	s.js, s.kv, s.stream = js, kv, stream
-	s.index, err = newIndex(ctx, s)
-	return err
-}
-
-func (s *Store) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Store) isClosed() bool { return s.b.Closed() }
 
 func (s *Store) wrap(op, key string, err error) error {
-	if s.isClosed() || errors.Is(err, natsgo.ErrConnectionClosed) {
-		return fmt.Errorf("nats: %s %q: %w", op, key, ErrClosed)
-	}
-	return fmt.Errorf("nats: %s %q: %w", op, key, err)
+	return s.b.Wrap(op+" "+strconv.Quote(key), err)
 }
 
 // kvKey returns the key-value key of a record key, or an error for a key
@@ -163,17 +101,12 @@ func (s *Store) kvKey(key string) (string, error) {
 		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
 	}
 	k := encodeKey(key)
-	if len(s.subj)+len(k) > maxSubject {
+	if len(s.b.Subject)+len(k) > maxSubject {
 		return "", fmt.Errorf("%w: key of %d bytes is %d bytes escaped, more than the %d a NATS subject may hold here",
-			ErrInvalidKey, len(key), len(k), maxSubject-len(s.subj))
+			ErrInvalidKey, len(key), len(k), maxSubject-len(s.b.Subject))
 	}
 	return k, nil
 }
-
-// Headers of the key-value protocol.
-const (
-	kvOperation = "KV-Operation"
-)
 
 // entry is what the store reads of a message.
 type entry struct {
@@ -183,7 +116,7 @@ type entry struct {
 
 func readEntry(h natsgo.Header) (entry, error) {
 	var e entry
-	if op := h.Get(kvOperation); op == "DEL" || op == "PURGE" {
+	if natskv.Deleted(h) {
 		e.deleted = true
 		return e, nil
 	}
@@ -209,7 +142,7 @@ func (s *Store) Read(ctx context.Context, key string) (*store.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg, err := s.stream.GetLastMsgForSubject(ctx, s.subj+k)
+	msg, err := s.b.Stream.GetLastMsgForSubject(ctx, s.b.Subject+k)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, store.ErrNotFound
 	}
@@ -225,7 +158,7 @@ func (s *Store) Read(ctx context.Context, key string) (*store.Record, error) {
 	case e.deleted:
 		return nil, store.ErrNotFound
 	case e.expired(now):
-		s.reapLater(k, msg.Sequence)
+		s.b.ReapLater(k, msg.Sequence)
 		return nil, store.ErrNotFound
 	}
 	rec := &store.Record{Key: key, Value: msg.Data}
@@ -252,11 +185,11 @@ func (s *Store) Write(ctx context.Context, rec *store.Record) error {
 	if err != nil {
 		return err
 	}
-	m := &natsgo.Msg{Subject: s.subj + k, Data: rec.Value}
+	m := &natsgo.Msg{Subject: s.b.Subject + k, Data: rec.Value}
 	if rec.TTL > 0 {
 		m.Header = natsgo.Header{ExpiresHeader: {time.Now().Add(rec.TTL).UTC().Format(time.RFC3339Nano)}}
 	}
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	if _, err := s.b.JS.PublishMsg(ctx, m); err != nil {
 		return s.wrap("write", rec.Key, err)
 	}
 	return nil
@@ -272,7 +205,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.kv.Delete(ctx, k); err != nil {
+	if err := s.b.KV.Delete(ctx, k); err != nil {
 		return s.wrap("delete", key, err)
 	}
 	return nil
@@ -286,44 +219,18 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	if err := s.index.sync(ctx); err != nil {
+	if err := s.b.Sync(ctx); err != nil {
 		return nil, s.wrap("list", prefix, err)
 	}
 	keys, expired := s.index.list(prefix, time.Now())
 	for _, r := range expired {
-		s.reapLater(r.kvKey, r.rev)
+		s.b.ReapLater(r.kvKey, r.rev)
 	}
 	if keys == nil {
 		keys = []string{}
 	}
 	slices.Sort(keys)
 	return keys, nil
-}
-
-// reapLater asks the reaper to delete the key of an expired record.
-func (s *Store) reapLater(kvKey string, rev uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	select {
-	case s.reap <- reapReq{kvKey, rev}:
-	default: // busy; a later reader or the sweep reaps it
-	}
-}
-
-// reaper deletes the keys of expired records, each only if it still holds
-// the expired revision, so that a record written again meanwhile stays.
-func (s *Store) reaper() {
-	for req := range s.reap {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := s.kv.Delete(ctx, req.kvKey, jetstream.LastRevision(req.rev))
-		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, natsgo.ErrConnectionClosed) {
-			s.log.Debug("nats: could not delete an expired record", "key", req.kvKey, "err", err)
-		}
-	}
 }
 
 // markerAge is how old a delete marker must be for the sweep to purge it.
@@ -337,16 +244,16 @@ func (s *Store) sweeper() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.b.Done():
 			return
 		case <-t.C:
 		}
 		_, expired := s.index.list("", time.Now())
 		for _, r := range expired {
-			s.reapLater(r.kvKey, r.rev)
+			s.b.ReapLater(r.kvKey, r.rev)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := s.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(markerAge))
+		err := s.b.KV.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(markerAge))
 		cancel()
 		if err != nil && !s.isClosed() {
 			s.log.Warn("nats: purging old delete markers failed", "err", err)
@@ -357,20 +264,6 @@ func (s *Store) sweeper() {
 // Close stops the sweep and closes the connection. The store is unusable
 // afterwards: its methods return ErrClosed.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	close(s.reap)
-	close(s.stop)
-	s.mu.Unlock()
-	s.index.stop()
-	s.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.nc.FlushWithContext(ctx)
-	s.nc.Close()
+	s.b.Close(nil)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/plugins/internal/plugintest"
 	"github.com/seedmicro/micro/plugins/store/redis"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkWrite(b *testing.B) {
 	value := benchValue()
 	ctx := context.Background()
 	b.Run("micro", func(b *testing.B) {
-		s := newStore(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
+		s := newStore(b, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(b)})
 		rec := &store.Record{Key: "bench", Value: value, TTL: time.Hour}
 		b.SetBytes(int64(len(value)))
 		for b.Loop() {
@@ -37,7 +38,7 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		c, key := client(b), testPrefix(b)+"bench"
+		c, key := plugintest.Redis(b), testPrefix(b)+"bench"
 		b.SetBytes(int64(len(value)))
 		for b.Loop() {
 			if err := c.Set(ctx, key, value, time.Hour).Err(); err != nil {
@@ -51,7 +52,7 @@ func BenchmarkRead(b *testing.B) {
 	value := benchValue()
 	ctx := context.Background()
 	b.Run("micro", func(b *testing.B) {
-		s := newStore(b, redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(b)})
+		s := newStore(b, redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(b)})
 		if err := s.Write(ctx, &store.Record{Key: "bench", Value: value, TTL: time.Hour}); err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func BenchmarkRead(b *testing.B) {
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		c, key := client(b), testPrefix(b)+"bench"
+		c, key := plugintest.Redis(b), testPrefix(b)+"bench"
 		if err := c.Set(ctx, key, value, time.Hour).Err(); err != nil {
 			b.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 // suite is the conformance harness of the store, with one key prefix for
 // t's components.
 func suite(t *testing.T) plugintest.Suite[redis.Config] {
-	cfg := redis.Config{Connection: redis.Connection{URL: testURL()}, Prefix: testPrefix(t)}
+	cfg := redis.Config{Connection: redis.Connection{URL: plugintest.RedisURL()}, Prefix: testPrefix(t)}
 	return plugintest.Suite[redis.Config]{
 		Kind:    plugin.KindStore,
 		Command: "github.com/seedmicro/micro/plugins/store/redis/cmd/micro-plugin-store-redis",

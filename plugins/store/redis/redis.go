@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -75,27 +74,15 @@ func (c Config) validate() error {
 type Connection = redisconn.Settings
 
 func badField(field, format string, args ...any) error {
-	return fmt.Errorf("store/redis: invalid Config.%s: %s", field, fmt.Sprintf(format, args...))
+	return redisconn.Invalid("store/redis", field, format, args...)
 }
 
 // Option configures a Store beyond its Config.
-type Option interface {
-	apply(*options)
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-type options struct {
-	client *goredis.Client
-}
+type Option = redisconn.Option
 
 // WithClient makes the store use c instead of connecting to Config.URL;
 // Close then leaves c open.
-func WithClient(c *goredis.Client) Option {
-	return optionFunc(func(o *options) { o.client = c })
-}
+func WithClient(c *goredis.Client) Option { return redisconn.WithClient(c) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -103,47 +90,30 @@ var _ store.Store = (*Store)(nil)
 // concurrent use. Close it to release its connections.
 type Store struct {
 	cfg    Config
+	conn   *redisconn.Conn
 	client *goredis.Client
-	owned  bool
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New connects to the Redis server of cfg.URL (or uses WithClient) and
 // returns a Store. It fails when cfg is invalid or the server does not
 // answer a PING within ctx.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
-	var o options
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, client: o.client}
-	var err error
-	if s.client, s.owned, err = cfg.Connection.Open(ctx, "store/redis", DefaultClientName, s.client); err != nil {
+	conn, err := redisconn.Dial(ctx, "store/redis", DefaultClientName, cfg.Connection, opts)
+	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &Store{cfg: cfg, conn: conn, client: conn.Client}, nil
 }
 
 // Client returns the go-redis client of the store.
 func (s *Store) Client() *goredis.Client { return s.client }
 
 // Close releases the connections, unless the client came from WithClient.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.owned {
-			if err := s.client.Close(); err != nil {
-				s.closeErr = fmt.Errorf("store/redis: close: %w", err)
-			}
-		}
-	})
-	return s.closeErr
-}
+func (s *Store) Close() error { return s.conn.Close() }
 
 // Read returns the record of key, with the time it has left to live
 // (millisecond resolution), or store.ErrNotFound.
@@ -181,13 +151,8 @@ func (s *Store) Read(ctx context.Context, key string) (*store.Record, error) {
 // (but above zero) is rounded up to one; a zero TTL makes the record
 // permanent, also when it replaces one with a TTL.
 func (s *Store) Write(ctx context.Context, rec *store.Record) error {
-	switch {
-	case rec == nil:
-		return errors.New("store/redis: write: nil record")
-	case rec.Key == "":
-		return errors.New("store/redis: write: empty key")
-	case rec.TTL < 0:
-		return fmt.Errorf("store/redis: write %q: negative TTL %v", rec.Key, rec.TTL)
+	if err := rec.Validate(); err != nil {
+		return err
 	}
 	ttl := rec.TTL
 	if ttl > 0 && ttl < time.Millisecond {

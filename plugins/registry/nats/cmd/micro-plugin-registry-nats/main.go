@@ -18,10 +18,6 @@ import (
 
 func main() {
 	plugin.Serve(plugin.RegistryFunc(func(ctx context.Context, cfg *nats.Config) (registry.Registry, error) {
-		r, err := nats.New(ctx, *cfg)
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
+		return nats.New(ctx, *cfg) // with an error, its nil value is not used
 	}))
 }

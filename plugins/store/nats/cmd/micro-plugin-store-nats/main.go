@@ -18,10 +18,6 @@ import (
 
 func main() {
 	plugin.Serve(plugin.StoreFunc(func(ctx context.Context, cfg *nats.Config) (store.Store, error) {
-		s, err := nats.New(ctx, *cfg)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return nats.New(ctx, *cfg) // with an error, its nil value is not used
 	}))
 }

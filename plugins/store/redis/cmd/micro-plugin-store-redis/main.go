@@ -18,10 +18,6 @@ import (
 
 func main() {
 	plugin.Serve(plugin.StoreFunc(func(ctx context.Context, cfg *redis.Config) (store.Store, error) {
-		s, err := redis.New(ctx, *cfg)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return redis.New(ctx, *cfg) // with an error, its nil value is not used
 	}))
 }
