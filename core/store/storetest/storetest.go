@@ -128,6 +128,13 @@ func (f *fixture) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(f.t.Context(), OpTimeout)
 }
 
+// op runs one store operation under its own OpTimeout.
+func (f *fixture) op(fn func(ctx context.Context) error) error {
+	ctx, cancel := f.ctx()
+	defer cancel()
+	return fn(ctx)
+}
+
 func (f *fixture) write(key string, value []byte, ttl time.Duration) {
 	f.t.Helper()
 	ctx, cancel := f.ctx()
@@ -469,17 +476,16 @@ func testConcurrentWriters(t *testing.T, f *fixture) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers)
 	for w := range writers {
+		// OpTimeout bounds each operation, not a goroutine's 100 of them.
 		wg.Go(func() {
-			ctx, cancel := f.ctx()
-			defer cancel()
 			for i := range each {
 				key := f.key(fmt.Sprintf("w%d/%d", w, i))
 				value := fmt.Appendf(nil, "w%d-%d", w, i)
-				if err := f.s.Write(ctx, &store.Record{Key: key, Value: value}); err != nil {
+				if err := f.op(func(ctx context.Context) error { return f.s.Write(ctx, &store.Record{Key: key, Value: value}) }); err != nil {
 					errs <- fmt.Errorf("Write(%q): %w", key, err)
 					return
 				}
-				if err := f.s.Write(ctx, &store.Record{Key: shared, Value: value}); err != nil {
+				if err := f.op(func(ctx context.Context) error { return f.s.Write(ctx, &store.Record{Key: shared, Value: value}) }); err != nil {
 					errs <- fmt.Errorf("Write(%q): %w", shared, err)
 					return
 				}
@@ -487,14 +493,12 @@ func testConcurrentWriters(t *testing.T, f *fixture) {
 		})
 		// A reader alongside each writer.
 		wg.Go(func() {
-			ctx, cancel := f.ctx()
-			defer cancel()
 			for range each {
-				if _, err := f.s.Read(ctx, shared); err != nil && !errors.Is(err, store.ErrNotFound) {
+				if err := f.op(func(ctx context.Context) error { _, err := f.s.Read(ctx, shared); return err }); err != nil && !errors.Is(err, store.ErrNotFound) {
 					errs <- fmt.Errorf("Read(%q): %w", shared, err)
 					return
 				}
-				if _, err := f.s.List(ctx, f.prefix); err != nil {
+				if err := f.op(func(ctx context.Context) error { _, err := f.s.List(ctx, f.prefix); return err }); err != nil {
 					errs <- fmt.Errorf("List(%q): %w", f.prefix, err)
 					return
 				}
