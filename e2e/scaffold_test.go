@@ -21,6 +21,7 @@ import (
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/internal/testkit"
 	brokernats "github.com/seedmicro/micro/plugins/broker/nats"
 	brokerrabbitmq "github.com/seedmicro/micro/plugins/broker/rabbitmq"
 	registryredis "github.com/seedmicro/micro/plugins/registry/redis"
@@ -56,45 +57,26 @@ func needServer(t *testing.T, name, rawURL, how string) {
 }
 
 // instance is one running process of the scaffolded service.
-type instance struct {
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	exited chan error
-}
+type instance struct{ *testkit.Process }
 
 func startInstance(t *testing.T, bin, dir string, env []string) *instance {
 	t.Helper()
-	in := &instance{logs: &syncBuffer{}, exited: make(chan error, 1)}
-	in.cmd = exec.Command(bin)
-	in.cmd.Dir = dir // where its micro.json is
-	in.cmd.Env = env
-	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { in.exited <- in.cmd.Wait() }()
+	cmd := exec.Command(bin)
+	cmd.Dir = dir // where its micro.json is
+	cmd.Env = env
+	in := &instance{testkit.Start(t, cmd)}
 	t.Cleanup(func() { in.stop(t) })
 	return in
 }
 
 func (in *instance) stop(t *testing.T) {
-	if in.cmd.ProcessState != nil {
-		return
-	}
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.exited:
-	case <-time.After(15 * time.Second):
-		in.cmd.Process.Kill()
-		<-in.exited
-		t.Errorf("the service did not stop within 15s of SIGTERM; log:\n%s", in.logs.String())
-	}
+	in.Stop(t, syscall.SIGTERM, 15*time.Second)
 }
 
 // received counts the instance's "event received" log lines for name.
 func (in *instance) received(name string) int {
 	n := 0
-	sc := bufio.NewScanner(strings.NewReader(in.logs.String()))
+	sc := bufio.NewScanner(strings.NewReader(in.Out.String()))
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), `msg="event received"`) && strings.Contains(sc.Text(), "name="+name+" ") {
 			n++
@@ -140,9 +122,7 @@ func goIn(t *testing.T, dir string, args ...string) {
 	// No -mod=mod: the project's go.mod and go.sum are complete as
 	// micro-new leaves them.
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
+	testkit.Output(t, cmd)
 }
 
 func microNew(t *testing.T, bin, dir string, env []string, args ...string) string {
@@ -150,11 +130,7 @@ func microNew(t *testing.T, bin, dir string, env []string, args ...string) strin
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("micro-new %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testkit.Output(t, cmd)
 }
 
 // TestScaffoldedServiceOnRabbitMQThenNATS is what a new user does: scaffold
@@ -170,7 +146,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	mn := build(t, tmp, "../cmd/micro-new")
+	mn := testkit.Binary(t, "../cmd/micro-new")
 	work := filepath.Join(tmp, "work")
 	os.MkdirAll(work, 0o755)
 	env := append(os.Environ(), "MICRO_NEW_CORE="+root)
@@ -250,7 +226,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 			}
 			select {
 			case <-ctx.Done():
-				t.Fatalf("2 instances did not register (%d nodes, %v); logs:\n%s\n%s", nodes, err, a.logs.String(), b.logs.String())
+				t.Fatalf("2 instances did not register (%d nodes, %v); logs:\n%s\n%s", nodes, err, a.Out.String(), b.Out.String())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -263,7 +239,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		}
 		var rsp helloRsp
 		if err := client.Client().Call(ctx, "greeter", "Greeter.Hello", &helloReq{Name: "e2e"}, &rsp); err != nil {
-			t.Fatalf("call Greeter.Hello: %v; logs:\n%s\n%s", err, a.logs.String(), b.logs.String())
+			t.Fatalf("call Greeter.Hello: %v; logs:\n%s\n%s", err, a.Out.String(), b.Out.String())
 		}
 		if rsp.Greeting != "Hello, e2e!" {
 			t.Fatalf("Greeter.Hello = %q, want %q", rsp.Greeting, "Hello, e2e!")
@@ -276,7 +252,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		for a.received(name)+b.received(name) < 1 {
 			select {
 			case <-ctx.Done():
-				t.Fatalf("no instance received the event; logs:\n%s\n%s", a.logs.String(), b.logs.String())
+				t.Fatalf("no instance received the event; logs:\n%s\n%s", a.Out.String(), b.Out.String())
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
@@ -284,7 +260,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		// duplicate time to arrive.
 		time.Sleep(2 * time.Second)
 		if n := a.received(name) + b.received(name); n != 1 {
-			t.Fatalf("the event was received %d times, want once; logs:\n%s\n%s", n, a.logs.String(), b.logs.String())
+			t.Fatalf("the event was received %d times, want once; logs:\n%s\n%s", n, a.Out.String(), b.Out.String())
 		}
 		a.stop(t)
 		b.stop(t)
