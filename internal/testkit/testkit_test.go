@@ -83,7 +83,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestProcess(t *testing.T) {
-	p := testkit.Start(t, exec.Command("sh", "-c", `echo "listening on 127.0.0.1:1"; trap 'echo stopping; exit 0' TERM; while :; do sleep 0.05; done`))
+	p := testkit.Start(t, exec.Command("sh", "-c", `trap 'echo stopping; exit 0' TERM; echo "listening on 127.0.0.1:1"; while :; do sleep 0.05; done`))
 	if addr := p.WaitFor(t, "listening on ", 30*time.Second); addr != "127.0.0.1:1" {
 		t.Fatalf("the rest of the line: %q", addr)
 	}
@@ -106,7 +106,7 @@ func TestProcess(t *testing.T) {
 
 func TestProcessExitStatus(t *testing.T) {
 	var out testkit.Buffer
-	cmd := exec.Command("sh", "-c", "echo to-stdout; echo to-stderr >&2; trap 'exit 4' INT; while :; do sleep 0.05; done")
+	cmd := exec.Command("sh", "-c", "trap 'exit 4' INT; echo to-stdout; echo to-stderr >&2; while :; do sleep 0.05; done")
 	cmd.Stdout = &out
 	p := testkit.Start(t, cmd)
 	p.WaitFor(t, "to-stderr", 30*time.Second)
