@@ -155,6 +155,23 @@ func sortServices(svcs []*registry.Service) {
 	})
 }
 
+// lookup looks the service name up in the registry; a service that is not
+// there is a not_found error that says where to look.
+func (s *session) lookup(c *cli.Context, name string) ([]*registry.Service, error) {
+	reg, err := s.registry(c)
+	if err != nil {
+		return nil, err
+	}
+	svcs, err := reg.Lookup(c.Context, name)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil, &ExitError{Code: ExitCodeOf(merrors.NotFound), Err: merrors.Errorf(merrors.NotFound, "service %q not found in the registry (micro services lists those there are)", name)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", name, err)
+	}
+	return svcs, nil
+}
+
 func (s *session) describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "describe",
@@ -172,16 +189,9 @@ EXAMPLES
 				return usageErr("describe takes one argument, the service name (see micro services)")
 			}
 			name := c.Args().First()
-			reg, err := s.registry(c)
+			svcs, err := s.lookup(c, name)
 			if err != nil {
 				return err
-			}
-			svcs, err := reg.Lookup(c.Context, name)
-			if errors.Is(err, registry.ErrNotFound) {
-				return &ExitError{Code: ExitCodeOf(merrors.NotFound), Err: merrors.Errorf(merrors.NotFound, "service %q not found in the registry (micro services lists those there are)", name)}
-			}
-			if err != nil {
-				return fmt.Errorf("look up %s: %w", name, err)
 			}
 			sortServices(svcs)
 			if c.Bool("json") {
@@ -453,16 +463,9 @@ EXAMPLES
 				return usageErr("health takes one argument, the service name")
 			}
 			name := c.Args().First()
-			reg, err := s.registry(c)
+			svcs, err := s.lookup(c, name)
 			if err != nil {
 				return err
-			}
-			svcs, err := reg.Lookup(c.Context, name)
-			if errors.Is(err, registry.ErrNotFound) {
-				return &ExitError{Code: ExitCodeOf(merrors.NotFound), Err: merrors.Errorf(merrors.NotFound, "service %q not found in the registry", name)}
-			}
-			if err != nil {
-				return fmt.Errorf("look up %s: %w", name, err)
 			}
 			cl, err := s.client(c, false)
 			if err != nil {
