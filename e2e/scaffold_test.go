@@ -19,7 +19,6 @@ import (
 
 	"github.com/seedmicro/micro"
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/internal/testkit"
 	brokernats "github.com/seedmicro/micro/plugins/broker/nats"
@@ -88,30 +87,15 @@ func (in *instance) received(name string) int {
 // clientFactories compiles the plugins the client of the test needs.
 func clientFactories() *resolve.Factories {
 	f := resolve.NewFactories()
-	f.RegisterRegistry("redis", func(ctx context.Context, p resolve.Params) (registry.Registry, error) {
-		var cfg registryredis.Config
-		if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
-			return nil, err
-		}
-		cfg.URL = p.Address
-		return registryredis.New(ctx, cfg)
-	})
-	f.RegisterBroker("rabbitmq", func(ctx context.Context, p resolve.Params) (broker.Broker, error) {
-		var cfg brokerrabbitmq.Config
-		if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
-			return nil, err
-		}
-		cfg.URL = p.Address
-		return brokerrabbitmq.New(ctx, cfg)
-	})
-	f.RegisterBroker("nats", func(ctx context.Context, p resolve.Params) (broker.Broker, error) {
-		var cfg brokernats.Config
-		if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
-			return nil, err
-		}
-		cfg.URL = p.Address
-		return brokernats.New(ctx, cfg)
-	})
+	f.RegisterRegistry("redis", resolve.RegistryFunc(func(ctx context.Context, cfg *registryredis.Config) (registry.Registry, error) {
+		return registryredis.New(ctx, *cfg)
+	}))
+	f.RegisterBroker("rabbitmq", resolve.BrokerFunc(func(ctx context.Context, cfg *brokerrabbitmq.Config) (broker.Broker, error) {
+		return brokerrabbitmq.New(ctx, *cfg)
+	}))
+	f.RegisterBroker("nats", resolve.BrokerFunc(func(ctx context.Context, cfg *brokernats.Config) (broker.Broker, error) {
+		return brokernats.New(ctx, *cfg)
+	}))
 	return f
 }
 

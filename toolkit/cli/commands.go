@@ -322,17 +322,9 @@ EXAMPLES
 			if err := checkJSON(body); err != nil {
 				return usageErr("the request body %v", err)
 			}
-			md := metadata.MD{}
-			for _, kv := range c.StringSlice("metadata") {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageErr("--metadata %q: want KEY=VALUE", kv)
-				}
-				md.Set(k, v)
-			}
-			ctx := c.Context
-			if len(md) > 0 {
-				ctx = metadata.NewContext(ctx, md)
+			ctx, err := withMetadata(c)
+			if err != nil {
+				return err
 			}
 			var opts []client.CallOption
 			if a := c.String("address"); a != "" {
@@ -414,17 +406,9 @@ EXAMPLES
 			if err := checkJSON(body); err != nil {
 				return usageErr("the event %v", err)
 			}
-			md := metadata.MD{}
-			for _, kv := range c.StringSlice("metadata") {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageErr("--metadata %q: want KEY=VALUE", kv)
-				}
-				md.Set(k, v)
-			}
-			ctx := c.Context
-			if len(md) > 0 {
-				ctx = metadata.NewContext(ctx, md)
+			ctx, err := withMetadata(c)
+			if err != nil {
+				return err
 			}
 			cl, err := s.client(c, true)
 			if err != nil {
@@ -440,6 +424,23 @@ EXAMPLES
 			return nil
 		}),
 	}
+}
+
+// withMetadata returns c's context carrying the --metadata KEY=VALUE
+// pairs of a call or an event.
+func withMetadata(c *cli.Context) (context.Context, error) {
+	md := metadata.MD{}
+	for _, kv := range c.StringSlice("metadata") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr("--metadata %q: want KEY=VALUE", kv)
+		}
+		md.Set(k, v)
+	}
+	if len(md) == 0 {
+		return c.Context, nil
+	}
+	return metadata.NewContext(c.Context, md), nil
 }
 
 func (s *session) healthCommand() *cli.Command {
