@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/store"
+	"github.com/seedmicro/micro/internal/testkit"
 	natsbroker "github.com/seedmicro/micro/plugins/broker/nats"
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 	redisbroker "github.com/seedmicro/micro/plugins/broker/redis"
@@ -25,36 +23,6 @@ import (
 	redisstore "github.com/seedmicro/micro/plugins/store/redis"
 	"github.com/seedmicro/micro/resolve"
 )
-
-// server is a server the shutdown test needs, on loopback.
-type server struct {
-	env, def, start string
-}
-
-var (
-	redisServer = server{"MICRO_TEST_REDIS", "redis://127.0.0.1:6379/0", "start it with `redis-server --daemonize yes`"}
-	amqpServer  = server{"MICRO_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/", "start it with `rabbitmq-server -detached`"}
-	natsServer  = server{"MICRO_TEST_NATS", "nats://127.0.0.1:4222", "start it with `nats-server -js -c plugins/broker/nats/testdata/nats-server.conf &`"}
-)
-
-// url returns the server's URL, failing the test when nothing listens there.
-func (s server) url(t *testing.T) string {
-	t.Helper()
-	raw := os.Getenv(s.env)
-	if raw == "" {
-		raw = s.def
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("$%s=%q: %v", s.env, raw, err)
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err != nil {
-		t.Fatalf("no server at %s ($%s): %v; %s", u.Host, s.env, err, s.start)
-	}
-	c.Close()
-	return raw
-}
 
 // pluginFactories compiles the plugin packages in, as a service that
 // imports them does.
@@ -101,25 +69,25 @@ func TestStopAndCloseConcurrentWithRunsStop(t *testing.T) {
 	}{
 		{"embedded defaults", func(*testing.T) resolve.Config { return resolve.Config{} }},
 		{"broker/redis", func(t *testing.T) resolve.Config {
-			return resolve.Config{Broker: resolve.Component{Name: "redis", Address: redisServer.url(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
+			return resolve.Config{Broker: resolve.Component{Name: "redis", Address: testkit.Redis.URL(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
 		}},
 		{"broker/rabbitmq", func(t *testing.T) resolve.Config {
-			return resolve.Config{Broker: resolve.Component{Name: "rabbitmq", Address: amqpServer.url(t), Settings: []byte(`{"exchange": "micro-shutdown-test"}`)}}
+			return resolve.Config{Broker: resolve.Component{Name: "rabbitmq", Address: testkit.AMQP.URL(t), Settings: []byte(`{"exchange": "micro-shutdown-test"}`)}}
 		}},
 		{"broker/nats", func(t *testing.T) resolve.Config {
-			return resolve.Config{Broker: resolve.Component{Name: "nats", Address: natsServer.url(t)}}
+			return resolve.Config{Broker: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t)}}
 		}},
 		{"registry/redis", func(t *testing.T) resolve.Config {
-			return resolve.Config{Registry: resolve.Component{Name: "redis", Address: redisServer.url(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
+			return resolve.Config{Registry: resolve.Component{Name: "redis", Address: testkit.Redis.URL(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
 		}},
 		{"registry/nats", func(t *testing.T) resolve.Config {
-			return resolve.Config{Registry: resolve.Component{Name: "nats", Address: natsServer.url(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
+			return resolve.Config{Registry: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
 		}},
 		{"store/redis", func(t *testing.T) resolve.Config {
-			return resolve.Config{Store: resolve.Component{Name: "redis", Address: redisServer.url(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
+			return resolve.Config{Store: resolve.Component{Name: "redis", Address: testkit.Redis.URL(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
 		}},
 		{"store/nats", func(t *testing.T) resolve.Config {
-			return resolve.Config{Store: resolve.Component{Name: "nats", Address: natsServer.url(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
+			return resolve.Config{Store: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
 		}},
 	}
 	r := resolve.New(resolve.WithFactories(pluginFactories()), resolve.WithLogger(slog.New(slog.DiscardHandler)), resolve.WithPluginDir(t.TempDir()))

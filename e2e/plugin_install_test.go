@@ -12,13 +12,6 @@ import (
 	"github.com/seedmicro/micro/internal/testkit"
 )
 
-func amqpURL() string {
-	if u := os.Getenv("MICRO_TEST_AMQP"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
-
 // TestInstallRabbitMQPluginAndUseIt is what a user does to move a service
 // onto RabbitMQ without rebuilding it: install the plugin, start the service
 // with --broker rabbitmq, verify; and what happens when the installed binary
@@ -52,7 +45,7 @@ func TestInstallRabbitMQPluginAndUseIt(t *testing.T) {
 	}
 
 	// The service and the client use the plugin, out of process.
-	flags := []string{"--broker", "rabbitmq", "--broker-address", amqpURL()}
+	flags := []string{"--broker", "rabbitmq", "--broker-address", testkit.AMQP.URL(t)}
 	svc := exec.Command(service, flags...)
 	svc.Env = env
 	proc := testkit.Start(t, svc)

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,34 +24,6 @@ import (
 	registryredis "github.com/seedmicro/micro/plugins/registry/redis"
 	"github.com/seedmicro/micro/resolve"
 )
-
-func redisURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func natsURL() string {
-	if u := os.Getenv("MICRO_TEST_NATS"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-// needServer fails the test when nothing listens at the URL's host.
-func needServer(t *testing.T, name, rawURL, how string) {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err != nil {
-		t.Fatalf("%s is not reachable at %s (%v): %s", name, u.Host, err, how)
-	}
-	c.Close()
-}
 
 // instance is one running process of the scaffolded service.
 type instance struct{ *testkit.Process }
@@ -122,9 +92,7 @@ func microNew(t *testing.T, bin, dir string, env []string, args ...string) strin
 // RabbitMQ, call it and publish to it; switch the broker to NATS with
 // micro-new use, rebuild, and do the same again.
 func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
-	needServer(t, "RabbitMQ", amqpURL(), "start one (docker run -d -p 5672:5672 rabbitmq:4) or set MICRO_TEST_AMQP")
-	needServer(t, "Redis", redisURL(), "start one (docker run -d -p 6379:6379 redis:7) or set MICRO_TEST_REDIS")
-	needServer(t, "NATS", natsURL(), "start one with JetStream (docker run -d -p 4222:4222 nats:2 -js) or set MICRO_TEST_NATS")
+	amqpURL, redisURL, natsURL := testkit.AMQP.URL(t), testkit.Redis.URL(t), testkit.NATS.URL(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +140,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 	run := hex.EncodeToString(b[:])
 	regSettings := fmt.Sprintf(`{"prefix": "micro-e2e-%s:registry:"}`, run)
 	svcEnv := append(os.Environ(),
-		"MICRO_REGISTRY_ADDRESS="+redisURL(),
+		"MICRO_REGISTRY_ADDRESS="+redisURL,
 		"MICRO_REGISTRY_SETTINGS="+regSettings,
 	)
 
@@ -187,7 +155,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		defer cancel()
 		log := slog.New(slog.DiscardHandler)
 		cfg := resolve.Config{
-			Registry: resolve.Component{Name: "redis", Address: redisURL(), Settings: []byte(regSettings)},
+			Registry: resolve.Component{Name: "redis", Address: redisURL, Settings: []byte(regSettings)},
 			Broker:   resolve.Component{Name: brokerName, Address: brokerAddr, Settings: []byte(brokerSettings)},
 		}
 		client, err := micro.New("e2e-client", micro.WithLogger(log), micro.WithConfig(cfg), micro.WithResolver(resolve.New(resolve.WithFactories(clientFactories()))))
@@ -251,7 +219,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 	}
 
 	t.Run("rabbitmq", func(t *testing.T) {
-		check(t, "rabbitmq", amqpURL(), `{"exchange": "micro-e2e-scaffold"}`)
+		check(t, "rabbitmq", amqpURL, `{"exchange": "micro-e2e-scaffold"}`)
 	})
 	if t.Failed() {
 		return
@@ -268,6 +236,6 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		t.Fatalf("micro-new use changed the typed client:\n%s", got)
 	}
 	t.Run("nats", func(t *testing.T) {
-		check(t, "nats", natsURL(), `{"subject_prefix": "microe2escaffold", "stream": "MICRO_E2E_SCAFFOLD"}`)
+		check(t, "nats", natsURL, `{"subject_prefix": "microe2escaffold", "stream": "MICRO_E2E_SCAFFOLD"}`)
 	})
 }

@@ -2,6 +2,7 @@ package testkit_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -146,5 +147,21 @@ func TestTerminal(t *testing.T) {
 	// All of it was read before Wait returned.
 	if got := p.Out.String()[at:]; !strings.Contains(got, "got ada") {
 		t.Fatalf("after the question: %q", got)
+	}
+}
+
+func TestServerURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := testkit.Server{Name: "Test", Env: "MICRO_TESTKIT_SERVER", Default: "tcp://" + ln.Addr().String(), Start: "start it"}
+	if got := s.URL(t); got != s.Default {
+		t.Fatalf("URL = %q, want the default %q", got, s.Default)
+	}
+	t.Setenv(s.Env, "tcp://"+ln.Addr().String()+"/x")
+	if got := s.URL(t); got != "tcp://"+ln.Addr().String()+"/x" {
+		t.Fatalf("URL = %q, want $%s", got, s.Env)
 	}
 }
