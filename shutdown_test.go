@@ -9,48 +9,11 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro"
-	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
-	"github.com/seedmicro/micro/core/store"
 	"github.com/seedmicro/micro/internal/testkit"
-	natsbroker "github.com/seedmicro/micro/plugins/broker/nats"
-	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
-	redisbroker "github.com/seedmicro/micro/plugins/broker/redis"
-	natsregistry "github.com/seedmicro/micro/plugins/registry/nats"
-	redisregistry "github.com/seedmicro/micro/plugins/registry/redis"
-	natsstore "github.com/seedmicro/micro/plugins/store/nats"
-	redisstore "github.com/seedmicro/micro/plugins/store/redis"
+	"github.com/seedmicro/micro/internal/testkit/inproc"
 	"github.com/seedmicro/micro/resolve"
 )
-
-// pluginFactories compiles the plugin packages in, as a service that
-// imports them does.
-func pluginFactories() *resolve.Factories {
-	f := resolve.NewFactories()
-	f.RegisterBroker("redis", resolve.BrokerFunc(func(ctx context.Context, cfg *redisbroker.Config) (broker.Broker, error) {
-		return redisbroker.New(ctx, *cfg)
-	}))
-	f.RegisterBroker("rabbitmq", resolve.BrokerFunc(func(ctx context.Context, cfg *rabbitmq.Config) (broker.Broker, error) {
-		return rabbitmq.New(ctx, *cfg)
-	}))
-	f.RegisterBroker("nats", resolve.BrokerFunc(func(ctx context.Context, cfg *natsbroker.Config) (broker.Broker, error) {
-		return natsbroker.New(ctx, *cfg)
-	}))
-	f.RegisterRegistry("redis", resolve.RegistryFunc(func(ctx context.Context, cfg *redisregistry.Config) (registry.Registry, error) {
-		return redisregistry.New(ctx, *cfg)
-	}))
-	f.RegisterRegistry("nats", resolve.RegistryFunc(func(ctx context.Context, cfg *natsregistry.Config) (registry.Registry, error) {
-		return natsregistry.New(ctx, *cfg)
-	}))
-	f.RegisterStore("redis", resolve.StoreFunc(func(ctx context.Context, cfg *redisstore.Config) (store.Store, error) {
-		return redisstore.New(ctx, *cfg)
-	}))
-	f.RegisterStore("nats", resolve.StoreFunc(func(ctx context.Context, cfg *natsstore.Config) (store.Store, error) {
-		return natsstore.New(ctx, *cfg)
-	}))
-	return f
-}
 
 // TestStopAndCloseConcurrentWithRunsStop is issue 12 item 8: Service.Stop
 // and Close, called concurrently with Run's own stop and with each other,
@@ -90,7 +53,7 @@ func TestStopAndCloseConcurrentWithRunsStop(t *testing.T) {
 			return resolve.Config{Store: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
 		}},
 	}
-	r := resolve.New(resolve.WithFactories(pluginFactories()), resolve.WithLogger(slog.New(slog.DiscardHandler)), resolve.WithPluginDir(t.TempDir()))
+	r := resolve.New(resolve.WithFactories(inproc.Factories()), resolve.WithLogger(slog.New(slog.DiscardHandler)), resolve.WithPluginDir(t.TempDir()))
 	rounds := 100
 	if testing.Short() {
 		rounds = 10

@@ -16,12 +16,8 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro"
-	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/internal/testkit"
-	brokernats "github.com/seedmicro/micro/plugins/broker/nats"
-	brokerrabbitmq "github.com/seedmicro/micro/plugins/broker/rabbitmq"
-	registryredis "github.com/seedmicro/micro/plugins/registry/redis"
+	"github.com/seedmicro/micro/internal/testkit/inproc"
 	"github.com/seedmicro/micro/resolve"
 )
 
@@ -52,21 +48,6 @@ func (in *instance) received(name string) int {
 		}
 	}
 	return n
-}
-
-// clientFactories compiles the plugins the client of the test needs.
-func clientFactories() *resolve.Factories {
-	f := resolve.NewFactories()
-	f.RegisterRegistry("redis", resolve.RegistryFunc(func(ctx context.Context, cfg *registryredis.Config) (registry.Registry, error) {
-		return registryredis.New(ctx, *cfg)
-	}))
-	f.RegisterBroker("rabbitmq", resolve.BrokerFunc(func(ctx context.Context, cfg *brokerrabbitmq.Config) (broker.Broker, error) {
-		return brokerrabbitmq.New(ctx, *cfg)
-	}))
-	f.RegisterBroker("nats", resolve.BrokerFunc(func(ctx context.Context, cfg *brokernats.Config) (broker.Broker, error) {
-		return brokernats.New(ctx, *cfg)
-	}))
-	return f
 }
 
 func goIn(t *testing.T, dir string, args ...string) {
@@ -158,7 +139,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 			Registry: resolve.Component{Name: "redis", Address: redisURL, Settings: []byte(regSettings)},
 			Broker:   resolve.Component{Name: brokerName, Address: brokerAddr, Settings: []byte(brokerSettings)},
 		}
-		client, err := micro.New("e2e-client", micro.WithLogger(log), micro.WithConfig(cfg), micro.WithResolver(resolve.New(resolve.WithFactories(clientFactories()))))
+		client, err := micro.New("e2e-client", micro.WithLogger(log), micro.WithConfig(cfg), micro.WithResolver(resolve.New(resolve.WithFactories(inproc.Factories()))))
 		if err != nil {
 			t.Fatal(err)
 		}
