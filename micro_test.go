@@ -13,7 +13,7 @@ import (
 	"github.com/seedmicro/micro/core/plugin"
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/registry/memory"
-	"go.uber.org/goleak"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		plugin.Serve(plugin.Broker(brokermem.New()))
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	testkit.Main(m, nil)
 }
 
 type Req struct{ Name string }

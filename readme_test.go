@@ -1,13 +1,13 @@
 package micro_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"go/format"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro/core/registry/local"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
 // readmeBlock is a Go code block of the README and the file it must be.
@@ -131,37 +132,15 @@ func TestREADMEProgramsRun(t *testing.T) {
 	}
 	bin := t.TempDir()
 	for _, p := range []string{"service", "caller"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, p), "./examples/readme/"+p).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build ./examples/readme/%s: %v\n%s", p, err, out)
-		}
+		testkit.Build(t, filepath.Join(bin, p), "./examples/readme/"+p)
 	}
 	regDir := t.TempDir()
 	env := append(os.Environ(), local.EnvDir+"="+regDir, "MICRO_REGISTRY=", "MICRO_BROKER=", "MICRO_STORE=", "MICRO_CONFIG=")
 
 	svc := exec.Command(filepath.Join(bin, "service"))
 	svc.Env = env
-	stderr, err := svc.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- svc.Wait()
-	}()
-	defer func() {
-		svc.Process.Kill()
-		<-exited
-	}()
+	svc.Stdout = io.Discard
+	proc := testkit.Start(t, svc) // its log, on standard error, in proc.Out
 
 	// Wait for the service to register.
 	reg, err := local.New(local.WithDir(regDir))
@@ -182,38 +161,16 @@ func TestREADMEProgramsRun(t *testing.T) {
 
 	caller := exec.Command(filepath.Join(bin, "caller"))
 	caller.Env = env
-	var out, errOut bytes.Buffer
-	caller.Stdout, caller.Stderr = &out, &errOut
-	if err := caller.Run(); err != nil {
-		t.Fatalf("caller: %v\n%s", err, errOut.String())
+	code, out, errOut := testkit.Run(t, caller)
+	if code != 0 {
+		t.Fatalf("caller: exit status %d\n%s", code, errOut)
 	}
-	if got := strings.TrimSpace(out.String()); got != "Hello, Ada" {
+	if got := strings.TrimSpace(out); got != "Hello, Ada" {
 		t.Errorf("caller printed %q, want Hello, Ada", got)
 	}
-	timeout := time.After(20 * time.Second)
-	for got := false; !got; {
-		select {
-		case l := <-lines:
-			got = strings.Contains(l, "user 42 created")
-		case <-timeout:
-			t.Fatal("the service never logged the user.created event")
-		}
-	}
+	proc.WaitFor(t, "user 42 created", 20*time.Second) // the user.created event
 
-	if err := svc.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for range lines {
-		}
-	}()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("the service after SIGTERM: %v, want exit status 0", err)
-		}
-		exited <- nil
-	case <-time.After(20 * time.Second):
-		t.Fatal("the service did not stop within 20s of SIGTERM")
+	if err := proc.Stop(t, syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("the service after SIGTERM: %v, want exit status 0", err)
 	}
 }

@@ -4,85 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/seedmicro/micro"
-	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
-	"github.com/seedmicro/micro/core/store"
-	natsbroker "github.com/seedmicro/micro/plugins/broker/nats"
-	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
-	redisbroker "github.com/seedmicro/micro/plugins/broker/redis"
-	natsregistry "github.com/seedmicro/micro/plugins/registry/nats"
-	redisregistry "github.com/seedmicro/micro/plugins/registry/redis"
-	natsstore "github.com/seedmicro/micro/plugins/store/nats"
-	redisstore "github.com/seedmicro/micro/plugins/store/redis"
+	"github.com/seedmicro/micro/internal/testkit"
+	"github.com/seedmicro/micro/internal/testkit/inproc"
 	"github.com/seedmicro/micro/resolve"
 )
-
-// server is a server the shutdown test needs, on loopback.
-type server struct {
-	env, def, start string
-}
-
-var (
-	redisServer = server{"MICRO_TEST_REDIS", "redis://127.0.0.1:6379/0", "start it with `redis-server --daemonize yes`"}
-	amqpServer  = server{"MICRO_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/", "start it with `rabbitmq-server -detached`"}
-	natsServer  = server{"MICRO_TEST_NATS", "nats://127.0.0.1:4222", "start it with `nats-server -js -c plugins/broker/nats/testdata/nats-server.conf &`"}
-)
-
-// url returns the server's URL, failing the test when nothing listens there.
-func (s server) url(t *testing.T) string {
-	t.Helper()
-	raw := os.Getenv(s.env)
-	if raw == "" {
-		raw = s.def
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("$%s=%q: %v", s.env, raw, err)
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err != nil {
-		t.Fatalf("no server at %s ($%s): %v; %s", u.Host, s.env, err, s.start)
-	}
-	c.Close()
-	return raw
-}
-
-// pluginFactories compiles the plugin packages in, as a service that
-// imports them does.
-func pluginFactories() *resolve.Factories {
-	f := resolve.NewFactories()
-	f.RegisterBroker("redis", resolve.BrokerFunc(func(ctx context.Context, cfg *redisbroker.Config) (broker.Broker, error) {
-		return redisbroker.New(ctx, *cfg)
-	}))
-	f.RegisterBroker("rabbitmq", resolve.BrokerFunc(func(ctx context.Context, cfg *rabbitmq.Config) (broker.Broker, error) {
-		return rabbitmq.New(ctx, *cfg)
-	}))
-	f.RegisterBroker("nats", resolve.BrokerFunc(func(ctx context.Context, cfg *natsbroker.Config) (broker.Broker, error) {
-		return natsbroker.New(ctx, *cfg)
-	}))
-	f.RegisterRegistry("redis", resolve.RegistryFunc(func(ctx context.Context, cfg *redisregistry.Config) (registry.Registry, error) {
-		return redisregistry.New(ctx, *cfg)
-	}))
-	f.RegisterRegistry("nats", resolve.RegistryFunc(func(ctx context.Context, cfg *natsregistry.Config) (registry.Registry, error) {
-		return natsregistry.New(ctx, *cfg)
-	}))
-	f.RegisterStore("redis", resolve.StoreFunc(func(ctx context.Context, cfg *redisstore.Config) (store.Store, error) {
-		return redisstore.New(ctx, *cfg)
-	}))
-	f.RegisterStore("nats", resolve.StoreFunc(func(ctx context.Context, cfg *natsstore.Config) (store.Store, error) {
-		return natsstore.New(ctx, *cfg)
-	}))
-	return f
-}
 
 // TestStopAndCloseConcurrentWithRunsStop is issue 12 item 8: Service.Stop
 // and Close, called concurrently with Run's own stop and with each other,
@@ -101,28 +32,28 @@ func TestStopAndCloseConcurrentWithRunsStop(t *testing.T) {
 	}{
 		{"embedded defaults", func(*testing.T) resolve.Config { return resolve.Config{} }},
 		{"broker/redis", func(t *testing.T) resolve.Config {
-			return resolve.Config{Broker: resolve.Component{Name: "redis", Address: redisServer.url(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
+			return resolve.Config{Broker: resolve.Component{Name: "redis", Address: testkit.Redis.URL(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
 		}},
 		{"broker/rabbitmq", func(t *testing.T) resolve.Config {
-			return resolve.Config{Broker: resolve.Component{Name: "rabbitmq", Address: amqpServer.url(t), Settings: []byte(`{"exchange": "micro-shutdown-test"}`)}}
+			return resolve.Config{Broker: resolve.Component{Name: "rabbitmq", Address: testkit.AMQP.URL(t), Settings: []byte(`{"exchange": "micro-shutdown-test"}`)}}
 		}},
 		{"broker/nats", func(t *testing.T) resolve.Config {
-			return resolve.Config{Broker: resolve.Component{Name: "nats", Address: natsServer.url(t)}}
+			return resolve.Config{Broker: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t)}}
 		}},
 		{"registry/redis", func(t *testing.T) resolve.Config {
-			return resolve.Config{Registry: resolve.Component{Name: "redis", Address: redisServer.url(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
+			return resolve.Config{Registry: resolve.Component{Name: "redis", Address: testkit.Redis.URL(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
 		}},
 		{"registry/nats", func(t *testing.T) resolve.Config {
-			return resolve.Config{Registry: resolve.Component{Name: "nats", Address: natsServer.url(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
+			return resolve.Config{Registry: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
 		}},
 		{"store/redis", func(t *testing.T) resolve.Config {
-			return resolve.Config{Store: resolve.Component{Name: "redis", Address: redisServer.url(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
+			return resolve.Config{Store: resolve.Component{Name: "redis", Address: testkit.Redis.URL(t), Settings: []byte(`{"prefix": "micro-shutdown-test"}`)}}
 		}},
 		{"store/nats", func(t *testing.T) resolve.Config {
-			return resolve.Config{Store: resolve.Component{Name: "nats", Address: natsServer.url(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
+			return resolve.Config{Store: resolve.Component{Name: "nats", Address: testkit.NATS.URL(t), Settings: []byte(`{"bucket": "micro-shutdown-test"}`)}}
 		}},
 	}
-	r := resolve.New(resolve.WithFactories(pluginFactories()), resolve.WithLogger(slog.New(slog.DiscardHandler)), resolve.WithPluginDir(t.TempDir()))
+	r := resolve.New(resolve.WithFactories(inproc.Factories()), resolve.WithLogger(slog.New(slog.DiscardHandler)), resolve.WithPluginDir(t.TempDir()))
 	rounds := 100
 	if testing.Short() {
 		rounds = 10

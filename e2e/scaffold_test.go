@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,119 +16,38 @@ import (
 	"time"
 
 	"github.com/seedmicro/micro"
-	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/plugin"
-	"github.com/seedmicro/micro/core/registry"
-	brokernats "github.com/seedmicro/micro/plugins/broker/nats"
-	brokerrabbitmq "github.com/seedmicro/micro/plugins/broker/rabbitmq"
-	registryredis "github.com/seedmicro/micro/plugins/registry/redis"
+	"github.com/seedmicro/micro/internal/testkit"
+	"github.com/seedmicro/micro/internal/testkit/inproc"
 	"github.com/seedmicro/micro/resolve"
 )
 
-func redisURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func natsURL() string {
-	if u := os.Getenv("MICRO_TEST_NATS"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
-// needServer fails the test when nothing listens at the URL's host.
-func needServer(t *testing.T, name, rawURL, how string) {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err != nil {
-		t.Fatalf("%s is not reachable at %s (%v): %s", name, u.Host, err, how)
-	}
-	c.Close()
-}
-
 // instance is one running process of the scaffolded service.
-type instance struct {
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	exited chan error
-}
+type instance struct{ *testkit.Process }
 
 func startInstance(t *testing.T, bin, dir string, env []string) *instance {
 	t.Helper()
-	in := &instance{logs: &syncBuffer{}, exited: make(chan error, 1)}
-	in.cmd = exec.Command(bin)
-	in.cmd.Dir = dir // where its micro.json is
-	in.cmd.Env = env
-	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { in.exited <- in.cmd.Wait() }()
+	cmd := exec.Command(bin)
+	cmd.Dir = dir // where its micro.json is
+	cmd.Env = env
+	in := &instance{testkit.Start(t, cmd)}
 	t.Cleanup(func() { in.stop(t) })
 	return in
 }
 
 func (in *instance) stop(t *testing.T) {
-	if in.cmd.ProcessState != nil {
-		return
-	}
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.exited:
-	case <-time.After(15 * time.Second):
-		in.cmd.Process.Kill()
-		<-in.exited
-		t.Errorf("the service did not stop within 15s of SIGTERM; log:\n%s", in.logs.String())
-	}
+	in.Stop(t, syscall.SIGTERM, 15*time.Second)
 }
 
 // received counts the instance's "event received" log lines for name.
 func (in *instance) received(name string) int {
 	n := 0
-	sc := bufio.NewScanner(strings.NewReader(in.logs.String()))
+	sc := bufio.NewScanner(strings.NewReader(in.Out.String()))
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), `msg="event received"`) && strings.Contains(sc.Text(), "name="+name+" ") {
 			n++
 		}
 	}
 	return n
-}
-
-// clientFactories compiles the plugins the client of the test needs.
-func clientFactories() *resolve.Factories {
-	f := resolve.NewFactories()
-	f.RegisterRegistry("redis", func(ctx context.Context, p resolve.Params) (registry.Registry, error) {
-		var cfg registryredis.Config
-		if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
-			return nil, err
-		}
-		cfg.URL = p.Address
-		return registryredis.New(ctx, cfg)
-	})
-	f.RegisterBroker("rabbitmq", func(ctx context.Context, p resolve.Params) (broker.Broker, error) {
-		var cfg brokerrabbitmq.Config
-		if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
-			return nil, err
-		}
-		cfg.URL = p.Address
-		return brokerrabbitmq.New(ctx, cfg)
-	})
-	f.RegisterBroker("nats", func(ctx context.Context, p resolve.Params) (broker.Broker, error) {
-		var cfg brokernats.Config
-		if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
-			return nil, err
-		}
-		cfg.URL = p.Address
-		return brokernats.New(ctx, cfg)
-	})
-	return f
 }
 
 func goIn(t *testing.T, dir string, args ...string) {
@@ -140,9 +57,7 @@ func goIn(t *testing.T, dir string, args ...string) {
 	// No -mod=mod: the project's go.mod and go.sum are complete as
 	// micro-new leaves them.
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
+	testkit.Output(t, cmd)
 }
 
 func microNew(t *testing.T, bin, dir string, env []string, args ...string) string {
@@ -150,11 +65,7 @@ func microNew(t *testing.T, bin, dir string, env []string, args ...string) strin
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("micro-new %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testkit.Output(t, cmd)
 }
 
 // TestScaffoldedServiceOnRabbitMQThenNATS is what a new user does: scaffold
@@ -162,15 +73,13 @@ func microNew(t *testing.T, bin, dir string, env []string, args ...string) strin
 // RabbitMQ, call it and publish to it; switch the broker to NATS with
 // micro-new use, rebuild, and do the same again.
 func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
-	needServer(t, "RabbitMQ", amqpURL(), "start one (docker run -d -p 5672:5672 rabbitmq:4) or set MICRO_TEST_AMQP")
-	needServer(t, "Redis", redisURL(), "start one (docker run -d -p 6379:6379 redis:7) or set MICRO_TEST_REDIS")
-	needServer(t, "NATS", natsURL(), "start one with JetStream (docker run -d -p 4222:4222 nats:2 -js) or set MICRO_TEST_NATS")
+	amqpURL, redisURL, natsURL := testkit.AMQP.URL(t), testkit.Redis.URL(t), testkit.NATS.URL(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	mn := build(t, tmp, "../cmd/micro-new")
+	mn := testkit.Binary(t, "../cmd/micro-new")
 	work := filepath.Join(tmp, "work")
 	os.MkdirAll(work, 0o755)
 	env := append(os.Environ(), "MICRO_NEW_CORE="+root)
@@ -212,7 +121,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 	run := hex.EncodeToString(b[:])
 	regSettings := fmt.Sprintf(`{"prefix": "micro-e2e-%s:registry:"}`, run)
 	svcEnv := append(os.Environ(),
-		"MICRO_REGISTRY_ADDRESS="+redisURL(),
+		"MICRO_REGISTRY_ADDRESS="+redisURL,
 		"MICRO_REGISTRY_SETTINGS="+regSettings,
 	)
 
@@ -227,10 +136,10 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		defer cancel()
 		log := slog.New(slog.DiscardHandler)
 		cfg := resolve.Config{
-			Registry: resolve.Component{Name: "redis", Address: redisURL(), Settings: []byte(regSettings)},
+			Registry: resolve.Component{Name: "redis", Address: redisURL, Settings: []byte(regSettings)},
 			Broker:   resolve.Component{Name: brokerName, Address: brokerAddr, Settings: []byte(brokerSettings)},
 		}
-		client, err := micro.New("e2e-client", micro.WithLogger(log), micro.WithConfig(cfg), micro.WithResolver(resolve.New(resolve.WithFactories(clientFactories()))))
+		client, err := micro.New("e2e-client", micro.WithLogger(log), micro.WithConfig(cfg), micro.WithResolver(resolve.New(resolve.WithFactories(inproc.Factories()))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +159,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 			}
 			select {
 			case <-ctx.Done():
-				t.Fatalf("2 instances did not register (%d nodes, %v); logs:\n%s\n%s", nodes, err, a.logs.String(), b.logs.String())
+				t.Fatalf("2 instances did not register (%d nodes, %v); logs:\n%s\n%s", nodes, err, a.Out.String(), b.Out.String())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -263,7 +172,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		}
 		var rsp helloRsp
 		if err := client.Client().Call(ctx, "greeter", "Greeter.Hello", &helloReq{Name: "e2e"}, &rsp); err != nil {
-			t.Fatalf("call Greeter.Hello: %v; logs:\n%s\n%s", err, a.logs.String(), b.logs.String())
+			t.Fatalf("call Greeter.Hello: %v; logs:\n%s\n%s", err, a.Out.String(), b.Out.String())
 		}
 		if rsp.Greeting != "Hello, e2e!" {
 			t.Fatalf("Greeter.Hello = %q, want %q", rsp.Greeting, "Hello, e2e!")
@@ -276,7 +185,7 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		for a.received(name)+b.received(name) < 1 {
 			select {
 			case <-ctx.Done():
-				t.Fatalf("no instance received the event; logs:\n%s\n%s", a.logs.String(), b.logs.String())
+				t.Fatalf("no instance received the event; logs:\n%s\n%s", a.Out.String(), b.Out.String())
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
@@ -284,14 +193,14 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		// duplicate time to arrive.
 		time.Sleep(2 * time.Second)
 		if n := a.received(name) + b.received(name); n != 1 {
-			t.Fatalf("the event was received %d times, want once; logs:\n%s\n%s", n, a.logs.String(), b.logs.String())
+			t.Fatalf("the event was received %d times, want once; logs:\n%s\n%s", n, a.Out.String(), b.Out.String())
 		}
 		a.stop(t)
 		b.stop(t)
 	}
 
 	t.Run("rabbitmq", func(t *testing.T) {
-		check(t, "rabbitmq", amqpURL(), `{"exchange": "micro-e2e-scaffold"}`)
+		check(t, "rabbitmq", amqpURL, `{"exchange": "micro-e2e-scaffold"}`)
 	})
 	if t.Failed() {
 		return
@@ -308,6 +217,6 @@ func TestScaffoldedServiceOnRabbitMQThenNATS(t *testing.T) {
 		t.Fatalf("micro-new use changed the typed client:\n%s", got)
 	}
 	t.Run("nats", func(t *testing.T) {
-		check(t, "nats", natsURL(), `{"subject_prefix": "microe2escaffold", "stream": "MICRO_E2E_SCAFFOLD"}`)
+		check(t, "nats", natsURL, `{"subject_prefix": "microe2escaffold", "stream": "MICRO_E2E_SCAFFOLD"}`)
 	})
 }

@@ -3,7 +3,7 @@ package generator_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, nil) }

@@ -258,34 +258,29 @@ func newMemoryStore(_ context.Context, p Params) (store.Store, error) {
 //		return redis.New(ctx, *cfg)
 //	}))
 func BrokerFunc[C any](f func(ctx context.Context, cfg *C) (broker.Broker, error)) BrokerFactory {
-	return func(ctx context.Context, p Params) (broker.Broker, error) {
-		cfg := new(C)
-		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
-			return nil, err
-		}
-		return f(ctx, cfg)
-	}
+	return decoded(f)
 }
 
 // RegistryFunc adapts the constructor of a plugin package to a
 // RegistryFactory, as BrokerFunc does for a broker.
 func RegistryFunc[C any](f func(ctx context.Context, cfg *C) (registry.Registry, error)) RegistryFactory {
-	return func(ctx context.Context, p Params) (registry.Registry, error) {
-		cfg := new(C)
-		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
-			return nil, err
-		}
-		return f(ctx, cfg)
-	}
+	return decoded(f)
 }
 
 // StoreFunc adapts the constructor of a plugin package to a StoreFactory,
 // as BrokerFunc does for a broker.
 func StoreFunc[C any](f func(ctx context.Context, cfg *C) (store.Store, error)) StoreFactory {
-	return func(ctx context.Context, p Params) (store.Store, error) {
+	return decoded(f)
+}
+
+// decoded adapts a constructor that takes a config C to a factory: the
+// factory decodes the settings strictly into a C and calls f.
+func decoded[C, T any](f func(ctx context.Context, cfg *C) (T, error)) func(context.Context, Params) (T, error) {
+	return func(ctx context.Context, p Params) (T, error) {
 		cfg := new(C)
 		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
 		return f(ctx, cfg)
 	}

@@ -13,13 +13,12 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	brokermemory "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/plugin"
 	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/store"
 	storememory "github.com/seedmicro/micro/core/store/memory"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
 // The test binary is also the plugins the tests install: with envServe
@@ -67,7 +66,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	testkit.Main(m, nil)
 }
 
 var quiet = slog.New(slog.DiscardHandler)

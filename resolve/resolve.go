@@ -95,27 +95,8 @@ func (r *Resolver) dir(cfg Config) string {
 }
 
 func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) (registry.Registry, CloseFunc, error) {
-	name, err := shortName(plugin.KindRegistry, c.Name, DefaultRegistry)
-	if err != nil {
-		return nil, nil, err
-	}
-	settings, err := componentSettings(plugin.KindRegistry, name, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	if f := r.factories.registry(name); f != nil {
-		reg, err := f(ctx, r.params(c, settings, nil))
-		if err != nil {
-			return nil, nil, fmt.Errorf("registry %s: %w", name, hideSecrets(err, c.Address, settings))
-		}
-		r.logger.Debug("registry compiled in", "name", name, "settings", string(redact.Settings(settings)))
-		return reg, closer(reg), nil
-	}
-	pc, err := r.open(ctx, pluginDir, plugin.KindRegistry, name, settings)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pc.Registry(), closer(pc), nil
+	return resolveComponent(ctx, r, pluginDir, plugin.KindRegistry, DefaultRegistry, c, nil, r.factories.registry,
+		func(pc *plugin.Client) registry.Registry { return pc.Registry() })
 }
 
 // Broker returns the broker cfg names, cfg.Broker:
@@ -137,27 +118,8 @@ func (r *Resolver) Broker(ctx context.Context, cfg Config, reg registry.Registry
 }
 
 func (r *Resolver) broker(ctx context.Context, pluginDir string, c Component, reg registry.Registry) (broker.Broker, CloseFunc, error) {
-	name, err := shortName(plugin.KindBroker, c.Name, DefaultBroker)
-	if err != nil {
-		return nil, nil, err
-	}
-	settings, err := componentSettings(plugin.KindBroker, name, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	if f := r.factories.broker(name); f != nil {
-		b, err := f(ctx, r.params(c, settings, reg))
-		if err != nil {
-			return nil, nil, fmt.Errorf("broker %s: %w", name, hideSecrets(err, c.Address, settings))
-		}
-		r.logger.Debug("broker compiled in", "name", name, "settings", string(redact.Settings(settings)))
-		return b, closer(b), nil
-	}
-	pc, err := r.open(ctx, pluginDir, plugin.KindBroker, name, settings)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pc.Broker(), closer(pc), nil
+	return resolveComponent(ctx, r, pluginDir, plugin.KindBroker, DefaultBroker, c, reg, r.factories.broker,
+		func(pc *plugin.Client) broker.Broker { return pc.Broker() })
 }
 
 // Store returns the store cfg names, as Broker does for a broker.
@@ -166,27 +128,38 @@ func (r *Resolver) Store(ctx context.Context, cfg Config) (store.Store, CloseFun
 }
 
 func (r *Resolver) store(ctx context.Context, pluginDir string, c Component) (store.Store, CloseFunc, error) {
-	name, err := shortName(plugin.KindStore, c.Name, DefaultStore)
+	return resolveComponent(ctx, r, pluginDir, plugin.KindStore, DefaultStore, c, nil, r.factories.store,
+		func(pc *plugin.Client) store.Store { return pc.Store() })
+}
+
+// resolveComponent makes the component c of kind (an empty name is def):
+// compiled in, when factory has a constructor under its name, with its
+// address, settings and reg (the service's registry, for a broker); else
+// the installed plugin, started from pluginDir, whose client fromPlugin
+// gives as the component.
+func resolveComponent[T any, F ~func(context.Context, Params) (T, error)](ctx context.Context, r *Resolver, pluginDir string, kind plugin.Kind, def string, c Component, reg registry.Registry, factory func(name string) F, fromPlugin func(*plugin.Client) T) (T, CloseFunc, error) {
+	var zero T
+	name, err := shortName(kind, c.Name, def)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
-	settings, err := componentSettings(plugin.KindStore, name, c)
+	settings, err := componentSettings(kind, name, c)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
-	if f := r.factories.store(name); f != nil {
-		s, err := f(ctx, r.params(c, settings, nil))
+	if f := factory(name); f != nil {
+		v, err := f(ctx, r.params(c, settings, reg))
 		if err != nil {
-			return nil, nil, fmt.Errorf("store %s: %w", name, hideSecrets(err, c.Address, settings))
+			return zero, nil, fmt.Errorf("%s %s: %w", kind, name, hideSecrets(err, c.Address, settings))
 		}
-		r.logger.Debug("store compiled in", "name", name, "settings", string(redact.Settings(settings)))
-		return s, closer(s), nil
+		r.logger.Debug(string(kind)+" compiled in", "name", name, "settings", string(redact.Settings(settings)))
+		return v, closer(v), nil
 	}
-	pc, err := r.open(ctx, pluginDir, plugin.KindStore, name, settings)
+	pc, err := r.open(ctx, pluginDir, kind, name, settings)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
-	return pc.Store(), closer(pc), nil
+	return fromPlugin(pc), closer(pc), nil
 }
 
 func (r *Resolver) params(c Component, settings []byte, reg registry.Registry) Params {

@@ -1,37 +1,18 @@
 package resolve_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
+	"github.com/seedmicro/micro/internal/testkit"
 	"github.com/seedmicro/micro/resolve"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestNoPasswordsInResolveErrorsAndLogs is issue 12 item 2, resolve's
 // side: a password given in an address, in a url setting or in a secret
@@ -47,7 +28,7 @@ func TestNoPasswordsInResolveErrorsAndLogs(t *testing.T) {
 	install(t, dir, "store/urls", true)
 	install(t, dir, "store/echo", true)
 
-	var logs syncBuffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := resolve.NewFactories()
 	// A compiled-in implementation whose errors quote its settings whole,

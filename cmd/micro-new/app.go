@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/seedmicro/micro/internal/catalog"
+	"github.com/seedmicro/micro/internal/cliargs"
 	"github.com/seedmicro/micro/internal/install"
 )
 
@@ -273,84 +274,12 @@ func unknownCommand(app *cli.App, name string) error {
 	return &exitError{code: exitUsage, msg: msg + " (micro-new help lists the commands)"}
 }
 
-// normalizeArgs moves flags that follow a command's arguments before them,
-// and global flags given after the command before it, since urfave/cli v2
-// stops parsing flags at the first argument: `micro-new install broker/x
-// --from f` and `micro-new list --json` both work. "--" ends flags.
+// normalizeArgs reorders args for urfave/cli (see cliargs.Normalize):
+// `micro-new install broker/x --from f` and `micro-new list --json` both
+// work. A line that asks for shell completion is left as typed.
 func normalizeArgs(app *cli.App, args []string) []string {
 	if n := len(args); n > 1 && args[n-1] == completionFlag {
 		return args // shell completion: urfave/cli reads the words as typed
 	}
-	if len(args) < 2 {
-		return args
-	}
-	takesValue := func(flags []cli.Flag, tok string) (known, value bool) {
-		name, _, hasEq := strings.Cut(strings.TrimLeft(tok, "-"), "=")
-		if name == "h" || name == "help" {
-			return true, false
-		}
-		for _, f := range flags {
-			for _, n := range f.Names() {
-				if n == name {
-					_, isBool := f.(*cli.BoolFlag)
-					return true, !isBool && !hasEq
-				}
-			}
-		}
-		return false, false
-	}
-	out := []string{args[0]}
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		out = append(out, args[i])
-		if _, v := takesValue(app.Flags, args[i]); v && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
-		}
-		i++
-	}
-	if i >= len(args) {
-		return out
-	}
-	cmd := app.Command(args[i])
-	if cmd == nil {
-		return append(out, args[i:]...)
-	}
-	name := args[i]
-	var globals, flags, positional []string
-	for i++; i < len(args); i++ {
-		tok := args[i]
-		if tok == "--" {
-			positional = append(positional, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(tok, "-") || tok == "-" {
-			positional = append(positional, tok)
-			continue
-		}
-		dst := &flags
-		known, v := takesValue(cmd.Flags, tok)
-		if !known {
-			if k, gv := takesValue(app.Flags, tok); k {
-				dst, v = &globals, gv
-			}
-		}
-		*dst = append(*dst, tok)
-		if v && i+1 < len(args) {
-			i++
-			*dst = append(*dst, args[i])
-		} else if v {
-			// A flag that wants a value ends the line: let urfave/cli say so,
-			// rather than take "--" or the command for its value.
-			if dst == &globals {
-				return []string{args[0], tok}
-			}
-			return append(append(append(out, globals...), name), flags...)
-		}
-	}
-	out = append(append(append(out, globals...), name), flags...)
-	if len(positional) > 0 {
-		out = append(append(out, "--"), positional...)
-	}
-	return out
+	return cliargs.Normalize(app, args)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
 // Issue 13 item 5: exit status 2 for every usage error (unknown command,
@@ -180,16 +181,7 @@ func runBinary(t *testing.T, dir string, env []string, args ...string) (int, str
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String(), errb.String()
+	return testkit.Run(t, cmd)
 }
 
 // Issue 13 item 5: `micro-new completion bash|zsh|fish`, through urfave/cli's
@@ -412,35 +404,19 @@ func TestSIGTERMDuringInstall(t *testing.T) {
 			cmd := exec.Command(binary, "install", "broker/slow", "--from", pkg)
 			cmd.Dir = t.TempDir()
 			cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "HOME=" + t.TempDir(), envPluginDir + "=" + pluginDir}
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			proc := testkit.Start(t, cmd)
 			var child int
 			deadline := time.Now().Add(20 * time.Second)
 			for child == 0 {
 				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					cmd.Wait()
-					t.Fatalf("the build did not start:\n%s", errb.String())
+					t.Fatalf("the build did not start:\n%s", proc.Out.String())
 				}
 				b, _ := os.ReadFile(pidFile)
 				child, _ = parsePID(b)
 				time.Sleep(20 * time.Millisecond)
 			}
 			defer syscall.Kill(child, syscall.SIGKILL)
-			cmd.Process.Signal(sig)
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-exited
-				t.Fatal("micro-new did not stop within 10s")
-			}
-			if cmd.ProcessState.ExitCode() == 0 {
+			if proc.Stop(t, sig, 10*time.Second) == nil {
 				t.Error("an interrupted install exited 0")
 			}
 			deadline = time.Now().Add(5 * time.Second)
@@ -501,31 +477,9 @@ func TestWaitingForAnotherMicroNew(t *testing.T) {
 	cmd := exec.Command(binary, "install", "broker/fake", "--from", fakes["v1"], "--yes")
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), envPluginDir + "=" + pluginDir, envSourceDir + "=" + checkout}
-	var errb syncBuffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errb.String(), "waiting for another micro-new (pid 4242) to finish") {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-exited
-			t.Fatalf("no waiting message:\n%s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-exited
-		t.Fatal("SIGINT did not stop the wait")
-	}
-	if cmd.ProcessState.ExitCode() == 0 {
+	proc := testkit.Start(t, cmd)
+	proc.WaitFor(t, "waiting for another micro-new (pid 4242) to finish", 10*time.Second)
+	if proc.Stop(t, os.Interrupt, 5*time.Second) == nil {
 		t.Error("an interrupted install exited 0")
 	}
 	if _, err := os.Stat(filepath.Join(pluginDir, "micro-plugin-broker-fake")); err == nil {

@@ -88,27 +88,38 @@ shell's start-up file (~/.bashrc, ~/.zshrc,
 // completePluginNames completes a command's argument with the plugin names
 // of the catalogs, and its flags.
 func completePluginNames(e *env) cli.BashCompleteFunc {
-	return func(c *cli.Context) {
-		if completeFlags(c) {
-			return
-		}
-		s, err := newSession(c, e)
-		if err != nil {
-			return
-		}
+	return completeWith(e, func(s *session) []string {
+		var names []string
 		seen := map[string]bool{}
 		for _, en := range s.set.All() {
 			if !seen[en.Plugin.Name] {
 				seen[en.Plugin.Name] = true
-				fmt.Fprintln(c.App.Writer, en.Plugin.Name)
+				names = append(names, en.Plugin.Name)
 			}
 		}
-	}
+		return names
+	})
 }
 
 // completeInstalled completes a command's argument with the installed
 // plugins, and its flags.
 func completeInstalled(e *env) cli.BashCompleteFunc {
+	return completeWith(e, func(s *session) []string {
+		lock, err := s.installed()
+		if err != nil {
+			return nil
+		}
+		var names []string
+		for _, p := range lock.Plugins {
+			names = append(names, p.Name)
+		}
+		return names
+	})
+}
+
+// completeWith completes a command's flags, or its argument with the words
+// that words finds in a session of the command.
+func completeWith(e *env, words func(*session) []string) cli.BashCompleteFunc {
 	return func(c *cli.Context) {
 		if completeFlags(c) {
 			return
@@ -117,12 +128,8 @@ func completeInstalled(e *env) cli.BashCompleteFunc {
 		if err != nil {
 			return
 		}
-		lock, err := s.installed()
-		if err != nil {
-			return
-		}
-		for _, p := range lock.Plugins {
-			fmt.Fprintln(c.App.Writer, p.Name)
+		for _, w := range words(s) {
+			fmt.Fprintln(c.App.Writer, w)
 		}
 	}
 }

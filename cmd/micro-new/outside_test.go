@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/seedmicro/micro/internal/install"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
 // Issue 13 item 1, what the newcomer did: micro-new built from the checkout
@@ -54,12 +53,8 @@ func TestMicroNewOutsideTheCheckout(t *testing.T) {
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s (install make: apt-get install make)", err, out)
 	}
-	for _, pkg := range []string{"./examples/greeter/service", "./examples/greeter/client"} {
-		b := exec.Command("go", "build", "-o", filepath.Join(bin, "greeter-"+filepath.Base(pkg)), pkg)
-		b.Dir = root
-		if out, err := b.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, out)
-		}
+	for _, pkg := range []string{"examples/greeter/service", "examples/greeter/client"} {
+		testkit.Build(t, filepath.Join(bin, "greeter-"+filepath.Base(pkg)), filepath.Join(root, pkg))
 	}
 
 	home := t.TempDir()
@@ -78,74 +73,18 @@ func TestMicroNewOutsideTheCheckout(t *testing.T) {
 
 	// The service: MICRO_BROKER=redis, and a registry directory of its own.
 	svcEnv := append(env, "MICRO_BROKER=redis", "MICRO_REGISTRY_DIR="+t.TempDir())
-	var logs syncBuffer
 	svc := exec.Command(filepath.Join(bin, "greeter-service"))
-	svc.Dir, svc.Env, svc.Stdout, svc.Stderr = outside, svcEnv, &logs, &logs
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- svc.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			svc.Process.Kill()
-			<-exited
-		}
-	}()
+	svc.Dir, svc.Env = outside, svcEnv
+	proc := testkit.Start(t, svc)
+	logs := proc.Out
 	client := exec.Command(filepath.Join(bin, "greeter-client"), "-name", "newcomer")
 	client.Dir, client.Env = outside, svcEnv
 	if out, err := client.CombinedOutput(); err != nil || !strings.Contains(string(out), "Hello, newcomer") {
 		t.Fatalf("client: %v\n%s\nservice:\n%s", err, out, logs.String())
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(logs.String(), "event received") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the event did not reach the service through the Redis plugin:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if !runsFrom(t, pluginDir) {
+	proc.WaitFor(t, "event received", 15*time.Second)
+	if len(testkit.ProcessesIn(t, pluginDir)) == 0 {
 		t.Fatalf("no plugin process runs from %s: the service did not use the installed plugin\n%s", pluginDir, logs.String())
 	}
-	svc.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		stopped = true
-	case <-time.After(20 * time.Second):
-		t.Fatal("the service did not stop after SIGTERM")
-	}
-}
-
-// runsFrom reports whether a process runs a binary from dir.
-func runsFrom(t *testing.T, dir string) bool {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && strings.HasPrefix(exe, dir) {
-			return true
-		}
-	}
-	return false
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writers and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	proc.Stop(t, syscall.SIGTERM, 20*time.Second)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/seedmicro/micro/internal/catalog"
+	"github.com/seedmicro/micro/internal/catalog/catalogtest"
 )
 
 // TestPluginScaffold scaffolds a plugin of each kind and runs its tests
@@ -20,7 +21,7 @@ import (
 // catalog parser; installs the broker with install --from and scaffolds a
 // service that uses it out of process.
 func TestPluginScaffold(t *testing.T) {
-	schema := compileCatalogSchema(t)
+	schema := catalogtest.Schema(t)
 	c := scaffoldCLI(t)
 	for _, kind := range []string{"broker", "registry", "store"} {
 		t.Run(kind, func(t *testing.T) {
@@ -71,27 +72,4 @@ func TestPluginScaffold(t *testing.T) {
 	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Broker.Name != "kv" {
 		t.Fatalf("micro.json of the service: %s (%v), want broker kv", data, err)
 	}
-}
-
-func compileCatalogSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open("../../catalog.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp := jsonschema.NewCompiler()
-	comp.AssertFormat()
-	if err := comp.AddResource("catalog.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := comp.Compile("catalog.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -1,55 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
 	"github.com/seedmicro/micro/generator"
+	"github.com/seedmicro/micro/internal/testkit"
 )
-
-// ptyOutput collects what the program writes to its terminal.
-type ptyOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *ptyOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *ptyOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the terminal shows s after offset, and returns the
-// offset after it.
-func (o *ptyOutput) waitFor(t *testing.T, s string, from int) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		out := o.String()
-		if i := strings.Index(out[from:], s); i >= 0 {
-			return from + i + len(s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the terminal did not show %q; it shows:\n%s", s, o.String())
-	return 0
-}
 
 // TestServicePromptsOnATerminal runs micro-new service with no arguments on
 // a pseudo-terminal and answers its prompts: the name, the module (the
@@ -61,53 +23,35 @@ func TestServicePromptsOnATerminal(t *testing.T) {
 	cmd := exec.Command(binary, "--plugin-dir", filepath.Join(t.TempDir(), "plugins"), "service")
 	cmd.Dir = wd
 	cmd.Env = append(os.Environ(), generator.EnvCore+"="+root, "TERM=xterm-256color", "NO_COLOR=1")
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
-	if err != nil {
-		t.Fatal(err)
+	proc, tty := testkit.StartTerminal(t, cmd, 40, 120)
+	out := proc.Out
+	waitFor := func(s string, from int) int {
+		t.Helper()
+		return out.WaitAfter(t, s, from, 30*time.Second)
 	}
-	defer tty.Close()
-	var out ptyOutput
-	copied := make(chan struct{})
-	go func() { io.Copy(&out, tty); close(copied) }()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-
-	at := out.waitFor(t, "Service name", 0)
+	at := waitFor("Service name", 0)
 	tty.Write([]byte("order-history"))
 	time.Sleep(200 * time.Millisecond)
 	tty.Write([]byte("\r"))
-	at = out.waitFor(t, "Module path", at)
+	at = waitFor("Module path", at)
 	time.Sleep(200 * time.Millisecond)
 	tty.Write([]byte("\r"))
-	at = out.waitFor(t, "Which registry?", at)
+	at = waitFor("Which registry?", at)
 	time.Sleep(200 * time.Millisecond)
 	tty.Write([]byte("\r"))
-	at = out.waitFor(t, "Which broker?", at)
-	out.waitFor(t, "rabbitmq", at) // the catalog's plugins are offered
+	at = waitFor("Which broker?", at)
+	waitFor("rabbitmq", at) // the catalog's plugins are offered
 	time.Sleep(200 * time.Millisecond)
 	tty.Write([]byte("\x1b[B\x1b[B")) // down twice: past direct and memory
 	time.Sleep(200 * time.Millisecond)
 	tty.Write([]byte("\r"))
-	at = out.waitFor(t, "Which store?", at)
+	at = waitFor("Which store?", at)
 	time.Sleep(200 * time.Millisecond)
 	tty.Write([]byte("\r"))
 
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("micro-new service: %v\n%s", err, out.String())
-		}
-	case <-time.After(120 * time.Second):
-		t.Fatalf("micro-new service did not finish; terminal:\n%s", out.String())
+	if err := proc.Wait(t, 120*time.Second); err != nil {
+		t.Fatalf("micro-new service: %v\n%s", err, out.String())
 	}
-	tty.Close()
-	<-copied
 
 	m, err := generator.ReadManifest(filepath.Join(wd, "order-history"))
 	if err != nil {

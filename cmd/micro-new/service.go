@@ -47,15 +47,10 @@ package tree of that module, and the module's go.mod gains the core.
 On a terminal, micro-new asks for what the flags leave out. With --no-input,
 or when standard input is not a terminal, it never asks, and NAME is required.`,
 		CustomHelpTemplate: withExamples("micro-new service greeter", "micro-new service greeter --broker rabbitmq --registry redis --no-input", "micro-new service orders --module github.com/acme/orders --broker nats --plugins process --install", "micro-new service greeter --broker nats --dry-run     # the plan and its diffs; nothing written"),
-		Flags: append(componentFlags(),
+		Flags: append(append(componentFlags(), writeFlags("project", "never prompt: a missing required answer is an error")...),
 			&cli.StringFlag{Name: "module", Usage: "the module `PATH` of the new project (default example.com/NAME; inside a module, that module's)"},
 			&cli.StringFlag{Name: "dir", Usage: "the project `DIR`ectory (default ./NAME)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan with unified diffs and write nothing"},
-			&cli.BoolFlag{Name: "force", Usage: "overwrite files that exist and differ"},
-			&cli.BoolFlag{Name: "no-input", Usage: "never prompt: a missing required answer is an error"},
-			&cli.BoolFlag{Name: "verify", Usage: "go build and go test the project in a temporary directory before moving it into place"},
 			&cli.BoolFlag{Name: "install", Usage: "with --plugins process: install the plugins and pin them in the project's micro.lock"},
-			&cli.StringFlag{Name: "template", Usage: "a custom template set `DIR` (see micro-new templates export); default $" + envTemplates},
 		),
 		Action: action(e, func(s *session) error { return runService(s) }),
 	}
@@ -80,13 +75,7 @@ func runService(s *session) error {
 	if err := generator.CheckName("NAME", a.Name); err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	dir := c.String("dir")
-	if dir == "" {
-		dir = a.Name
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(s.e.wd, dir)
-	}
+	dir := projectDir(s, a.Name)
 	gomod, modPath, err := generator.FindModule(dir)
 	if err != nil {
 		return err
@@ -121,9 +110,8 @@ func runService(s *session) error {
 	if err := chooseComponents(s, p, &a, true); err != nil {
 		return err
 	}
-	a.CoreVersion, a.CoreReplace = generator.CoreSource(s.e.getenv)
-	if a.CoreVersion == generator.DevelVersion && a.CoreReplace == "" {
-		return fmt.Errorf("this micro-new is a development build and its checkout is not known: set $%s to the micro checkout to build against", generator.EnvCore)
+	if a.CoreVersion, a.CoreReplace, err = coreSource(s); err != nil {
+		return err
 	}
 	set, setName, err := loadTemplateSet(s, "service")
 	if err != nil {
@@ -140,73 +128,132 @@ func runService(s *session) error {
 		}
 		return err
 	}
-	return writePlan(s, plan, dir, a, planOptions{dryRun: c.Bool("dry-run"), verify: c.Bool("verify"), install: c.Bool("install"), tidy: !a.InModule})
+	if c.Bool("verify") && a.InModule && !c.Bool("dry-run") {
+		return fmt.Errorf("--verify needs a project with a go.mod of its own; inside module %s, run go build and go test after writing", a.Module)
+	}
+	rel, err := writePlan(s, plan, dir, planOptions{what: "project", dryRun: c.Bool("dry-run"), verify: c.Bool("verify"), tidy: !a.InModule})
+	if err != nil || rel == "" {
+		return err
+	}
+	if err := installOrTell(s, dir, rel, generator.NewServiceData(a).Install); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.e.stdout, "\nNext:\n\n  cd %s\n  make test     # no server needed\n  make run\n", rel)
+	return nil
 }
 
-type planOptions struct{ dryRun, verify, install, tidy bool }
+// writeFlags are the flags of the commands that write a project (service,
+// plugin); what names it in the help of --verify.
+func writeFlags(what, noInput string) []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan with unified diffs and write nothing"},
+		&cli.BoolFlag{Name: "force", Usage: "overwrite files that exist and differ"},
+		&cli.BoolFlag{Name: "no-input", Usage: noInput},
+		&cli.BoolFlag{Name: "verify", Usage: "go build and go test the " + what + " in a temporary directory before moving it into place"},
+		&cli.StringFlag{Name: "template", Usage: "a custom template set `DIR` (see micro-new templates export); default $" + envTemplates},
+	}
+}
 
-// writePlan shows or writes a plan, then says what to do next.
-func writePlan(s *session, plan *generator.Plan, dir string, a generator.Answers, o planOptions) error {
+// projectDir is the directory --dir names (def when not given), made
+// absolute against the working directory.
+func projectDir(s *session, def string) string {
+	dir := s.c.String("dir")
+	if dir == "" {
+		dir = def
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(s.e.wd, dir)
+	}
+	return dir
+}
+
+// coreSource is the version of the core a new project requires, and the
+// checkout it is replaced with in a development build.
+func coreSource(s *session) (version, replace string, err error) {
+	version, replace = generator.CoreSource(s.e.getenv)
+	if version == generator.DevelVersion && replace == "" {
+		return "", "", fmt.Errorf("this micro-new is a development build and its checkout is not known: set $%s to the micro checkout to build against", generator.EnvCore)
+	}
+	return version, replace, nil
+}
+
+// planOptions say how writePlan writes: what it writes ("project",
+// "module"), in its messages; whether go mod tidy runs in it first, and
+// --verify builds, vets and tests it.
+type planOptions struct {
+	what                 string
+	dryRun, verify, tidy bool
+}
+
+// writePlan shows a plan (--dry-run) or writes it: into a staging
+// directory, where go mod tidy and --verify run, then into place. It
+// returns dir relative to the working directory, for the next steps, or ""
+// when it wrote nothing.
+func writePlan(s *session, plan *generator.Plan, dir string, o planOptions) (string, error) {
 	out := s.e.stdout
 	if o.dryRun {
 		plan.Describe(out, true)
 		fmt.Fprintln(out, "dry run: nothing written")
-		return nil
+		return "", nil
 	}
 	if c := plan.Conflicts(); len(c) > 0 {
 		plan.Describe(s.e.stderr, false)
-		return &exitError{code: 1, msg: fmt.Sprintf("%d files exist and differ: %s; nothing written (--dry-run shows the differences, --force overwrites them)", len(c), strings.Join(c, ", "))}
+		return "", &exitError{code: 1, msg: fmt.Sprintf("%d files exist and differ: %s; nothing written (--dry-run shows the differences, --force overwrites them)", len(c), strings.Join(c, ", "))}
 	}
 	stage, err := plan.Stage()
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer stage.Cleanup()
 	if o.tidy {
-		fmt.Fprintln(s.e.stderr, "resolving the project's modules (go mod tidy)...")
+		fmt.Fprintf(s.e.stderr, "resolving the %s's dependencies (go mod tidy)...\n", o.what)
 		if err := goRun(s, stage.Project, "mod", "tidy"); err != nil {
 			if o.verify {
-				return fmt.Errorf("go mod tidy: %v; nothing written", err)
+				return "", fmt.Errorf("go mod tidy: %v; nothing written", err)
 			}
 			fmt.Fprintf(s.e.stderr, "warning: go mod tidy failed (%v): run it in %s once the modules can be fetched\n", err, dir)
 		} else if err := stage.Refresh("go.mod", "go.sum"); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if o.verify {
-		if a.InModule {
-			return fmt.Errorf("--verify needs a project with a go.mod of its own; inside module %s, run go build and go test after writing", a.Module)
-		}
 		for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "./..."}} {
 			fmt.Fprintf(s.e.stderr, "verifying: go %s\n", strings.Join(args, " "))
 			if err := goRun(s, stage.Project, args...); err != nil {
-				return fmt.Errorf("verify: go %s failed, nothing written: %v", strings.Join(args, " "), err)
+				return "", fmt.Errorf("verify: go %s failed, nothing written: %v", strings.Join(args, " "), err)
 			}
 		}
 	}
 	if err := stage.Commit(); err != nil {
-		return err
+		return "", err
 	}
 	plan.Describe(out, false)
 	rel, err := filepath.Rel(s.e.wd, dir)
 	if err != nil || strings.HasPrefix(rel, "..") {
 		rel = dir
 	}
-	d := generator.NewServiceData(a)
-	if len(d.Install) > 0 {
-		if o.install {
-			if err := installPlugins(s, dir, d.Install); err != nil {
-				return err
-			}
-		} else {
-			fmt.Fprintf(out, "\nThe plugins run out of process; install them (and pin them in %s/micro.lock):\n\n", rel)
-			fmt.Fprintf(out, "  cd %s\n", rel)
-			for _, cmd := range d.Install {
-				fmt.Fprintf(out, "  %s --pin\n", cmd)
-			}
-		}
+	return rel, nil
+}
+
+// installOrTell installs the out-of-process plugins of the project in dir
+// with --install, or prints the commands that do; rel is how to cd into the
+// project, "" from inside it.
+func installOrTell(s *session, dir, rel string, cmds []string) error {
+	if len(cmds) == 0 {
+		return nil
 	}
-	fmt.Fprintf(out, "\nNext:\n\n  cd %s\n  make test     # no server needed\n  make run\n", rel)
+	if s.c.Bool("install") {
+		return installPlugins(s, dir, cmds)
+	}
+	out := s.e.stdout
+	if rel == "" {
+		fmt.Fprintln(out, "\nThe plugins run out of process; install them and pin them in micro.lock:")
+	} else {
+		fmt.Fprintf(out, "\nThe plugins run out of process; install them (and pin them in %s/micro.lock):\n\n  cd %s\n", rel, rel)
+	}
+	for _, cmd := range cmds {
+		fmt.Fprintf(out, "  %s --pin\n", cmd)
+	}
 	return nil
 }
 

@@ -37,12 +37,7 @@ or an embedded one (local, direct, memory).`,
 
 func runUse(s *session) error {
 	c := s.c
-	dir := c.String("dir")
-	if dir == "" {
-		dir = s.e.wd
-	} else if !filepath.IsAbs(dir) {
-		dir = filepath.Join(s.e.wd, dir)
-	}
+	dir := projectDir(s, s.e.wd)
 	m, err := generator.ReadManifest(dir)
 	if err != nil {
 		return err
@@ -113,14 +108,8 @@ func runUse(s *session) error {
 	}
 	plan.Describe(s.e.stdout, false)
 	d := generator.NewServiceData(a)
-	if len(d.Install) > 0 {
-		if c.Bool("install") {
-			return installPlugins(s, dir, d.Install)
-		}
-		fmt.Fprintln(s.e.stdout, "\nThe plugins run out of process; install them and pin them in micro.lock:")
-		for _, cmd := range d.Install {
-			fmt.Fprintf(s.e.stdout, "  %s --pin\n", cmd)
-		}
+	if err := installOrTell(s, dir, "", d.Install); err != nil {
+		return err
 	}
 	if a.Plugins == generator.ModeInProcess && len(d.InProcess) > 0 {
 		// The plugins compiled in may need modules go.sum lacks.

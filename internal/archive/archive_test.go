@@ -11,13 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/seedmicro/micro/internal/archive"
 	"github.com/seedmicro/micro/internal/archive/archivetest"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
 // Hostile archives, by the entries that make them so. Each is fed to both
 // formats, except what zip cannot express.

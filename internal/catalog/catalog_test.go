@@ -12,12 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/seedmicro/micro/internal/catalog"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
 // The plugins of the plugins issue, plus the core's memory implementations
 // served out-of-process.

@@ -10,33 +10,11 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/seedmicro/micro/internal/catalog"
+	"github.com/seedmicro/micro/internal/catalog/catalogtest"
 )
 
-func compileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open("../../catalog.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("catalog.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("catalog.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestCatalogMatchesSchema(t *testing.T) {
-	s := compileSchema(t)
+	s := catalogtest.Schema(t)
 	data, err := os.ReadFile("../../catalog.json")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +31,7 @@ func TestCatalogMatchesSchema(t *testing.T) {
 // The schema and the Go validator must agree: each of these documents is
 // rejected by both, and each valid variant accepted by both.
 func TestSchemaAndValidatorAgree(t *testing.T) {
-	s := compileSchema(t)
+	s := catalogtest.Schema(t)
 	base := func() map[string]any {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(extraCatalog), &m); err != nil {

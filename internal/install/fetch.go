@@ -244,15 +244,7 @@ func (in *Installer) fetchArtifact(ctx context.Context, name string, a *catalog.
 	if fi, err := src.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("the archive's binary %s is not a regular file", member)
 	}
-	dst, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
+	return createFrom(out, src, 0o700)
 }
 
 // findBinary finds the one entry of the extracted archive named like the
@@ -286,7 +278,13 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	return createFrom(to, src, 0o755)
+}
+
+// createFrom creates the file path, which must not exist, with perm and
+// the content of src.
+func createFrom(path string, src io.Reader, perm os.FileMode) error {
+	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}

@@ -150,7 +150,7 @@ func TestStaleStagingSwept(t *testing.T) {
 			}
 			switch op {
 			case "install":
-				if _, err := in.Install(context.Background(), install.Request{Name: "broker/fake", From: fakes["v1"], FromSHA256: sha(t, fakes["v1"])}); err != nil {
+				if _, err := in.Install(context.Background(), install.Request{Name: "broker/fake", From: fakes["v1"], FromSHA256: sumOf(t, fakes["v1"])}); err != nil {
 					t.Fatal(err)
 				}
 			case "verify":
@@ -168,16 +168,6 @@ func TestStaleStagingSwept(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sha(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }
 
 // Issue 12 item 6: while another micro-new holds the plugin directory's
@@ -203,7 +193,7 @@ func TestLockWaitNamesTheHolder(t *testing.T) {
 	in2 := install.New(in.Dir(), install.WithHandshake(testHandshake), install.WithLockWait(func(pid int) { waited <- pid }))
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	_, err = in2.Install(ctx, install.Request{Name: "broker/fake", From: fakes["v1"], FromSHA256: sha(t, fakes["v1"])})
+	_, err = in2.Install(ctx, install.Request{Name: "broker/fake", From: fakes["v1"], FromSHA256: sumOf(t, fakes["v1"])})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("install under a held lock: %v, want the context's deadline", err)
 	}

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"lukechampine.com/blake3"
 
 	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
@@ -26,45 +25,27 @@ import (
 	"github.com/seedmicro/micro/internal/catalog"
 	"github.com/seedmicro/micro/internal/install"
 	"github.com/seedmicro/micro/internal/install/installtest"
+	"github.com/seedmicro/micro/internal/testkit"
 )
 
 var fakes = map[string]string{} // name → path of a built fake plugin
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "install-test-")
-	if err != nil {
-		panic(err)
-	}
-	tb := &mainTB{}
-	for name, f := range map[string]installtest.Fake{
-		"v1":     {Tag: "v1"},
-		"v2":     {Tag: "v2"},
-		"proto2": {Proto: 2},
-		"silent": {Mode: installtest.Silent},
-		"exit":   {Mode: installtest.Exit},
-		"netrpc": {Mode: installtest.NetRPC},
-	} {
-		fakes[name] = filepath.Join(dir, name)
-		installtest.Build(tb, fakes[name], f)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
+	testkit.Main(m, func(tb testing.TB) {
+		dir := tb.TempDir()
+		for name, f := range map[string]installtest.Fake{
+			"v1":     {Tag: "v1"},
+			"v2":     {Tag: "v2"},
+			"proto2": {Proto: 2},
+			"silent": {Mode: installtest.Silent},
+			"exit":   {Mode: installtest.Exit},
+			"netrpc": {Mode: installtest.NetRPC},
+		} {
+			fakes[name] = filepath.Join(dir, name)
+			installtest.Build(tb, fakes[name], f)
 		}
-	}
-	os.Exit(code)
+	})
 }
-
-// mainTB lets the installtest helpers run in TestMain.
-type mainTB struct{ testing.TB }
-
-func (*mainTB) Helper()                      {}
-func (*mainTB) TempDir() string              { d, _ := os.MkdirTemp("", "fake-"); return d }
-func (*mainTB) Fatal(args ...any)            { panic(fmt.Sprint(args...)) }
-func (*mainTB) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 var testHandshake = install.Handshake{CookieKey: installtest.CookieKey, CookieValue: installtest.CookieValue, Protocols: []int{1}}
 

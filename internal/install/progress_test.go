@@ -1,33 +1,14 @@
 package install_test
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/seedmicro/micro/internal/install"
+	"github.com/seedmicro/micro/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the progress ticker and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Issue 13 item 4: on a terminal, the go build step shows a spinner and its
 // elapsed time, a download a bar; every line fits the terminal's width (and
@@ -37,7 +18,7 @@ func (s *syncBuffer) String() string {
 func TestProgressFitsTheTerminal(t *testing.T) {
 	for _, width := range []int{30, 40, 60, 80, 200} {
 		t.Run(itoa(width), func(t *testing.T) {
-			var buf syncBuffer
+			var buf testkit.Buffer
 			p := install.NewProgress(&buf, true, install.WithWidth(func() int { return width }), install.WithInterval(5*time.Millisecond))
 			name := "broker/rabbitmq"
 			p.Begin(name, "building github.com/seedmicro/micro/plugins/registry/redis/cmd/micro-plugin-registry-redis")
@@ -89,7 +70,7 @@ func TestProgressFitsTheTerminal(t *testing.T) {
 // one per step, one every interval while a step runs, with its elapsed
 // time, and quarters of a download; no escapes, no carriage returns.
 func TestProgressLinesWhenNotATerminal(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.Buffer
 	p := install.NewProgress(&buf, false, install.WithInterval(20*time.Millisecond))
 	p.Begin("broker/redis", "building github.com/seedmicro/micro/plugins/broker/redis/cmd/micro-plugin-broker-redis")
 	time.Sleep(110 * time.Millisecond)

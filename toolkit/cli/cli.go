@@ -49,6 +49,7 @@ import (
 	"github.com/seedmicro/micro/core/client"
 	merrors "github.com/seedmicro/micro/core/errors"
 	"github.com/seedmicro/micro/core/registry"
+	"github.com/seedmicro/micro/internal/cliargs"
 	"github.com/seedmicro/micro/resolve"
 )
 
@@ -97,7 +98,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	app, sess := newApp(env)
 	sess.args = args
-	args = normalizeArgs(app, args)
+	args = cliargs.Normalize(app, args) // `micro call greeter Greeter.Hello '{}' --timeout 2s`
 	err := unknownCommand(app, args)
 	if err == nil {
 		err = app.RunContext(ctx, args)
@@ -351,72 +352,4 @@ func (s *session) close() {
 		s.closers[i](context.Background())
 	}
 	s.closers, s.reg, s.brk = nil, nil, nil
-}
-
-// normalizeArgs moves the flags that follow a command's arguments before
-// them, since urfave/cli stops parsing flags at the first argument: `micro
-// call greeter Greeter.Hello '{}' --timeout 2s` works. "--" ends flags.
-func normalizeArgs(app *cli.App, args []string) []string {
-	if len(args) < 2 {
-		return args
-	}
-	takesValue := func(flags []cli.Flag, tok string) (known, value bool) {
-		name, _, hasEq := strings.Cut(strings.TrimLeft(tok, "-"), "=")
-		for _, f := range flags {
-			for _, n := range f.Names() {
-				if n == name {
-					_, isBool := f.(*cli.BoolFlag)
-					return true, !isBool && !hasEq
-				}
-			}
-		}
-		return false, false
-	}
-	out := []string{args[0]}
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		out = append(out, args[i])
-		if _, v := takesValue(app.Flags, args[i]); v && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
-		}
-		i++
-	}
-	if i >= len(args) {
-		return out
-	}
-	cmd := app.Command(args[i])
-	if cmd == nil {
-		return append(out, args[i:]...)
-	}
-	name := args[i]
-	var globals, flags, positional []string
-	for i++; i < len(args); i++ {
-		tok := args[i]
-		if tok == "--" {
-			positional = append(positional, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(tok, "-") || tok == "-" || len(tok) > 1 && (tok[1] >= '0' && tok[1] <= '9') {
-			positional = append(positional, tok)
-			continue
-		}
-		dst := &flags
-		known, v := takesValue(cmd.Flags, tok)
-		if !known {
-			if k, gv := takesValue(app.Flags, tok); k {
-				dst, v = &globals, gv
-			}
-		}
-		*dst = append(*dst, tok)
-		if v && i+1 < len(args) {
-			i++
-			*dst = append(*dst, args[i])
-		}
-	}
-	out = append(append(append(out, globals...), name), flags...)
-	if len(positional) > 0 {
-		out = append(append(out, "--"), positional...)
-	}
-	return out
 }

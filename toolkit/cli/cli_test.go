@@ -1,57 +1,33 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/broker/direct"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
 	"github.com/seedmicro/micro/core/server"
+	"github.com/seedmicro/micro/internal/testkit"
 	"github.com/seedmicro/micro/toolkit/cli"
 	"github.com/seedmicro/micro/toolkit/toolkittest"
 )
 
-var bins = map[string]string{} // built binaries: micro, greeter
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "micro-cli-test-")
-	if err != nil {
-		panic(err)
-	}
-	for name, pkg := range map[string]string{"micro": "../../cmd/micro", "greeter": "../../examples/greeter/service"} {
-		bins[name] = filepath.Join(dir, name)
-		out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		return m.Run()
-	}()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// The binaries of the tests that run processes.
+const (
+	microPkg   = "../../cmd/micro"
+	greeterPkg = "../../examples/greeter/service"
+)
 
 // world is a local registry in a temporary directory with the test service
 // running in process.
@@ -94,7 +70,7 @@ func (w *world) run(t *testing.T, stdin string, env map[string]string, args ...s
 }
 
 func runCtx(ctx context.Context, t *testing.T, dir, stdin string, env map[string]string, ready func(string, string), args ...string) result {
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -110,23 +86,6 @@ func runCtx(ctx context.Context, t *testing.T, dir, stdin string, env map[string
 	}
 	code := cli.Run(ctx, append([]string{"micro"}, args...), e)
 	return result{code, out.String(), errb.String()}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestServicesAndDescribe(t *testing.T) {
@@ -330,7 +289,7 @@ func TestCompletion(t *testing.T) {
 	for words, want := range map[string]string{"micro desc": "describe", "micro call --ti": "--timeout", "micro describe gr": "greeter"} {
 		script := `source <(micro completion bash); COMP_WORDS=(` + words + `); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _micro_complete; echo "${COMPREPLY[@]}"`
 		cmd := exec.Command(bash, "-c", script)
-		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bins["micro"])+":"+os.Getenv("PATH"), "MICRO_REGISTRY_DIR="+w.dir)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(testkit.Binary(t, microPkg))+":"+os.Getenv("PATH"), "MICRO_REGISTRY_DIR="+w.dir)
 		out, err := cmd.CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != want {
 			t.Errorf("bash completion of %q: %q %v, want %q", words, out, err, want)
@@ -397,31 +356,17 @@ func TestServerCommands(t *testing.T) {
 // TestRealProcesses runs the greeter example service and micro as
 // processes of their own, sharing a local registry directory.
 func TestRealProcesses(t *testing.T) {
+	microBin, greeterBin := testkit.Binary(t, microPkg), testkit.Binary(t, greeterPkg)
 	dir := t.TempDir()
 	env := append(os.Environ(), "MICRO_REGISTRY_DIR="+dir, "NO_COLOR=1")
-	var logb syncBuffer
-	svc := exec.Command(bins["greeter"])
-	svc.Env, svc.Stderr = env, &logb
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		svc.Process.Signal(os.Interrupt)
-		svc.Wait()
-	}()
+	svc := exec.Command(greeterBin)
+	svc.Env = env
+	greeter := testkit.Start(t, svc)
+	defer greeter.Stop(t, os.Interrupt, time.Minute)
 	micro := func(args ...string) (int, string, string) {
-		cmd := exec.Command(bins["micro"], args...)
+		cmd := exec.Command(microBin, args...)
 		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, out.String(), errb.String()
+		return testkit.Run(t, cmd)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -430,7 +375,7 @@ func TestRealProcesses(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the greeter process did not appear in micro services:\n%s\nservice log:\n%s", out, logb.String())
+			t.Fatalf("the greeter process did not appear in micro services:\n%s\nservice log:\n%s", out, greeter.Out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -451,25 +396,10 @@ func TestRealProcesses(t *testing.T) {
 	}
 	// micro api as a process of its own, in front of the greeter process,
 	// stopped by SIGINT.
-	var apiErr syncBuffer
-	apiCmd := exec.Command(bins["micro"], "api", "--address", "127.0.0.1:0")
-	apiCmd.Env, apiCmd.Stderr = env, &apiErr
-	if err := apiCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var apiURL string
-	for apiURL == "" {
-		if _, rest, ok := strings.Cut(apiErr.String(), "listening on "); ok {
-			apiURL, _, _ = strings.Cut(rest, "\n")
-			break
-		}
-		if time.Now().After(deadline) {
-			apiCmd.Process.Kill()
-			apiCmd.Wait()
-			t.Fatalf("micro api did not start: %s", apiErr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	apiCmd := exec.Command(microBin, "api", "--address", "127.0.0.1:0")
+	apiCmd.Env = env
+	api := testkit.Start(t, apiCmd)
+	apiURL := api.WaitFor(t, "listening on ", 20*time.Second)
 	rsp, err := http.Post(apiURL+"/greeter/hello", "application/json", strings.NewReader(`{"name":"gateway"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -480,17 +410,11 @@ func TestRealProcesses(t *testing.T) {
 	if rsp.StatusCode != 200 || !strings.Contains(string(b), "Hello, gateway!") {
 		t.Errorf("micro api in front of the greeter process: %d %s", rsp.StatusCode, b)
 	}
-	apiCmd.Process.Signal(os.Interrupt)
-	if err := apiCmd.Wait(); err != nil {
-		t.Errorf("micro api after SIGINT: %v\n%s", err, apiErr.String())
+	if err := api.Stop(t, os.Interrupt, 20*time.Second); err != nil {
+		t.Errorf("micro api after SIGINT: %v\n%s", err, api.Out.String())
 	}
 
-	for !strings.Contains(logb.String(), "name=evt") {
-		if time.Now().After(deadline.Add(10 * time.Second)) {
-			t.Fatalf("the service did not log the published event:\n%s", logb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	greeter.WaitFor(t, "name=evt", 30*time.Second) // the service logs the published event
 }
 
 // TestSidecarProcesses runs micro sidecar, a Node.js program that joins
@@ -503,47 +427,23 @@ func TestSidecarProcesses(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env := append(os.Environ(), "MICRO_REGISTRY_DIR="+dir, "NO_COLOR=1")
-	deadline := time.Now().Add(30 * time.Second)
-	start := func(name string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	microBin := testkit.Binary(t, microPkg)
+	const within = 30 * time.Second
+	// start starts a process that SIGINT stops when the test ends.
+	start := func(name string, args ...string) *testkit.Process {
 		cmd := exec.Command(name, args...)
-		var out, errb syncBuffer
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-		return cmd, &out, &errb
+		cmd.Env = env
+		p := testkit.Start(t, cmd)
+		t.Cleanup(func() { p.Stop(t, os.Interrupt, 10*time.Second) })
+		return p
 	}
-	waitFor := func(what string, b *syncBuffer, marker string) string {
-		t.Helper()
-		for {
-			if _, rest, ok := strings.Cut(b.String(), marker); ok {
-				line, _, _ := strings.Cut(rest, "\n")
-				return line
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s (%q) in:\n%s", what, marker, b.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	start(bins["greeter"])
-	_, _, scErr := start(bins["micro"], "sidecar", "--address", "127.0.0.1:0", "--health-interval", "300ms")
-	scURL := waitFor("the sidecar's address", scErr, "listening on ")
+	start(testkit.Binary(t, greeterPkg))
+	scURL := start(microBin, "sidecar", "--address", "127.0.0.1:0", "--health-interval", "300ms").WaitFor(t, "listening on ", within)
 	env = append(env, "SIDECAR="+scURL)
 	// The program calls greeter as it starts: wait until greeter is there.
+	deadline := time.Now().Add(within)
 	for {
-		cmd := exec.Command(bins["micro"], "health", "greeter")
+		cmd := exec.Command(microBin, "health", "greeter")
 		cmd.Env = env
 		if cmd.Run() == nil {
 			break
@@ -553,23 +453,23 @@ func TestSidecarProcesses(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, nodeOut, _ := start(nodeBin, "../sidecar/testdata/app.js")
-	waitFor("the program's start", nodeOut, "SUBSCRIBED ")
-	if called := waitFor("the program's call of greeter", nodeOut, "CALLED "); !strings.Contains(called, "Hello, node!") {
+	node := start(nodeBin, "../sidecar/testdata/app.js")
+	node.WaitFor(t, "SUBSCRIBED ", within) // the program's start
+	if called := node.WaitFor(t, "CALLED ", within); !strings.Contains(called, "Hello, node!") {
 		t.Fatalf("the program's call of greeter: %s", called)
 	}
-	cmd := exec.Command(bins["micro"], "call", "nodeapp", "Node.Greet", `{"name":"cli"}`, "--metadata", "tenant=ops")
+	cmd := exec.Command(microBin, "call", "nodeapp", "Node.Greet", `{"name":"cli"}`, "--metadata", "tenant=ops")
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Hi cli, from node") || !strings.Contains(string(out), `"tenant": "ops"`) {
 		t.Fatalf("micro call nodeapp: %v\n%s", err, out)
 	}
-	cmd = exec.Command(bins["micro"], "publish", "node.events", `{"n":3}`)
+	cmd = exec.Command(microBin, "publish", "node.events", `{"n":3}`)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("micro publish: %v\n%s", err, out)
 	}
-	if ev := waitFor("the event at the program", nodeOut, "EVENT "); !strings.Contains(ev, `"n":3`) || !strings.Contains(ev, `"attempt":2`) {
+	if ev := node.WaitFor(t, "EVENT ", within); !strings.Contains(ev, `"n":3`) || !strings.Contains(ev, `"attempt":2`) {
 		t.Fatalf("event at the program: %s", ev)
 	}
 }

@@ -155,6 +155,23 @@ func sortServices(svcs []*registry.Service) {
 	})
 }
 
+// lookup looks the service name up in the registry; a service that is not
+// there is a not_found error that says where to look.
+func (s *session) lookup(c *cli.Context, name string) ([]*registry.Service, error) {
+	reg, err := s.registry(c)
+	if err != nil {
+		return nil, err
+	}
+	svcs, err := reg.Lookup(c.Context, name)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil, &ExitError{Code: ExitCodeOf(merrors.NotFound), Err: merrors.Errorf(merrors.NotFound, "service %q not found in the registry (micro services lists those there are)", name)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", name, err)
+	}
+	return svcs, nil
+}
+
 func (s *session) describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "describe",
@@ -172,16 +189,9 @@ EXAMPLES
 				return usageErr("describe takes one argument, the service name (see micro services)")
 			}
 			name := c.Args().First()
-			reg, err := s.registry(c)
+			svcs, err := s.lookup(c, name)
 			if err != nil {
 				return err
-			}
-			svcs, err := reg.Lookup(c.Context, name)
-			if errors.Is(err, registry.ErrNotFound) {
-				return &ExitError{Code: ExitCodeOf(merrors.NotFound), Err: merrors.Errorf(merrors.NotFound, "service %q not found in the registry (micro services lists those there are)", name)}
-			}
-			if err != nil {
-				return fmt.Errorf("look up %s: %w", name, err)
 			}
 			sortServices(svcs)
 			if c.Bool("json") {
@@ -312,17 +322,9 @@ EXAMPLES
 			if err := checkJSON(body); err != nil {
 				return usageErr("the request body %v", err)
 			}
-			md := metadata.MD{}
-			for _, kv := range c.StringSlice("metadata") {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageErr("--metadata %q: want KEY=VALUE", kv)
-				}
-				md.Set(k, v)
-			}
-			ctx := c.Context
-			if len(md) > 0 {
-				ctx = metadata.NewContext(ctx, md)
+			ctx, err := withMetadata(c)
+			if err != nil {
+				return err
 			}
 			var opts []client.CallOption
 			if a := c.String("address"); a != "" {
@@ -404,17 +406,9 @@ EXAMPLES
 			if err := checkJSON(body); err != nil {
 				return usageErr("the event %v", err)
 			}
-			md := metadata.MD{}
-			for _, kv := range c.StringSlice("metadata") {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageErr("--metadata %q: want KEY=VALUE", kv)
-				}
-				md.Set(k, v)
-			}
-			ctx := c.Context
-			if len(md) > 0 {
-				ctx = metadata.NewContext(ctx, md)
+			ctx, err := withMetadata(c)
+			if err != nil {
+				return err
 			}
 			cl, err := s.client(c, true)
 			if err != nil {
@@ -430,6 +424,23 @@ EXAMPLES
 			return nil
 		}),
 	}
+}
+
+// withMetadata returns c's context carrying the --metadata KEY=VALUE
+// pairs of a call or an event.
+func withMetadata(c *cli.Context) (context.Context, error) {
+	md := metadata.MD{}
+	for _, kv := range c.StringSlice("metadata") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr("--metadata %q: want KEY=VALUE", kv)
+		}
+		md.Set(k, v)
+	}
+	if len(md) == 0 {
+		return c.Context, nil
+	}
+	return metadata.NewContext(c.Context, md), nil
 }
 
 func (s *session) healthCommand() *cli.Command {
@@ -453,16 +464,9 @@ EXAMPLES
 				return usageErr("health takes one argument, the service name")
 			}
 			name := c.Args().First()
-			reg, err := s.registry(c)
+			svcs, err := s.lookup(c, name)
 			if err != nil {
 				return err
-			}
-			svcs, err := reg.Lookup(c.Context, name)
-			if errors.Is(err, registry.ErrNotFound) {
-				return &ExitError{Code: ExitCodeOf(merrors.NotFound), Err: merrors.Errorf(merrors.NotFound, "service %q not found in the registry", name)}
-			}
-			if err != nil {
-				return fmt.Errorf("look up %s: %w", name, err)
 			}
 			cl, err := s.client(c, false)
 			if err != nil {

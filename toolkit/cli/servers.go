@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/seedmicro/micro/core/client"
+	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/toolkit/api"
 	"github.com/seedmicro/micro/toolkit/sidecar"
 	"github.com/seedmicro/micro/toolkit/web"
@@ -25,6 +28,35 @@ func (s *session) listen(c *cli.Context, tool string) (net.Listener, error) {
 		s.env.Ready(tool, l.Addr().String())
 	}
 	return l, nil
+}
+
+// open opens what a server command (api, web, sidecar) uses: the registry
+// and a client, on the broker when the server publishes. A server command
+// takes no argument.
+func (s *session) open(c *cli.Context, tool string, publishes bool) (registry.Registry, *client.Client, error) {
+	if c.NArg() > 0 {
+		return nil, nil, usageErr("%s takes no argument, got %q", tool, c.Args().First())
+	}
+	reg, err := s.registry(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := s.client(c, publishes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, cl, nil
+}
+
+// serve serves h on --address until c's context ends, then shuts down
+// (onShutdown runs first) and lets requests in flight finish within
+// --grace.
+func (s *session) serve(c *cli.Context, tool string, h http.Handler, onShutdown ...func()) error {
+	l, err := s.listen(c, tool)
+	if err != nil {
+		return err
+	}
+	return api.Serve(c.Context, l, h, c.Duration("grace"), onShutdown...)
 }
 
 func (s *session) apiCommand() *cli.Command {
@@ -57,14 +89,7 @@ EXAMPLES
 			&cli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "on shutdown, how long requests in flight may finish"},
 		},
 		Action: s.action(func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usageErr("api takes no argument, got %q", c.Args().First())
-			}
-			reg, err := s.registry(c)
-			if err != nil {
-				return err
-			}
-			cl, err := s.client(c, false)
+			reg, cl, err := s.open(c, "api", false)
 			if err != nil {
 				return err
 			}
@@ -75,11 +100,7 @@ EXAMPLES
 				api.WithMetadataPrefix(c.String("metadata-prefix")),
 				api.WithLogger(s.logger()))
 			defer h.Close()
-			l, err := s.listen(c, "api")
-			if err != nil {
-				return err
-			}
-			return api.Serve(c.Context, l, h, c.Duration("grace"), func() { h.Close() })
+			return s.serve(c, "api", h, func() { h.Close() })
 		}),
 	}
 }
@@ -103,14 +124,7 @@ EXAMPLES
 			&cli.DurationFlag{Name: "grace", Value: 5 * time.Second, Usage: "on shutdown, how long requests in flight may finish"},
 		},
 		Action: s.action(func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usageErr("web takes no argument, got %q", c.Args().First())
-			}
-			reg, err := s.registry(c)
-			if err != nil {
-				return err
-			}
-			cl, err := s.client(c, false)
+			reg, cl, err := s.open(c, "web", false)
 			if err != nil {
 				return err
 			}
@@ -121,11 +135,7 @@ EXAMPLES
 				opts = append(opts, web.WithPluginDir(d))
 			}
 			h := web.New(reg, cl, opts...)
-			l, err := s.listen(c, "web")
-			if err != nil {
-				return err
-			}
-			return api.Serve(c.Context, l, h, c.Duration("grace"), func() { h.Close() })
+			return s.serve(c, "web", h, func() { h.Close() })
 		}),
 	}
 }
@@ -161,18 +171,11 @@ EXAMPLES
 			&cli.DurationFlag{Name: "grace", Value: 5 * time.Second, Usage: "on shutdown, how long requests in flight may finish"},
 		},
 		Action: s.action(func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usageErr("sidecar takes no argument, got %q", c.Args().First())
-			}
-			reg, err := s.registry(c)
+			reg, cl, err := s.open(c, "sidecar", true)
 			if err != nil {
 				return err
 			}
 			b, err := s.broker(c)
-			if err != nil {
-				return err
-			}
-			cl, err := s.client(c, true)
 			if err != nil {
 				return err
 			}
@@ -190,11 +193,7 @@ EXAMPLES
 				defer cancel()
 				sc.Close(ctx)
 			}()
-			l, err := s.listen(c, "sidecar")
-			if err != nil {
-				return err
-			}
-			return api.Serve(c.Context, l, sc.Handler(), c.Duration("grace"))
+			return s.serve(c, "sidecar", sc.Handler())
 		}),
 	}
 }

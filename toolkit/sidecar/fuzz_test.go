@@ -1,16 +1,14 @@
 package sidecar_test
 
 import (
-	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	brokermem "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/client"
 	"github.com/seedmicro/micro/core/registry/memory"
 	"github.com/seedmicro/micro/toolkit/sidecar"
+	"github.com/seedmicro/micro/toolkit/toolkittest"
 )
 
 // FuzzHandler sends arbitrary requests to the sidecar's HTTP API, which
@@ -41,15 +39,6 @@ func FuzzHandler(f *testing.F) {
 		if method == "GET" {
 			return // a stream stays open until the client leaves
 		}
-		req, err := http.NewRequest(method, "http://sidecar/", bytes.NewReader([]byte(body)))
-		if err != nil {
-			return
-		}
-		req.URL.Path = path
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code >= 400 && !bytes.Contains(w.Body.Bytes(), []byte(`"code":`)) {
-			t.Fatalf("%s %q: error %d without a JSON error body: %q", method, path, w.Code, w.Body.String())
-		}
+		toolkittest.ServeFuzzed(t, h, method, path, body, nil, false)
 	})
 }

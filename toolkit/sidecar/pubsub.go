@@ -175,16 +175,7 @@ func (s *Sidecar) deliver(ctx context.Context, ps *pushSub, msg *broker.Message,
 			req.Header.Set(api.DefaultMetadataPrefix+k, v)
 		}
 	}
-	rsp, err := s.opts.httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, io.LimitReader(rsp.Body, 64<<10))
-	rsp.Body.Close()
-	if rsp.StatusCode < 200 || rsp.StatusCode > 299 {
-		return fmt.Errorf("status %s", rsp.Status)
-	}
-	return nil
+	return s.send(req)
 }
 
 func (s *Sidecar) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {

@@ -235,6 +235,13 @@ func (s *Sidecar) check(ctx context.Context, u string) error {
 	if err != nil {
 		return err
 	}
+	return s.send(req)
+}
+
+// send sends a request to a program (a health check, a delivery) and
+// wants a 2xx status; the body of the response is read (up to 64 KiB, so
+// that the connection is reused) and dropped.
+func (s *Sidecar) send(req *http.Request) error {
 	rsp, err := s.opts.httpClient.Do(req)
 	if err != nil {
 		return err

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/seedmicro/micro/core/broker"
 	brokermem "github.com/seedmicro/micro/core/broker/memory"
 	"github.com/seedmicro/micro/core/client"
@@ -24,11 +22,12 @@ import (
 	"github.com/seedmicro/micro/core/metadata"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/memory"
+	"github.com/seedmicro/micro/internal/testkit"
 	"github.com/seedmicro/micro/toolkit/sidecar"
 	"github.com/seedmicro/micro/toolkit/toolkittest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
 type env struct {
 	reg *memory.Registry

@@ -1,15 +1,14 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/seedmicro/micro/core/client"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/memory"
+	"github.com/seedmicro/micro/toolkit/toolkittest"
 	"github.com/seedmicro/micro/toolkit/web"
 )
 
@@ -34,16 +33,6 @@ func FuzzHandler(f *testing.F) {
 		if path == "/_micro/api/events" {
 			return // a stream stays open until the client leaves
 		}
-		req, err := http.NewRequest(method, "http://dash/", bytes.NewReader([]byte(body)))
-		if err != nil {
-			return
-		}
-		req.URL.Path = path
-		req.Header.Set("X-Micro-Dashboard", "1")
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code >= 400 && w.Header().Get("Content-Type") == "application/json" && !bytes.Contains(w.Body.Bytes(), []byte(`"code":`)) {
-			t.Fatalf("%s %q: error %d without a JSON error body: %q", method, path, w.Code, w.Body.String())
-		}
+		toolkittest.ServeFuzzed(t, h, method, path, body, http.Header{"X-Micro-Dashboard": {"1"}}, true)
 	})
 }

@@ -17,17 +17,17 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"go.uber.org/goleak"
 
 	"github.com/seedmicro/micro/core/client"
 	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/memory"
+	"github.com/seedmicro/micro/internal/testkit"
 	"github.com/seedmicro/micro/toolkit/toolkittest"
 	"github.com/seedmicro/micro/toolkit/web"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.Main(m, nil) }
 
 type dash struct {
 	h   *web.Handler
