@@ -81,6 +81,7 @@ demo: ## run the greeter example service on the embedded defaults and call it
 test: ## vet, then run every test with the race detector
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout=30m ./...
+	$(GO) test -race -count=1 -tags micro_noplugins -run NoPlugins ./resolve/
 
 race: test ## same as test: tests always run with -race
 
@@ -90,12 +91,17 @@ lint: ## gofmt, go vet, and the checks that core/ imports no plugin dependency a
 	@deps=$$($(GO) list -deps ./core/... | grep -E 'amqp091|go-redis|nats-io|urfave/cli|sprig' || true); \
 	if [ -n "$$deps" ]; then echo "core/ must stay free of plugin dependencies, found:"; echo "$$deps"; exit 1; fi
 	@$(MAKE) --no-print-directory lint-core-deps
+	@$(MAKE) --no-print-directory lint-noplugins
 
 lint-core-deps: ## the check that core/ imports no package of this module outside core/
 	@mod=$$($(GO) list -m); \
 	deps=$$($(GO) list -deps ./core/... | grep -E "^$$mod(/|$$)" | grep -vE "^$$mod/core(/|$$)" || true); \
 	if [ -n "$$deps" ]; then echo "core/ must import nothing of $$mod outside core/ (root internal/, resolve, cmd, plugins, the micro package...), found:"; echo "$$deps"; \
 		echo "move the shared code below core/, or invert the dependency"; exit 1; fi
+
+lint-noplugins: ## the check that a service built with -tags micro_noplugins links neither go-plugin nor gRPC
+	@deps=$$($(GO) list -tags micro_noplugins -deps ./examples/greeter/service | grep -E '^(github.com/hashicorp/go-plugin|google.golang.org/grpc)(/|$$)' || true); \
+	if [ -n "$$deps" ]; then echo "a service built with -tags micro_noplugins must not link the plugin host, found:"; echo "$$deps" | head; exit 1; fi
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

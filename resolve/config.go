@@ -10,7 +10,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/plugin/lock"
+	"github.com/seedmicro/micro/core/plugin/spec"
 )
 
 // Component names one component of a service, the implementation that
@@ -99,9 +100,9 @@ func Parse(data []byte) (Config, error) {
 		return Config{}, errors.New("more than one JSON value")
 	}
 	for _, c := range []struct {
-		kind plugin.Kind
+		kind spec.Kind
 		c    Component
-	}{{plugin.KindRegistry, cfg.Registry}, {plugin.KindBroker, cfg.Broker}, {plugin.KindStore, cfg.Store}} {
+	}{{spec.KindRegistry, cfg.Registry}, {spec.KindBroker, cfg.Broker}, {spec.KindStore, cfg.Store}} {
 		if err := checkSettings(c.c.Settings); err != nil {
 			return Config{}, fmt.Errorf("%s settings: %w", c.kind, err)
 		}
@@ -156,7 +157,7 @@ var flagEnv = []struct{ flag, env, usage string }{
 	{"store", "MICRO_STORE", "the store: one compiled in (memory) or an installed plugin"},
 	{"store-address", "MICRO_STORE_ADDRESS", "the store's address"},
 	{"store-settings", "MICRO_STORE_SETTINGS", "the store's settings, a JSON object"},
-	{"plugin-dir", plugin.EnvPluginDir, "the directory of installed plugins"},
+	{"plugin-dir", lock.EnvPluginDir, "the directory of installed plugins"},
 }
 
 // RegisterFlags registers the flags of Flags on fs. Call Flags.Config once

@@ -13,7 +13,7 @@ import (
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/broker/direct"
 	brokermemory "github.com/seedmicro/micro/core/broker/memory"
-	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/plugin/spec"
 	"github.com/seedmicro/micro/core/redact"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/registry/local"
@@ -30,7 +30,7 @@ type Params struct {
 	Address string
 	// Settings is the Component's settings, a JSON object or empty, with
 	// its address as the "url" setting (URLSetting), as a plugin gets
-	// them: decode them strictly, with plugin.DecodeSettings, into the same
+	// them: decode them strictly, with spec.DecodeSettings, into the same
 	// Config the implementation's plugin binary decodes.
 	Settings []byte
 	// Registry is the service's registry, for a broker that finds its
@@ -88,7 +88,7 @@ func NewFactories() *Factories {
 // nameRE is the form of an implementation's name.
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
-func register[F any](f *Factories, m map[string]F, kind plugin.Kind, name string, fn F, isNil bool) {
+func register[F any](f *Factories, m map[string]F, kind spec.Kind, name string, fn F, isNil bool) {
 	if !nameRE.MatchString(name) {
 		panic(fmt.Sprintf("resolve: invalid %s name %q: want lower-case letters, digits and dashes", kind, name))
 	}
@@ -106,31 +106,31 @@ func register[F any](f *Factories, m map[string]F, kind plugin.Kind, name string
 // RegisterRegistry registers fn as the registry name. It panics if name is
 // taken or invalid (lower-case letters, digits and dashes).
 func (f *Factories) RegisterRegistry(name string, fn RegistryFactory) {
-	register(f, f.registries, plugin.KindRegistry, name, fn, fn == nil)
+	register(f, f.registries, spec.KindRegistry, name, fn, fn == nil)
 }
 
 // RegisterBroker registers fn as the broker name. It panics if name is
 // taken or invalid.
 func (f *Factories) RegisterBroker(name string, fn BrokerFactory) {
-	register(f, f.brokers, plugin.KindBroker, name, fn, fn == nil)
+	register(f, f.brokers, spec.KindBroker, name, fn, fn == nil)
 }
 
 // RegisterStore registers fn as the store name. It panics if name is taken
 // or invalid.
 func (f *Factories) RegisterStore(name string, fn StoreFactory) {
-	register(f, f.stores, plugin.KindStore, name, fn, fn == nil)
+	register(f, f.stores, spec.KindStore, name, fn, fn == nil)
 }
 
 // Names returns the names registered for kind, sorted.
-func (f *Factories) Names(kind plugin.Kind) []string {
+func (f *Factories) Names(kind spec.Kind) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch kind {
-	case plugin.KindRegistry:
+	case spec.KindRegistry:
 		return slices.Sorted(maps.Keys(f.registries))
-	case plugin.KindBroker:
+	case spec.KindBroker:
 		return slices.Sorted(maps.Keys(f.brokers))
-	case plugin.KindStore:
+	case spec.KindStore:
 		return slices.Sorted(maps.Keys(f.stores))
 	}
 	return nil
@@ -171,7 +171,7 @@ func newLocalRegistry(_ context.Context, p Params) (registry.Registry, error) {
 	var cfg struct {
 		URL string `json:"url"` // the directory
 	}
-	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
+	if err := spec.DecodeSettings(p.Settings, &cfg); err != nil {
 		return nil, err
 	}
 	var opts []local.Option
@@ -185,7 +185,7 @@ func newMemoryRegistry(_ context.Context, p Params) (registry.Registry, error) {
 	if err := noAddress("registry", "memory", p); err != nil {
 		return nil, err
 	}
-	if err := plugin.DecodeSettings(p.Settings, &struct{}{}); err != nil {
+	if err := spec.DecodeSettings(p.Settings, &struct{}{}); err != nil {
 		return nil, err
 	}
 	return registrymemory.New(), nil
@@ -197,7 +197,7 @@ func newDirectBroker(_ context.Context, p Params) (broker.Broker, error) {
 		MaxAttempts int    `json:"max_attempts"`
 		MaxInFlight int    `json:"max_in_flight"`
 	}
-	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
+	if err := spec.DecodeSettings(p.Settings, &cfg); err != nil {
 		return nil, err
 	}
 	if p.Registry == nil {
@@ -224,7 +224,7 @@ func newMemoryBroker(_ context.Context, p Params) (broker.Broker, error) {
 		QueueSize     int `json:"queue_size"`
 		MaxDeliveries int `json:"max_deliveries"`
 	}
-	if err := plugin.DecodeSettings(p.Settings, &cfg); err != nil {
+	if err := spec.DecodeSettings(p.Settings, &cfg); err != nil {
 		return nil, err
 	}
 	var opts []brokermemory.Option
@@ -241,7 +241,7 @@ func newMemoryStore(_ context.Context, p Params) (store.Store, error) {
 	if err := noAddress("store", "memory", p); err != nil {
 		return nil, err
 	}
-	if err := plugin.DecodeSettings(p.Settings, &struct{}{}); err != nil {
+	if err := spec.DecodeSettings(p.Settings, &struct{}{}); err != nil {
 		return nil, err
 	}
 	return storememory.New(), nil
@@ -278,7 +278,7 @@ func StoreFunc[C any](f func(ctx context.Context, cfg *C) (store.Store, error)) 
 func decoded[C, T any](f func(ctx context.Context, cfg *C) (T, error)) func(context.Context, Params) (T, error) {
 	return func(ctx context.Context, p Params) (T, error) {
 		cfg := new(C)
-		if err := plugin.DecodeSettings(p.Settings, cfg); err != nil {
+		if err := spec.DecodeSettings(p.Settings, cfg); err != nil {
 			var zero T
 			return zero, err
 		}

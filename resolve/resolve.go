@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/seedmicro/micro/core/broker"
-	"github.com/seedmicro/micro/core/plugin"
 	pluginlock "github.com/seedmicro/micro/core/plugin/lock"
+	"github.com/seedmicro/micro/core/plugin/spec"
 	"github.com/seedmicro/micro/core/redact"
 	"github.com/seedmicro/micro/core/registry"
 	"github.com/seedmicro/micro/core/store"
@@ -23,11 +22,11 @@ import (
 
 // Resolver turns Components into implementations.
 type Resolver struct {
-	factories  *Factories
-	pluginDir  string
-	logger     *slog.Logger
-	workDir    string
-	pluginOpts []plugin.Option
+	factories *Factories
+	pluginDir string
+	logger    *slog.Logger
+	workDir   string
+	host      pluginHost // the plugin options (plugins.go)
 }
 
 // Option configures a Resolver.
@@ -52,12 +51,6 @@ func WithPluginDir(dir string) Option { return optionFunc(func(r *Resolver) { r.
 // WithWorkDir sets the directory from which the project's lock file is
 // searched for, upwards (default the working directory).
 func WithWorkDir(dir string) Option { return optionFunc(func(r *Resolver) { r.workDir = dir }) }
-
-// WithPluginOptions adds options to every plugin the resolver starts, such
-// as plugin.WithHealthCheck or plugin.WithStartTimeout.
-func WithPluginOptions(opts ...plugin.Option) Option {
-	return optionFunc(func(r *Resolver) { r.pluginOpts = append(r.pluginOpts, opts...) })
-}
 
 // New returns a Resolver.
 func New(opts ...Option) *Resolver {
@@ -95,8 +88,7 @@ func (r *Resolver) dir(cfg Config) string {
 }
 
 func (r *Resolver) registry(ctx context.Context, pluginDir string, c Component) (registry.Registry, CloseFunc, error) {
-	return resolveComponent(ctx, r, pluginDir, plugin.KindRegistry, DefaultRegistry, c, nil, r.factories.registry,
-		func(pc *plugin.Client) registry.Registry { return pc.Registry() })
+	return resolveComponent(ctx, r, pluginDir, spec.KindRegistry, DefaultRegistry, c, nil, r.factories.registry)
 }
 
 // Broker returns the broker cfg names, cfg.Broker:
@@ -118,8 +110,7 @@ func (r *Resolver) Broker(ctx context.Context, cfg Config, reg registry.Registry
 }
 
 func (r *Resolver) broker(ctx context.Context, pluginDir string, c Component, reg registry.Registry) (broker.Broker, CloseFunc, error) {
-	return resolveComponent(ctx, r, pluginDir, plugin.KindBroker, DefaultBroker, c, reg, r.factories.broker,
-		func(pc *plugin.Client) broker.Broker { return pc.Broker() })
+	return resolveComponent(ctx, r, pluginDir, spec.KindBroker, DefaultBroker, c, reg, r.factories.broker)
 }
 
 // Store returns the store cfg names, as Broker does for a broker.
@@ -128,16 +119,14 @@ func (r *Resolver) Store(ctx context.Context, cfg Config) (store.Store, CloseFun
 }
 
 func (r *Resolver) store(ctx context.Context, pluginDir string, c Component) (store.Store, CloseFunc, error) {
-	return resolveComponent(ctx, r, pluginDir, plugin.KindStore, DefaultStore, c, nil, r.factories.store,
-		func(pc *plugin.Client) store.Store { return pc.Store() })
+	return resolveComponent(ctx, r, pluginDir, spec.KindStore, DefaultStore, c, nil, r.factories.store)
 }
 
 // resolveComponent makes the component c of kind (an empty name is def):
 // compiled in, when factory has a constructor under its name, with its
 // address, settings and reg (the service's registry, for a broker); else
-// the installed plugin, started from pluginDir, whose client fromPlugin
-// gives as the component.
-func resolveComponent[T any, F ~func(context.Context, Params) (T, error)](ctx context.Context, r *Resolver, pluginDir string, kind plugin.Kind, def string, c Component, reg registry.Registry, factory func(name string) F, fromPlugin func(*plugin.Client) T) (T, CloseFunc, error) {
+// the installed plugin, started from pluginDir.
+func resolveComponent[T any, F ~func(context.Context, Params) (T, error)](ctx context.Context, r *Resolver, pluginDir string, kind spec.Kind, def string, c Component, reg registry.Registry, factory func(name string) F) (T, CloseFunc, error) {
 	var zero T
 	name, err := shortName(kind, c.Name, def)
 	if err != nil {
@@ -155,11 +144,11 @@ func resolveComponent[T any, F ~func(context.Context, Params) (T, error)](ctx co
 		r.logger.Debug(string(kind)+" compiled in", "name", name, "settings", string(redact.Settings(settings)))
 		return v, closer(v), nil
 	}
-	pc, err := r.open(ctx, pluginDir, kind, name, settings)
+	v, closeFn, err := r.open(ctx, pluginDir, kind, name, settings)
 	if err != nil {
 		return zero, nil, err
 	}
-	return fromPlugin(pc), closer(pc), nil
+	return v.(T), closeFn, nil
 }
 
 func (r *Resolver) params(c Component, settings []byte, reg registry.Registry) Params {
@@ -167,12 +156,12 @@ func (r *Resolver) params(c Component, settings []byte, reg registry.Registry) P
 }
 
 // shortName returns the implementation's name without its kind.
-func shortName(kind plugin.Kind, name, def string) (string, error) {
+func shortName(kind spec.Kind, name, def string) (string, error) {
 	if name == "" {
 		return def, nil
 	}
 	if k, n, ok := strings.Cut(name, "/"); ok {
-		if plugin.Kind(k) != kind {
+		if spec.Kind(k) != kind {
 			return "", fmt.Errorf("%s %q: the name of a %s is <name> or %s/<name>", kind, name, kind, kind)
 		}
 		name = n
@@ -199,7 +188,7 @@ func closer(v any) CloseFunc {
 // NotFoundError says that a component's name is neither compiled into the
 // service nor an installed plugin.
 type NotFoundError struct {
-	Kind       plugin.Kind
+	Kind       spec.Kind
 	Name       string   // without the kind
 	CompiledIn []string // the names compiled in, sorted
 	PluginDir  string
@@ -234,54 +223,17 @@ func (e *NotFoundError) Error() string {
 	return head + fmt.Sprintf(": did you mean %q? (install it with `micro-new install %s/%s`)", e.Suggestion, e.Kind, e.Suggestion)
 }
 
-// open starts the installed plugin <kind>/<name>.
-func (r *Resolver) open(ctx context.Context, pluginDir string, kind plugin.Kind, name string, settings []byte) (*plugin.Client, error) {
-	full := string(kind) + "/" + name
-	notFound := func(reason string) error {
-		e := &NotFoundError{Kind: kind, Name: name, CompiledIn: r.factories.Names(kind), PluginDir: pluginDir, Reason: reason}
-		names, installed, inCatalog := r.knownNames(kind, name, pluginDir)
-		e.Unknown = !inCatalog && !slices.Contains(names, name)
-		if e.Unknown {
-			e.Suggestion = nearest(name, names)
-			e.SuggestionReady = e.Suggestion != "" && (slices.Contains(e.CompiledIn, e.Suggestion) || slices.Contains(installed, e.Suggestion))
-		}
-		return e
+// notFound returns the *NotFoundError of the plugin <kind>/<name>, not in
+// pluginDir for reason.
+func (r *Resolver) notFound(kind spec.Kind, name, pluginDir, reason string) error {
+	e := &NotFoundError{Kind: kind, Name: name, CompiledIn: r.factories.Names(kind), PluginDir: pluginDir, Reason: reason}
+	names, installed, inCatalog := r.knownNames(kind, name, pluginDir)
+	e.Unknown = !inCatalog && !slices.Contains(names, name)
+	if e.Unknown {
+		e.Suggestion = nearest(name, names)
+		e.SuggestionReady = e.Suggestion != "" && (slices.Contains(e.CompiledIn, e.Suggestion) || slices.Contains(installed, e.Suggestion))
 	}
-	if pluginDir == "" {
-		d, err := plugin.DefaultDir()
-		if err != nil {
-			return nil, notFound(err.Error())
-		}
-		pluginDir = d
-	}
-	projectDir := r.workDir
-	if projectDir == "" {
-		var err error
-		if projectDir, err = os.Getwd(); err != nil {
-			return nil, fmt.Errorf("plugin %s: find the project's lock file: %w", full, err)
-		}
-	}
-	m := plugin.NewManager(pluginDir, append([]plugin.Option{
-		plugin.WithLogger(r.logger),
-		plugin.WithProjectDir(projectDir),
-	}, r.pluginOpts...)...)
-	pc, err := m.Open(ctx, full, plugin.WithSettings(settings))
-	var np *pluginlock.NotPinnedError
-	switch {
-	case errors.Is(err, plugin.ErrNotInstalled):
-		bin, _ := plugin.BinaryName(full)
-		return nil, notFound(fmt.Sprintf("no %s in %s", bin, pluginDir))
-	case errors.As(err, &np) && np.Platform == "":
-		bin, _ := plugin.BinaryName(full)
-		return nil, notFound(fmt.Sprintf("%s is in %s, but its lock file does not pin it", bin, pluginDir))
-	case errors.Is(err, plugin.ErrChecksumMismatch):
-		return nil, fmt.Errorf("%w; the binary changed since it was installed: reinstall it with `micro-new install %s` (and check what changed it)", err, full)
-	case err != nil:
-		return nil, hideSecrets(err, "", settings)
-	}
-	path, _ := m.Path(full)
-	r.logger.Info("plugin started", "plugin", full, "path", path, "settings", string(redact.Settings(settings)))
-	return pc, nil
+	return e
 }
 
 // hideSecrets returns err with the secrets of an address and of settings
@@ -338,7 +290,7 @@ func (e *maskedError) Unwrap() error { return e.err }
 // in or a plugin alike: those of c, with its address as the "url" setting.
 // An address and a url setting that disagree are an error, which prints
 // both with their secrets masked.
-func componentSettings(kind plugin.Kind, name string, c Component) ([]byte, error) {
+func componentSettings(kind spec.Kind, name string, c Component) ([]byte, error) {
 	if err := checkSettings(c.Settings); err != nil {
 		return nil, fmt.Errorf("%s %s: settings: %w", kind, name, redact.Error(err, string(c.Settings)))
 	}

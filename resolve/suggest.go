@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/seedmicro/micro/core/plugin"
+	"github.com/seedmicro/micro/core/plugin/spec"
 	"github.com/seedmicro/micro/internal/catalog"
 )
 
@@ -14,7 +14,7 @@ import (
 // directory, and those micro's built-in catalog lists. installed are
 // those of the plugin directory; inCatalog reports whether name is one of
 // the catalog's.
-func (r *Resolver) knownNames(kind plugin.Kind, name, pluginDir string) (names, installed []string, inCatalog bool) {
+func (r *Resolver) knownNames(kind spec.Kind, name, pluginDir string) (names, installed []string, inCatalog bool) {
 	names = r.factories.Names(kind)
 	prefix := "micro-plugin-" + string(kind) + "-"
 	if entries, err := os.ReadDir(pluginDir); err == nil {

@@ -154,7 +154,7 @@ func (cn *conn) status() string {
 // its settings), or an error that says what else went wrong; it leaves no
 // process behind.
 func Open(ctx context.Context, path string, kind Kind, opts ...Option) (*Client, error) {
-	if !kind.valid() {
+	if !kind.Valid() {
 		return nil, fmt.Errorf("plugin: unknown kind %q; want broker, registry or store", kind)
 	}
 	if err := ctx.Err(); err != nil {
@@ -431,7 +431,7 @@ func configure(ctx context.Context, cc *grpc.ClientConn, kind Kind, name string,
 func nameFromPath(path string) string {
 	base := strings.TrimSuffix(filepath.Base(path), ".exe")
 	if rest, ok := strings.CutPrefix(base, "micro-plugin-"); ok {
-		if kind, name, ok := strings.Cut(rest, "-"); ok && Kind(kind).valid() && name != "" {
+		if kind, name, ok := strings.Cut(rest, "-"); ok && Kind(kind).Valid() && name != "" {
 			return kind + "/" + name
 		}
 	}

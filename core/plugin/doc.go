@@ -15,6 +15,11 @@
 //     pattern, micro.lock and its format, hashing of an opened file, and
 //     the rule a plugin's path must pass (CheckInfo), shared with
 //     `micro-new verify`. It is public: the installer uses it.
+//   - spec: the kinds, BinaryName, strict settings decoding (DecodeSettings,
+//     SettingsError) and ErrNotInstalled/ErrChecksumMismatch, re-exported
+//     here. It imports neither go-plugin nor gRPC, so package resolve
+//     describes plugins through it and links this package only in builds
+//     without the micro_noplugins tag.
 //   - internal/spawn: opens a binary without following links, checks it
 //     and every directory above it, starts the very file it opened, names
 //     the plugin's process, and keeps the private directory of its socket.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/seedmicro/micro/core/plugin/lock"
+	"github.com/seedmicro/micro/core/plugin/spec"
 )
 
 // EnvPluginDir is the environment variable that names the plugin
@@ -25,19 +26,12 @@ func DefaultDir() (string, error) { return lock.DefaultDir() }
 // ErrNotInstalled is matched (errors.Is) by the error of Manager.Open when
 // the plugin's binary is not in the plugin directory. It matches
 // fs.ErrNotExist too.
-var ErrNotInstalled = errors.New("plugin: not installed")
+var ErrNotInstalled = spec.ErrNotInstalled
 
 // BinaryName returns the file name of the binary of the plugin name,
-// "<kind>/<name>": micro-plugin-<kind>-<name>, with ".exe" on Windows
-// (lock.BinaryName). It returns an error if name is not of that form or its
-// kind is unknown.
-func BinaryName(name string) (string, error) {
-	kind, _, _ := strings.Cut(name, "/")
-	if !lock.ValidName(name) || !Kind(kind).valid() {
-		return "", fmt.Errorf("plugin: invalid plugin name %q: want <kind>/<name>, such as broker/rabbitmq, of kind broker, registry or store", name)
-	}
-	return lock.BinaryName(name), nil
-}
+// "<kind>/<name>": micro-plugin-<kind>-<name>, with ".exe" on Windows. It
+// returns an error if name is not of that form or its kind is unknown.
+func BinaryName(name string) (string, error) { return spec.BinaryName(name) }
 
 // Manager opens plugins by name from a plugin directory, where `micro-new
 // install` puts them: the plugin broker/rabbitmq is the binary

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/seedmicro/micro/core/plugin/spec"
+
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/seedmicro/micro/core/broker"
@@ -38,31 +40,30 @@ func Handshake() goplugin.HandshakeConfig {
 	}
 }
 
-// Kind is the core interface a plugin implements. A plugin binary serves
-// exactly one kind.
-type Kind string
+// Kind is the core interface a plugin implements (spec.Kind).
+type Kind = spec.Kind
 
 // The kinds of plugin.
 const (
-	KindBroker   Kind = "broker"
-	KindRegistry Kind = "registry"
-	KindStore    Kind = "store"
+	KindBroker   = spec.KindBroker
+	KindRegistry = spec.KindRegistry
+	KindStore    = spec.KindStore
 )
 
 // Kinds returns every kind, sorted.
-func Kinds() []Kind { return []Kind{KindBroker, KindRegistry, KindStore} }
-
-func (k Kind) valid() bool {
-	switch k {
-	case KindBroker, KindRegistry, KindStore:
-		return true
-	}
-	return false
-}
+func Kinds() []Kind { return spec.Kinds() }
 
 // ErrChecksumMismatch is returned by Open when the plugin binary does not
 // have the checksum given with WithChecksum. The binary was not started.
-var ErrChecksumMismatch = errors.New("plugin: checksum mismatch")
+var ErrChecksumMismatch = spec.ErrChecksumMismatch
+
+// SettingsError reports plugin settings that a plugin rejected
+// (spec.SettingsError): see DecodeSettings.
+type SettingsError = spec.SettingsError
+
+// DecodeSettings decodes the JSON settings raw into v strictly
+// (spec.DecodeSettings has the rules).
+func DecodeSettings(raw []byte, v any) error { return spec.DecodeSettings(raw, v) }
 
 // ErrClosed is returned by the methods of a RegistryClient or StoreClient
 // after Close. (A BrokerClient returns broker.ErrClosed, as every broker

@@ -36,7 +36,7 @@ type instance struct {
 }
 
 func newServer(p Plugin) *server {
-	if !p.kind.valid() || p.build == nil {
+	if !p.kind.Valid() || p.build == nil {
 		panic("plugin: a zero Plugin; make one with Broker, Registry, Store or their Func forms")
 	}
 	return &server{p: p}
