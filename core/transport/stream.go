@@ -35,10 +35,12 @@ const (
 	// InitialStreamWindow is the credit every stream direction starts with.
 	InitialStreamWindow = 64 << 10
 	// DefaultStreamWindow is the receive window of a stream unless
-	// configured otherwise: 256 KiB per stream and direction. A reader that
+	// configured otherwise: 1 MiB per stream and direction. A reader that
 	// stops reading holds at most this (plus one frame) in memory, and
-	// stalls only its own stream.
-	DefaultStreamWindow = 256 << 10
+	// stalls only its own stream. A smaller window starves a fast reader:
+	// the half of it that is granted back must cover the time the grant
+	// takes to reach the sender and the next messages to come back.
+	DefaultStreamWindow = 1 << 20
 	streamFrameCost     = 32
 )
 
@@ -266,10 +268,13 @@ func (s *Stream) recv() (message, error) {
 	}
 }
 
-// grant gives the peer n more bytes of credit. A failed write fails the
-// connection, which ends the stream.
+// grant gives the peer n more bytes of credit. The grant goes out at once,
+// not with a later batch: a sender that used up its credit waits for it,
+// and left to the flusher it would wait until this goroutine blocks, that
+// is until the queue ran dry. A failed write fails the connection, which
+// ends the stream.
 func (s *Stream) grant(n int64) {
-	_ = s.w.write(&Frame{Kind: KindWindow, ID: s.id, Body: binary.AppendUvarint(nil, uint64(n))}, true)
+	_ = s.w.writeSoon(&Frame{Kind: KindWindow, ID: s.id, Body: binary.AppendUvarint(nil, uint64(n))})
 }
 
 // CloseSend tells the peer that no more messages follow (half-close); the

@@ -197,7 +197,7 @@ func mustDial(t *testing.T, addr string) net.Conn {
 // without bound.
 func TestStreamWindowViolationClosesConnection(t *testing.T) {
 	leakCheck(t)
-	_, addr := startServer(t, echo, transport.WithServerMaxFrameSize(64<<10),
+	_, addr := startServer(t, echo, transport.WithServerMaxFrameSize(64<<10), transport.WithServerStreamWindow(256<<10),
 		transport.WithStreamHandler(func(ctx context.Context, open *transport.Frame, s *transport.Stream) *transport.Frame {
 			<-ctx.Done() // never reads
 			return nil

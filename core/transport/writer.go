@@ -143,6 +143,20 @@ func (w *frameWriter) drain(once bool) error {
 // write returns. An encoding error (frame too large) is returned without
 // touching the connection; a write error is sticky.
 func (w *frameWriter) write(f *Frame, busy bool) error {
+	return w.send(f, busy, false)
+}
+
+// writeSoon sends f, which the peer may be waiting for (a window grant),
+// without leaving it to the flusher: the caller writes it at once when no
+// write is in progress, and otherwise the write in progress takes it along,
+// without the caller waiting for that write.
+func (w *frameWriter) writeSoon(f *Frame) error {
+	return w.send(f, false, true)
+}
+
+// send is write and writeSoon: with soon set, f is written now, or with the
+// write in progress, and send does not wait for the connection.
+func (w *frameWriter) send(f *Frame, busy, soon bool) error {
 	w.waiting.Add(1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -176,7 +190,7 @@ func (w *frameWriter) write(f *Frame, busy bool) error {
 		// The goroutine writing now sends ours with the next batch (the
 		// flusher drains until nothing is left, another writer schedules
 		// the flusher when it is done).
-		if !busy {
+		if !busy && !soon {
 			// Wait until it left, so that a caller that is done (the
 			// last response before a shutdown) knows its frame went out.
 			for w.err == nil && w.written < end {
