@@ -21,9 +21,12 @@ func genCommand(e *env) *cli.Command {
 		ArgsUsage: "[PACKAGES]",
 		Description: `gen loads the Go packages named (default ./..., resolved in the current
 directory, as go build takes them), finds their handlers the way the server
-does (exported methods func(ctx context.Context, req *Req, rsp *Rsp) error)
-and writes beside each such package a client package <dir>/<name>client
-with a method per endpoint, the service and endpoint names as constants,
+does (exported methods func(ctx context.Context, req *Req, rsp *Rsp) error,
+and the stream shapes func(ctx, *Req, server.ServerStream[Rsp]) error and
+func(ctx, server.BidiStream[Req, Rsp]) error) and writes beside each such
+package a client package <dir>/<name>client with a method per endpoint (a
+stream endpoint's returns a typed stream: Recv, and Send and CloseSend for
+client and bidirectional streams), the service and endpoint names as constants,
 and a Publisher with a method per topic that the package subscribes to. A
 subscriber names its topic in its doc comment:
 
