@@ -18,10 +18,6 @@ import (
 
 func main() {
 	plugin.Serve(plugin.BrokerFunc(func(ctx context.Context, cfg *rabbitmq.Config) (broker.Broker, error) {
-		b, err := rabbitmq.New(ctx, *cfg)
-		if err != nil {
-			return nil, err
-		}
-		return b, nil
+		return rabbitmq.New(ctx, *cfg) // with an error, its nil value is not used
 	}))
 }

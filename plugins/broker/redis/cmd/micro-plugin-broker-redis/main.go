@@ -18,10 +18,6 @@ import (
 
 func main() {
 	plugin.Serve(plugin.BrokerFunc(func(ctx context.Context, cfg *redis.Config) (broker.Broker, error) {
-		b, err := redis.New(ctx, *cfg)
-		if err != nil {
-			return nil, err
-		}
-		return b, nil
+		return redis.New(ctx, *cfg) // with an error, its nil value is not used
 	}))
 }
