@@ -185,6 +185,10 @@ func (w *frameWriter) send(f *Frame, busy, soon bool) error {
 	end := w.queued
 	switch {
 	case encErr != nil:
+		// Nothing of f was kept; a buffer grown for it alone is dropped.
+		if len(w.buf) == 0 && cap(w.buf) > keepBuffer {
+			w.buf = nil
+		}
 		return encErr
 	case w.writing:
 		// The goroutine writing now sends ours with the next batch (the

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"runtime"
 	"sync"
@@ -156,5 +157,26 @@ func TestWriterBatchesAreBounded(t *testing.T) {
 	w.close() // the last Write is over
 	if got := len(c.written()); got != (frames+1)*frameSize {
 		t.Fatalf("%d bytes written, want %d", got, (frames+1)*frameSize)
+	}
+}
+
+// A frame over the limit is refused before anything is written, and the
+// buffer grown to encode it is not kept by an idle writer.
+func TestWriterDropsTheBufferOfARefusedFrame(t *testing.T) {
+	c := newGateConn()
+	w := newFrameWriter(c, 1<<10, nil)
+	defer w.close()
+	err := w.write(&Frame{Kind: KindResponse, ID: 1, Body: make([]byte, 4*keepBuffer)}, false)
+	if !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("write of an oversized frame: %v, want ErrFrameTooLarge", err)
+	}
+	w.mu.Lock()
+	n, capacity := len(w.buf), cap(w.buf)
+	w.mu.Unlock()
+	if n != 0 || capacity > keepBuffer {
+		t.Fatalf("after the refused frame the writer holds %d bytes in a buffer of %d, want none kept over %d", n, capacity, keepBuffer)
+	}
+	if got := c.written(); len(got) != 0 {
+		t.Fatalf("the connection got %d bytes of a refused frame", len(got))
 	}
 }
