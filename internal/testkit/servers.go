@@ -23,14 +23,19 @@ var (
 	NATS  = Server{"NATS", "MICRO_TEST_NATS", "nats://127.0.0.1:4222", "start it with JetStream: `nats-server -js -c plugins/broker/nats/testdata/nats-server.conf &`"}
 )
 
+// Address returns the server's URL, $Env or Default, without checking it.
+func (s Server) Address() string {
+	if raw := os.Getenv(s.Env); raw != "" {
+		return raw
+	}
+	return s.Default
+}
+
 // URL returns the server's URL, and fails tb, saying how to start the
 // server or where to point the tests, when nothing listens there.
 func (s Server) URL(tb testing.TB) string {
 	tb.Helper()
-	raw := os.Getenv(s.Env)
-	if raw == "" {
-		raw = s.Default
-	}
+	raw := s.Address()
 	u, err := url.Parse(raw)
 	if err != nil {
 		tb.Fatalf("$%s=%q is not a URL: %v", s.Env, raw, err)

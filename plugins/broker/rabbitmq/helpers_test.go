@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,18 +17,14 @@ import (
 
 	"github.com/seedmicro/micro/core/broker"
 	"github.com/seedmicro/micro/core/broker/brokertest"
+	"github.com/seedmicro/micro/internal/testkit"
 	"github.com/seedmicro/micro/plugins/broker/rabbitmq"
 	"github.com/seedmicro/micro/plugins/internal/plugintest"
 )
 
 // serverURL returns the RabbitMQ the tests use: $MICRO_TEST_AMQP or the
 // default of the development machine.
-func serverURL() string {
-	if u := os.Getenv("MICRO_TEST_AMQP"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
+func serverURL() string { return testkit.AMQP.Address() }
 
 // redacted returns url without its password, for messages.
 func redacted(url string) string {

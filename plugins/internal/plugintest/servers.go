@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/seedmicro/micro/internal/testkit"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,12 +24,7 @@ func RandomHex(n int) string {
 
 // NATSURL is the NATS server the tests use: $MICRO_TEST_NATS, or the
 // default address.
-func NATSURL() string {
-	if u := os.Getenv("MICRO_TEST_NATS"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
+func NATSURL() string { return testkit.NATS.Address() }
 
 // NATSStartHint says how to start the NATS server the tests need.
 const NATSStartHint = "start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- " +
@@ -107,12 +103,7 @@ func OnNATS(f func(ctx context.Context, js jetstream.JetStream)) {
 
 // RedisURL is the Redis server the tests use: $MICRO_TEST_REDIS, or the
 // default address.
-func RedisURL() string {
-	if u := os.Getenv("MICRO_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func RedisURL() string { return testkit.Redis.Address() }
 
 // Redis returns a client of the test server, closed when t ends, failing t
 // with advice when the server does not answer.
